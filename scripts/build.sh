@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Configures and builds nimify into build/<preset-like name>.
+#   scripts/build.sh [release|asan|tsan|debug] [extra cmake args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind="${1:-release}"
+shift || true
+args=(-G Ninja -DNIMIFY_WERROR="${NIMIFY_WERROR:-OFF}")
+if command -v ccache >/dev/null; then args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+case "$kind" in
+  release) args+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
+  debug) args+=(-DCMAKE_BUILD_TYPE=Debug) ;;
+  asan) args+=(-DCMAKE_BUILD_TYPE=Debug -DNIMIFY_SANITIZE=address,undefined -DNIMIFY_BUILD_BENCHMARKS=OFF) ;;
+  tsan) args+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIMIFY_SANITIZE=thread -DNIMIFY_BUILD_BENCHMARKS=OFF) ;;
+  *) echo "unknown build kind: $kind" >&2; exit 2 ;;
+esac
+cmake -S . -B "build/$kind" "${args[@]}" "$@" >/dev/null
+cmake --build "build/$kind" -j "${NIMIFY_JOBS:-$(nproc)}"
