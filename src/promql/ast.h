@@ -61,6 +61,7 @@ enum class AtKind : std::uint8_t { kNone, kTimestamp, kStart, kEnd };
 struct NumberLiteral final : Expr {
   NumberLiteral() : Expr(ExprKind::kNumberLiteral, ValueType::kScalar) {}
   double value = 0;
+  bool is_duration = false;  // written as a duration (`5m`): printed as one
 };
 
 struct StringLiteral final : Expr {

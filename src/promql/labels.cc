@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "promql/lexer.h"
+
 namespace nimify::promql {
 
 namespace {
@@ -22,6 +24,18 @@ void SortAndDedup(std::vector<Label>* labels) {
   out.erase(std::remove_if(out.begin(), out.end(), [](const Label& l) { return l.value.empty(); }),
             out.end());
   *labels = std::move(out);
+}
+
+// Words PromQL reads as numbers or operators, never as a metric name, so
+// such a name stays inside the braces to keep the text parseable.
+bool LexesAsNonMetricWord(std::string_view name) {
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  for (const char* word : {"inf", "nan", "bool", "on", "ignoring", "group_left", "group_right",
+                           "atan2"}) {
+    if (lower == word) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -118,37 +132,13 @@ int Labels::Compare(const Labels& a, const Labels& b) noexcept {
   return a.labels_.size() < b.labels_.size() ? -1 : 1;
 }
 
-std::string QuoteLabelValue(std::string_view value) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(value.size() + 2);
-  out.push_back('"');
-  for (unsigned char c : value) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += "\\x";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xf]);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
-}
+std::string QuoteLabelValue(std::string_view value) { return GoQuote(value); }
 
 std::string Labels::ToString() const {
   std::string out;
   std::string_view name = MetricName();
   bool name_printed = false;
-  if (!name.empty() && IsValidMetricName(name)) {
+  if (!name.empty() && IsValidMetricName(name) && !LexesAsNonMetricWord(name)) {
     out.append(name);
     name_printed = true;
   }
@@ -158,7 +148,12 @@ std::string Labels::ToString() const {
     if (name_printed && l.name == kMetricNameLabel) continue;
     if (!first) out += ", ";
     first = false;
-    out += l.name;
+    // As Prometheus prints them: names that are not legacy label names are quoted.
+    if (IsValidLabelName(l.name)) {
+      out += l.name;
+    } else {
+      out += QuoteLabelValue(l.name);
+    }
     out += '=';
     out += QuoteLabelValue(l.value);
   }

@@ -5,6 +5,37 @@
 
 namespace nimify::promql {
 
+namespace {
+
+// Go's regexp/syntax error text ("error parsing regexp: missing closing ): `a(`"),
+// which Prometheus shows for a bad regex. The pattern is recompiled unwrapped
+// so that the offending fragment RE2 reports is the user's text.
+std::string GoRegexpError(const std::string& pattern, const RE2::Options& opts) {
+  const RE2 raw(pattern, opts);
+  const char* code = "invalid regular expression";
+  switch (raw.error_code()) {
+    case RE2::ErrorBadEscape: code = "invalid escape sequence"; break;
+    case RE2::ErrorBadCharClass: code = "invalid character class"; break;
+    case RE2::ErrorBadCharRange: code = "invalid character class range"; break;
+    case RE2::ErrorMissingBracket: code = "missing closing ]"; break;
+    case RE2::ErrorMissingParen: code = "missing closing )"; break;
+    case RE2::ErrorUnexpectedParen: code = "unexpected )"; break;
+    case RE2::ErrorTrailingBackslash: code = "trailing backslash at end of expression"; break;
+    case RE2::ErrorRepeatArgument: code = "missing argument to repetition operator"; break;
+    case RE2::ErrorRepeatSize: code = "invalid repeat count"; break;
+    case RE2::ErrorRepeatOp: code = "invalid nested repetition operator"; break;
+    case RE2::ErrorBadPerlOp: code = "invalid or unsupported Perl syntax"; break;
+    case RE2::ErrorBadUTF8: code = "invalid UTF-8"; break;
+    case RE2::ErrorBadNamedCapture: code = "invalid named capture"; break;
+    case RE2::ErrorPatternTooLarge: code = "expression too large"; break;
+    default: break;
+  }
+  const std::string arg = raw.ok() ? pattern : raw.error_arg();
+  return std::string("error parsing regexp: ") + code + ": `" + arg + "`";
+}
+
+}  // namespace
+
 Result<LabelMatcher> LabelMatcher::Create(MatchType type, std::string name, std::string value) {
   LabelMatcher m;
   m.type_ = type;
@@ -19,7 +50,7 @@ Result<LabelMatcher> LabelMatcher::Create(MatchType type, std::string name, std:
     auto re = std::make_shared<const RE2>("^(?:" + m.value_ + ")$", opts);
     if (!re->ok()) {
       return Status::InvalidArgument("invalid regular expression " + QuoteLabelValue(m.value_) +
-                                     ": " + re->error());
+                                     ": " + GoRegexpError(m.value_, opts));
     }
     m.re_ = std::move(re);
   }
@@ -44,7 +75,15 @@ std::string LabelMatcher::ToString() const {
     case MatchType::kRegexMatch: op = "=~"; break;
     case MatchType::kRegexNoMatch: op = "!~"; break;
   }
-  return name_ + op + QuoteLabelValue(value_);
+  // Names that are not legacy label names are quoted, as Prometheus 3 prints them.
+  bool quote_name = name_.empty();
+  for (std::size_t i = 0; i < name_.size(); ++i) {
+    const char c = name_[i];
+    const bool ok = c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (i > 0 && c >= '0' && c <= '9');
+    if (!ok) quote_name = true;
+  }
+  return (quote_name ? QuoteLabelValue(name_) : name_) + op + QuoteLabelValue(value_);
 }
 
 const char* ValueTypeName(ValueType t) noexcept {

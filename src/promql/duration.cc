@@ -1,0 +1,444 @@
+// Durations, number and string literals with Go's (Prometheus's) semantics.
+#include <locale.h>  // newlocale, strtod_l
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+
+#include "promql/lexer.h"
+#include "promql/parser.h"
+
+namespace nimify::promql {
+
+namespace {
+
+constexpr std::uint64_t kNanosPerMilli = 1'000'000;
+
+struct DurationUnit {
+  std::string_view name;
+  int order;  // units must appear in increasing order
+  std::uint64_t nanos;
+};
+
+constexpr DurationUnit kUnits[] = {
+    {"y", 1, 365ull * 24 * 3600 * 1'000'000'000},
+    {"w", 2, 7ull * 24 * 3600 * 1'000'000'000},
+    {"d", 3, 24ull * 3600 * 1'000'000'000},
+    {"h", 4, 3600ull * 1'000'000'000},
+    {"m", 5, 60ull * 1'000'000'000},
+    {"s", 6, 1'000'000'000},
+    {"ms", 7, 1'000'000},
+};
+
+bool IsDigit(char c) noexcept { return c >= '0' && c <= '9'; }
+char Lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+// Go's strconv underscoreOK: '_' only between digits (or after a base prefix).
+bool UnderscoreOk(std::string_view s) {
+  char saw = '^';
+  std::size_t i = 0;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
+  bool hex = false;
+  if (s.size() >= 2 && s[0] == '0' &&
+      (Lower(s[1]) == 'b' || Lower(s[1]) == 'o' || Lower(s[1]) == 'x')) {
+    i = 2;
+    saw = '0';
+    hex = Lower(s[1]) == 'x';
+  }
+  for (; i < s.size(); ++i) {
+    if (IsDigit(s[i]) || (hex && Lower(s[i]) >= 'a' && Lower(s[i]) <= 'f')) {
+      saw = '0';
+      continue;
+    }
+    if (s[i] == '_') {
+      if (saw != '0') return false;
+      saw = '_';
+      continue;
+    }
+    if (saw == '_') return false;
+    saw = '!';
+  }
+  return saw != '_';
+}
+
+// strconv.ParseInt(s, 0, 64) without error details.
+bool ParseGoInt(std::string_view s, std::int64_t* out) {
+  if (s.empty()) return false;
+  bool negative = false;
+  if (s[0] == '+' || s[0] == '-') {
+    negative = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  if (s.empty()) return false;
+  const std::string_view unsigned_text = s;
+  std::uint64_t base = 10;
+  if (s[0] == '0') {
+    if (s.size() >= 3 && Lower(s[1]) == 'b') {
+      base = 2;
+      s.remove_prefix(2);
+    } else if (s.size() >= 3 && Lower(s[1]) == 'o') {
+      base = 8;
+      s.remove_prefix(2);
+    } else if (s.size() >= 3 && Lower(s[1]) == 'x') {
+      base = 16;
+      s.remove_prefix(2);
+    } else {
+      base = 8;
+      s.remove_prefix(1);
+    }
+  }
+  bool underscores = false;
+  std::uint64_t n = 0;
+  for (char c : s) {
+    std::uint64_t d = 0;
+    if (c == '_') {
+      underscores = true;
+      continue;
+    }
+    if (IsDigit(c)) {
+      d = static_cast<std::uint64_t>(c - '0');
+    } else if (Lower(c) >= 'a' && Lower(c) <= 'z') {
+      d = static_cast<std::uint64_t>(Lower(c) - 'a' + 10);
+    } else {
+      return false;
+    }
+    if (d >= base) return false;
+    if (n > (std::numeric_limits<std::uint64_t>::max() - d) / base) return false;  // overflow
+    n = n * base + d;
+  }
+  if (underscores && !UnderscoreOk(unsigned_text)) return false;
+  constexpr std::uint64_t kLimit = 1ull << 63;
+  if (negative) {
+    if (n > kLimit) return false;
+    *out = n == kLimit ? std::numeric_limits<std::int64_t>::min() : -static_cast<std::int64_t>(n);
+  } else {
+    if (n >= kLimit) return false;
+    *out = static_cast<std::int64_t>(n);
+  }
+  return true;
+}
+
+double StrtodC(const std::string& s) {
+  static const locale_t c_locale = newlocale(LC_ALL_MASK, "C", static_cast<locale_t>(nullptr));
+  return strtod_l(s.c_str(), nullptr, c_locale);
+}
+
+std::string FloatSyntaxError(std::string_view s) {
+  return "strconv.ParseFloat: parsing " + GoQuote(s) + ": invalid syntax";
+}
+
+// strconv.ParseFloat(s, 64) for decimal text, Inf and NaN.
+bool ParseGoFloat(std::string_view s, double* value, std::string* error) {
+  std::string_view body = s;
+  bool negative = false;
+  if (!body.empty() && (body[0] == '+' || body[0] == '-')) {
+    negative = body[0] == '-';
+    body.remove_prefix(1);
+  }
+  std::string lower;
+  for (char c : body) lower.push_back(Lower(c));
+  if (lower == "inf" || lower == "infinity") {
+    *value = negative ? -std::numeric_limits<double>::infinity()
+                      : std::numeric_limits<double>::infinity();
+    return true;
+  }
+  if (lower == "nan" && body.size() == s.size()) {
+    *value = std::numeric_limits<double>::quiet_NaN();
+    return true;
+  }
+  // Hex floats need a 'p' exponent, which a PromQL number token never has.
+  if (lower.size() >= 2 && lower[0] == '0' && lower[1] == 'x') {
+    *error = FloatSyntaxError(s);
+    return false;
+  }
+  std::string digits;
+  bool any_digit = false;
+  bool has_underscore = false;
+  for (char c : body) {
+    if (c == '_') {
+      has_underscore = true;
+      continue;
+    }
+    if (IsDigit(c)) any_digit = true;
+    if (!(IsDigit(c) || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-')) {
+      *error = FloatSyntaxError(s);
+      return false;
+    }
+    digits.push_back(c);
+  }
+  if (!any_digit || (has_underscore && !UnderscoreOk(s))) {
+    *error = FloatSyntaxError(s);
+    return false;
+  }
+  double parsed = 0;
+  const char* begin = digits.data();
+  const char* end = digits.data() + digits.size();
+  const auto [ptr, ec] = std::from_chars(begin, end, parsed, std::chars_format::general);
+  if (ptr != end || (ec != std::errc() && ec != std::errc::result_out_of_range)) {
+    *error = FloatSyntaxError(s);
+    return false;
+  }
+  if (ec == std::errc::result_out_of_range) {
+    // Overflow is an error in Go; underflow quietly gives 0 or a subnormal.
+    parsed = StrtodC(digits);
+    if (std::isinf(parsed)) {
+      *error = "strconv.ParseFloat: parsing " + GoQuote(s) + ": value out of range";
+      return false;
+    }
+  }
+  *value = negative ? -parsed : parsed;
+  return true;
+}
+
+bool ContainsByte(std::string_view s, char c) { return s.find(c) != std::string_view::npos; }
+
+int UnhexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+void AppendRuneUtf8(std::uint32_t r, std::string* out) {
+  if (r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF)) r = 0xFFFD;
+  if (r < 0x80) {
+    out->push_back(static_cast<char>(r));
+  } else if (r < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (r >> 6)));
+    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
+  } else if (r < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (r >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (r >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
+  }
+}
+
+}  // namespace
+
+bool ParseGoNumber(std::string_view s, double* value, std::string* error) {
+  std::int64_t as_int = 0;
+  if (ParseGoInt(s, &as_int)) {
+    *value = static_cast<double>(as_int);
+    return true;
+  }
+  return ParseGoFloat(s, value, error);
+}
+
+bool ParseDurationNanos(std::string_view s, std::int64_t* nanos, std::string* error) {
+  if (s == "0") {
+    *nanos = 0;
+    return true;
+  }
+  if (s.empty()) {
+    *error = "empty duration string";
+    return false;
+  }
+  const std::string invalid = "not a valid duration string: " + GoQuote(s);
+  const std::string_view orig = s;
+  std::uint64_t total = 0;
+  int last_order = 0;
+  while (!s.empty()) {
+    if (!IsDigit(s[0])) {
+      *error = invalid;
+      return false;
+    }
+    std::size_t i = 0;
+    std::uint64_t v = 0;
+    bool overflow = false;
+    for (; i < s.size() && IsDigit(s[i]); ++i) {
+      const auto d = static_cast<std::uint64_t>(s[i] - '0');
+      if (v > (std::numeric_limits<std::uint64_t>::max() - d) / 10) overflow = true;
+      v = v * 10 + d;
+    }
+    if (overflow) {
+      *error = invalid;
+      return false;
+    }
+    s.remove_prefix(i);
+    for (i = 0; i < s.size() && !IsDigit(s[i]); ++i) {
+    }
+    if (i == 0) {
+      *error = invalid;
+      return false;
+    }
+    const std::string_view unit_name = s.substr(0, i);
+    s.remove_prefix(i);
+    const DurationUnit* unit = nullptr;
+    for (const auto& u : kUnits) {
+      if (u.name == unit_name) unit = &u;
+    }
+    if (unit == nullptr) {
+      *error = "unknown unit " + GoQuote(unit_name) + " in duration " + GoQuote(orig);
+      return false;
+    }
+    if (unit->order <= last_order) {
+      *error = invalid;
+      return false;
+    }
+    last_order = unit->order;
+    constexpr std::uint64_t kLimit = 1ull << 63;
+    if (v > kLimit / unit->nanos) {
+      *error = "duration out of range";
+      return false;
+    }
+    total += v * unit->nanos;
+    if (total > kLimit - 1) {
+      *error = "duration out of range";
+      return false;
+    }
+  }
+  *nanos = static_cast<std::int64_t>(total);
+  return true;
+}
+
+bool UnquoteString(std::string_view token, std::string* out) {
+  out->clear();
+  const std::size_t n = token.size();
+  if (n < 2) return false;
+  const char quote = token[0];
+  if (quote != token[n - 1]) return false;
+  std::string_view s = token.substr(1, n - 2);
+  if (quote == '`') {
+    if (ContainsByte(s, '`')) return false;
+    out->assign(s);
+    return true;
+  }
+  if (quote != '"' && quote != '\'') return false;
+  if (ContainsByte(s, '\n')) return false;
+  if (!ContainsByte(s, '\\') && !ContainsByte(s, quote)) {
+    out->assign(s);
+    return true;
+  }
+  out->reserve(s.size());
+  while (!s.empty()) {
+    const char c = s[0];
+    if (c == quote) return false;
+    if (c != '\\') {
+      out->push_back(c);  // multi-byte runes are copied byte by byte
+      s.remove_prefix(1);
+      continue;
+    }
+    if (s.size() <= 1) return false;
+    const char e = s[1];
+    s.remove_prefix(2);
+    switch (e) {
+      case 'a':
+        out->push_back('\a');
+        break;
+      case 'b':
+        out->push_back('\b');
+        break;
+      case 'f':
+        out->push_back('\f');
+        break;
+      case 'n':
+        out->push_back('\n');
+        break;
+      case 'r':
+        out->push_back('\r');
+        break;
+      case 't':
+        out->push_back('\t');
+        break;
+      case 'v':
+        out->push_back('\v');
+        break;
+      case 'x':
+      case 'u':
+      case 'U': {
+        const std::size_t len = e == 'x' ? 2 : e == 'u' ? 4 : 8;
+        if (s.size() < len) return false;
+        std::uint32_t v = 0;
+        for (std::size_t j = 0; j < len; ++j) {
+          const int x = UnhexValue(s[j]);
+          if (x < 0) return false;
+          v = (v << 4) | static_cast<std::uint32_t>(x);
+        }
+        s.remove_prefix(len);
+        if (e == 'x') {
+          out->push_back(static_cast<char>(v));  // a single byte, possibly not UTF-8
+          break;
+        }
+        if (v > 0x10FFFF) return false;
+        AppendRuneUtf8(v, out);
+        break;
+      }
+      case '0':
+      case '1':
+      case '2':
+      case '3':
+      case '4':
+      case '5':
+      case '6':
+      case '7': {
+        std::uint32_t v = static_cast<std::uint32_t>(e - '0');
+        if (s.size() < 2) return false;
+        for (int j = 0; j < 2; ++j) {
+          const int x = s[static_cast<std::size_t>(j)] - '0';
+          if (x < 0 || x > 7) return false;
+          v = (v << 3) | static_cast<std::uint32_t>(x);
+        }
+        s.remove_prefix(2);
+        if (v > 255) return false;
+        out->push_back(static_cast<char>(v));
+        break;
+      }
+      case '\\':
+        out->push_back('\\');
+        break;
+      case '\'':
+      case '"':
+        if (e != quote) return false;
+        out->push_back(e);
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+Result<std::int64_t> ParseDuration(std::string_view input) {
+  std::int64_t nanos = 0;
+  std::string error;
+  if (!ParseDurationNanos(input, &nanos, &error)) return Status::InvalidArgument(error);
+  return nanos / static_cast<std::int64_t>(kNanosPerMilli);
+}
+
+std::string FormatDuration(std::int64_t ms) {
+  if (ms == 0) return "0s";
+  std::string out;
+  // Magnitude as unsigned so that INT64_MIN stays representable.
+  std::uint64_t rest = static_cast<std::uint64_t>(ms);
+  if (ms < 0) {
+    out.push_back('-');
+    rest = ~rest + 1;
+  }
+  auto unit = [&](const char* name, std::uint64_t mult, bool exact) {
+    if (exact && rest % mult != 0) return;
+    if (const std::uint64_t v = rest / mult; v > 0) {
+      out += std::to_string(v);
+      out += name;
+      rest -= v * mult;
+    }
+  };
+  // Years and weeks only when exact: "90d" reads better than "12w6d".
+  unit("y", 1000ull * 60 * 60 * 24 * 365, true);
+  unit("w", 1000ull * 60 * 60 * 24 * 7, true);
+  unit("d", 1000ull * 60 * 60 * 24, false);
+  unit("h", 1000ull * 60 * 60, false);
+  unit("m", 1000ull * 60, false);
+  unit("s", 1000, false);
+  unit("ms", 1, false);
+  return out;
+}
+
+}  // namespace nimify::promql
