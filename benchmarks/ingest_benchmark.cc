@@ -1,0 +1,213 @@
+// Ingest codec benchmarks: remote-write decode (with and without snappy),
+// encode, text exposition (0.0.4, OpenMetrics) and JSON lines parsing.
+// Every benchmark reports items/s = samples/s and cpu_per_sample (CPU time).
+#include <benchmark/benchmark.h>
+#include <snappy.h>
+
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ingest/batch.h"
+#include "ingest/json_lines.h"
+#include "ingest/remote_write.h"
+#include "ingest/text_format.h"
+
+namespace nimify::ingest {
+namespace {
+
+// node_exporter-like series: 6 labels, ~180 bytes per sample in protobuf,
+// values random enough that snappy does real work (~20 bytes per sample).
+Batch MakeBatch(int series, int samples_per_series) {
+  std::mt19937_64 rng(42);
+  std::uniform_real_distribution<double> value(0, 1e6);
+  static const char* const kModes[] = {"idle",    "iowait", "irq",  "nice",
+                                       "softirq", "system", "user", "steal"};
+  Batch batch;
+  std::vector<promql::Point> points;
+  for (int s = 0; s < series; ++s) {
+    points.clear();
+    for (int k = 0; k < samples_per_series; ++k) {
+      points.push_back(
+          {1'700'000'000'000 + 15'000 * k + static_cast<std::int64_t>(rng() % 1000), value(rng)});
+    }
+    char instance[32];
+    std::snprintf(instance, sizeof(instance), "host-%04d:9100", s / 64);
+    batch.AddSeries(promql::Labels{{"__name__", "node_cpu_seconds_total"},
+                                   {"cpu", std::to_string(s % 8)},
+                                   {"instance", instance},
+                                   {"job", "node"},
+                                   {"mode", kModes[(s / 8) % 8]},
+                                   {"region", "eu-west-1"}},
+                    points);
+  }
+  return batch;
+}
+
+void SetCounters(benchmark::State& state, std::size_t samples, std::size_t bytes) {
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * samples));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes));
+  // Seconds of CPU per sample, printed with an SI prefix ("109.1ns").
+  state.counters["cpu_per_sample"] = benchmark::Counter(
+      static_cast<double>(samples),
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+// Args: series, samples per series.
+void BM_RemoteWriteDecode(benchmark::State& state) {
+  const Batch source =
+      MakeBatch(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
+  const std::string body = EncodeRemoteWrite(source);
+  Batch batch;
+  for (auto _ : state) {
+    batch.Clear();
+    const Status status = DecodeRemoteWrite(body, Limits(), &batch);
+    if (!status.ok()) state.SkipWithError(status.ToString().c_str());
+    benchmark::DoNotOptimize(batch.sample_count());
+  }
+  SetCounters(state, source.sample_count(), body.size());
+  state.counters["body_bytes_per_sample"] =
+      static_cast<double>(body.size()) / static_cast<double>(source.sample_count());
+}
+BENCHMARK(BM_RemoteWriteDecode)->Args({1000, 1})->Args({100, 10})->Args({10000, 1});
+
+// The protobuf walk alone (plus one memcpy of the request).
+void BM_RemoteWriteDecodeUncompressed(benchmark::State& state) {
+  const Batch source =
+      MakeBatch(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
+  const std::string proto = EncodeWriteRequest(source);
+  Batch batch;
+  for (auto _ : state) {
+    batch.Clear();
+    const Status status = DecodeWriteRequest(proto, Limits(), &batch);
+    if (!status.ok()) state.SkipWithError(status.ToString().c_str());
+    benchmark::DoNotOptimize(batch.sample_count());
+  }
+  SetCounters(state, source.sample_count(), proto.size());
+}
+BENCHMARK(BM_RemoteWriteDecodeUncompressed)->Args({1000, 1})->Args({100, 10});
+
+// What the flat batch saves: converting a decoded batch to promql::Labels /
+// promql::Series (one allocation per label string) on top of the decode.
+void BM_BatchToPromqlSeries(benchmark::State& state) {
+  const Batch source = MakeBatch(1000, 1);
+  Batch batch;
+  if (!DecodeRemoteWrite(EncodeRemoteWrite(source), Limits(), &batch).ok()) {
+    state.SkipWithError("decode failed");
+  }
+  for (auto _ : state) {
+    std::vector<promql::Series> series = batch.ToSeries();
+    benchmark::DoNotOptimize(series.data());
+  }
+  SetCounters(state, batch.sample_count(), 0);
+}
+BENCHMARK(BM_BatchToPromqlSeries);
+
+// snappy alone, for comparison with the decode numbers.
+void BM_SnappyUncompress(benchmark::State& state) {
+  const Batch source = MakeBatch(1000, 1);
+  const std::string body = EncodeRemoteWrite(source);
+  std::string out;
+  for (auto _ : state) {
+    snappy::Uncompress(body.data(), body.size(), &out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  SetCounters(state, source.sample_count(), body.size());
+}
+BENCHMARK(BM_SnappyUncompress);
+
+void BM_RemoteWriteEncode(benchmark::State& state) {
+  const Batch source = MakeBatch(1000, 1);
+  for (auto _ : state) {
+    std::string body = EncodeRemoteWrite(source);
+    benchmark::DoNotOptimize(body.data());
+  }
+  SetCounters(state, source.sample_count(), 0);
+}
+BENCHMARK(BM_RemoteWriteEncode);
+
+std::string Exposition(const Batch& batch, bool openmetrics) {
+  std::string out;
+  std::string last_name;
+  for (std::size_t i = 0; i < batch.series_count(); ++i) {
+    const BatchSeries s = batch.series(i);
+    if (s.MetricName() != last_name) {
+      last_name = std::string(s.MetricName());
+      out += "# HELP " + last_name + " Seconds the CPUs spent in each mode.\n";
+      out += "# TYPE " + last_name + " counter\n";
+    }
+    out += last_name;
+    out += '{';
+    bool first = true;
+    for (const LabelPair& l : s.labels) {
+      if (l.name == "__name__") continue;
+      if (!first) out += ',';
+      first = false;
+      out.append(l.name);
+      out += "=\"";
+      out.append(l.value);
+      out += '"';
+    }
+    char value[64];
+    std::snprintf(value, sizeof(value), "} %.17g\n", s.samples[0].v);
+    out += value;
+  }
+  if (openmetrics) out += "# EOF\n";
+  return out;
+}
+
+void BM_TextParse(benchmark::State& state) {
+  const bool openmetrics = state.range(0) != 0;
+  const Batch source = MakeBatch(1000, 1);
+  const std::string body = Exposition(source, openmetrics);
+  TextOptions options;
+  options.format = openmetrics ? TextFormat::kOpenMetrics : TextFormat::kPrometheus;
+  options.default_timestamp_ms = 1'700'000'000'000;
+  Batch batch;
+  for (auto _ : state) {
+    batch.Clear();
+    const Status status = DecodeText(body, options, Limits(), &batch);
+    if (!status.ok()) state.SkipWithError(status.ToString().c_str());
+    benchmark::DoNotOptimize(batch.sample_count());
+  }
+  SetCounters(state, source.sample_count(), body.size());
+}
+BENCHMARK(BM_TextParse)->ArgName("openmetrics")->Arg(0)->Arg(1);
+
+void BM_JsonLinesParse(benchmark::State& state) {
+  const int samples_per_series = static_cast<int>(state.range(0));
+  const Batch source = MakeBatch(1000, samples_per_series);
+  std::string body;
+  for (std::size_t i = 0; i < source.series_count(); ++i) {
+    const BatchSeries s = source.series(i);
+    body += "{\"labels\": {";
+    for (std::size_t k = 0; k < s.labels.size(); ++k) {
+      if (k > 0) body += ", ";
+      body +=
+          "\"" + std::string(s.labels[k].name) + "\": \"" + std::string(s.labels[k].value) + "\"";
+    }
+    body += "}, \"samples\": [";
+    for (std::size_t k = 0; k < s.samples.size(); ++k) {
+      char sample[64];
+      std::snprintf(sample, sizeof(sample), "%s[%lld, %.17g]", k > 0 ? ", " : "",
+                    static_cast<long long>(s.samples[k].t), s.samples[k].v);
+      body += sample;
+    }
+    body += "]}\n";
+  }
+  Batch batch;
+  for (auto _ : state) {
+    batch.Clear();
+    const Status status = DecodeJsonLines(body, Limits(), &batch);
+    if (!status.ok()) state.SkipWithError(status.ToString().c_str());
+    benchmark::DoNotOptimize(batch.sample_count());
+  }
+  SetCounters(state, source.sample_count(), body.size());
+}
+BENCHMARK(BM_JsonLinesParse)->ArgName("samples_per_line")->Arg(1)->Arg(10);
+
+}  // namespace
+}  // namespace nimify::ingest
+
+BENCHMARK_MAIN();
