@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nimify/status.h"
@@ -46,12 +47,17 @@ class Evaluator {
   const EvalOptions& options() const noexcept { return options_; }
 
   // Instant query at ts_ms. Errors a query can raise in Prometheus (e.g. a
-  // many-to-many match) come back as kInvalidArgument with Prometheus's text.
-  Result<QueryResult> Instant(const Expr& expr, std::int64_t ts_ms) const;
+  // many-to-many match) come back as kInvalidArgument with Prometheus's text;
+  // exceeding max_samples is kResourceExhausted (with Prometheus's text too).
+  // `query` is the text `expr` was parsed from: annotations end with its
+  // " (line:col)"; without it positions assume a one-line query.
+  Result<QueryResult> Instant(const Expr& expr, std::int64_t ts_ms,
+                              std::string_view query = {}) const;
 
   // Range query; the value is always a Matrix (a scalar becomes one series).
+  // step_ms must be > 0 and end_ms >= start_ms.
   Result<QueryResult> Range(const Expr& expr, std::int64_t start_ms, std::int64_t end_ms,
-                            std::int64_t step_ms) const;
+                            std::int64_t step_ms, std::string_view query = {}) const;
 
  private:
   Queryable* storage_;

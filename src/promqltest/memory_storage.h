@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -34,11 +35,20 @@ class MemoryStorage final : public promql::Queryable {
                                                       std::int64_t maxt) override;
 
   // Every series in label order (for dumps and tests).
-  const std::vector<promql::Series>& AllSeries() const noexcept { return series_; }
+  const std::vector<promql::Series>& AllSeries() const;
 
  private:
-  std::vector<promql::Series> series_;
-  std::unordered_map<std::uint64_t, std::vector<std::size_t>> by_hash_;
+  // New series are appended unsorted; sorting (and rebuilding the indexes)
+  // waits until someone reads, so loading n series costs O(n log n).
+  void EnsureSorted() const;
+  // Index into series_ of the series with exactly `labels`, or -1.
+  std::ptrdiff_t Find(const promql::Labels& labels, std::uint64_t hash) const;
+
+  mutable std::vector<promql::Series> series_;
+  mutable std::unordered_map<std::uint64_t, std::vector<std::size_t>> by_hash_;
+  // Indexes into series_ by metric name, in label order (valid when sorted).
+  mutable std::unordered_map<std::string, std::vector<std::size_t>> by_name_;
+  mutable bool sorted_ = true;
 };
 
 }  // namespace nimify::promqltest

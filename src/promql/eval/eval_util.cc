@@ -1,0 +1,629 @@
+#include "promql/eval/eval_util.h"
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+
+namespace nimify::promql::eval_internal {
+
+std::string_view GetLabel(LabelsRef ref, std::string_view name) noexcept {
+  if (!IsVisible(ref, name)) return {};
+  return ref.base->Get(name);
+}
+
+
+namespace {
+
+// Iterates the visible labels of a LabelsRef by index.
+class VisibleIter {
+ public:
+  explicit VisibleIter(LabelsRef ref) : ref_(ref) { Skip(); }
+  bool Done() const { return i_ >= ref_.base->size(); }
+  const Label& Get() const { return ref_.base->items()[i_]; }
+  void Next() {
+    ++i_;
+    Skip();
+  }
+
+ private:
+  void Skip() {
+    if (IsPlain(ref_)) return;
+    while (i_ < ref_.base->size() && !IsVisible(ref_, ref_.base->items()[i_].name)) ++i_;
+  }
+  LabelsRef ref_;
+  std::size_t i_ = 0;
+};
+
+}  // namespace
+
+bool LabelsEqual(LabelsRef a, LabelsRef b) noexcept {
+  if (SameView(a, b)) return true;
+  VisibleIter ia(a), ib(b);
+  while (!ia.Done() && !ib.Done()) {
+    if (ia.Get().name != ib.Get().name || ia.Get().value != ib.Get().value) return false;
+    ia.Next();
+    ib.Next();
+  }
+  return ia.Done() && ib.Done();
+}
+
+int CompareLabels(LabelsRef a, LabelsRef b) noexcept {
+  VisibleIter ia(a), ib(b);
+  while (!ia.Done() && !ib.Done()) {
+    if (int c = ia.Get().name.compare(ib.Get().name); c != 0) return c < 0 ? -1 : 1;
+    if (int c = ia.Get().value.compare(ib.Get().value); c != 0) return c < 0 ? -1 : 1;
+    ia.Next();
+    ib.Next();
+  }
+  if (ia.Done() && ib.Done()) return 0;
+  return ia.Done() ? -1 : 1;
+}
+
+Labels Materialize(LabelsRef ref) {
+  if (IsPlain(ref)) return *ref.base;
+  // The visible labels are already sorted: appending keeps Set cheap.
+  Labels out;
+  ForEachLabel(ref, [&out](const Label& l) { out.Set(l.name, l.value); });
+  return out;
+}
+
+std::string LabelsString(LabelsRef ref) {
+  std::string out = "{";
+  bool first = true;
+  ForEachLabel(ref, [&](const Label& l) {
+    if (!first) out += ", ";
+    first = false;
+    if (IsValidLabelNameFor(l.name, /*legacy=*/true)) {
+      out += l.name;
+    } else {
+      out += GoQuote(l.name);
+    }
+    out += '=';
+    out += GoQuote(l.value);
+  });
+  out += '}';
+  return out;
+}
+
+namespace {
+
+// Label names mostly differ in their first byte: test it before memcmp.
+inline int CompareNames(std::string_view a, std::string_view b) noexcept {
+  if (!a.empty() && !b.empty() && a[0] != b[0]) {
+    return static_cast<unsigned char>(a[0]) < static_cast<unsigned char>(b[0]) ? -1 : 1;
+  }
+  return a.compare(b);
+}
+
+}  // namespace
+
+std::uint64_t HashLabels(LabelsRef ref) noexcept {
+  Hasher h;
+  ForEachLabel(ref, [&h](const Label& l) { h.AddLabel(l); });
+  return h.Finish();
+}
+
+std::uint64_t HashForLabels(LabelsRef ref, std::span<const std::string> sorted_names) noexcept {
+  // Walk the base labels and test visibility only for listed names.
+  Hasher h;
+  std::size_t j = 0;
+  for (const Label& l : *ref.base) {
+    if (j == sorted_names.size()) break;
+    int c = -1;
+    while (j < sorted_names.size() && (c = CompareNames(sorted_names[j], l.name)) < 0) ++j;
+    if (j < sorted_names.size() && c == 0 && IsVisible(ref, l.name)) h.AddLabel(l);
+  }
+  return h.Finish();
+}
+
+std::uint64_t HashWithoutLabels(LabelsRef ref, std::span<const std::string> sorted_names) noexcept {
+  Hasher h;
+  std::size_t j = 0;
+  for (VisibleIter it(ref); !it.Done(); it.Next()) {
+    const Label& l = it.Get();
+    int c = -1;
+    while (j < sorted_names.size() && (c = CompareNames(sorted_names[j], l.name)) < 0) ++j;
+    if (j < sorted_names.size() && c == 0) continue;
+    if (l.name == kMetricNameLabel) continue;
+    h.AddLabel(l);
+  }
+  return h.Finish();
+}
+
+std::uint64_t HashExcluding(LabelsRef ref, std::span<const std::string> sorted_names) noexcept {
+  Hasher h;
+  std::size_t j = 0;
+  for (VisibleIter it(ref); !it.Done(); it.Next()) {
+    const Label& l = it.Get();
+    int c = -1;
+    while (j < sorted_names.size() && (c = CompareNames(sorted_names[j], l.name)) < 0) ++j;
+    if (j < sorted_names.size() && c == 0) continue;
+    h.AddLabel(l);
+  }
+  return h.Finish();
+}
+
+namespace {
+
+constexpr std::uint64_t kP1 = 11400714785074694791ull;
+constexpr std::uint64_t kP2 = 14029467366897019727ull;
+constexpr std::uint64_t kP3 = 1609587929392839161ull;
+constexpr std::uint64_t kP4 = 9650029242287828579ull;
+constexpr std::uint64_t kP5 = 2870177450012600261ull;
+
+std::uint64_t Rotl(std::uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+std::uint64_t XxRound(std::uint64_t acc, std::uint64_t input) {
+  acc += input * kP2;
+  acc = Rotl(acc, 31);
+  return acc * kP1;
+}
+std::uint64_t XxMerge(std::uint64_t acc, std::uint64_t val) {
+  acc ^= XxRound(0, val);
+  return acc * kP1 + kP4;
+}
+std::uint64_t Read64(const unsigned char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;  // little-endian hosts only, like the rest of nimify
+}
+std::uint32_t Read32(const unsigned char* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+std::uint64_t XxHash64(std::string_view data) {
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  const std::size_t len = data.size();
+  const unsigned char* end = p + len;
+  std::uint64_t h;
+  if (len >= 32) {
+    std::uint64_t v1 = kP1 + kP2, v2 = kP2, v3 = 0, v4 = 0 - kP1;
+    while (end - p >= 32) {
+      v1 = XxRound(v1, Read64(p));
+      v2 = XxRound(v2, Read64(p + 8));
+      v3 = XxRound(v3, Read64(p + 16));
+      v4 = XxRound(v4, Read64(p + 24));
+      p += 32;
+    }
+    h = Rotl(v1, 1) + Rotl(v2, 7) + Rotl(v3, 12) + Rotl(v4, 18);
+    h = XxMerge(h, v1);
+    h = XxMerge(h, v2);
+    h = XxMerge(h, v3);
+    h = XxMerge(h, v4);
+  } else {
+    h = kP5;
+  }
+  h += len;
+  while (end - p >= 8) {
+    h ^= XxRound(0, Read64(p));
+    h = Rotl(h, 27) * kP1 + kP4;
+    p += 8;
+  }
+  if (end - p >= 4) {
+    h ^= static_cast<std::uint64_t>(Read32(p)) * kP1;
+    h = Rotl(h, 23) * kP2 + kP3;
+    p += 4;
+  }
+  while (p < end) {
+    h ^= static_cast<std::uint64_t>(*p) * kP5;
+    h = Rotl(h, 11) * kP1;
+    ++p;
+  }
+  h ^= h >> 33;
+  h *= kP2;
+  h ^= h >> 29;
+  h *= kP3;
+  h ^= h >> 32;
+  return h;
+}
+
+void AppendEncodedString(std::string* out, std::string_view s) {
+  const std::size_t n = s.size();
+  if (n < 255) {
+    out->push_back(static_cast<char>(n));
+  } else {
+    out->push_back(static_cast<char>(255));
+    out->push_back(static_cast<char>(n & 0xff));
+    out->push_back(static_cast<char>((n >> 8) & 0xff));
+    out->push_back(static_cast<char>((n >> 16) & 0xff));
+  }
+  out->append(s);
+}
+
+}  // namespace
+
+std::uint64_t PrometheusLabelsHash(LabelsRef ref) {
+  std::string data;
+  ForEachLabel(ref, [&data](const Label& l) {
+    AppendEncodedString(&data, l.name);
+    AppendEncodedString(&data, l.value);
+  });
+  return XxHash64(data);
+}
+
+double GoMax(double a, double b) noexcept {
+  if ((std::isinf(a) && a > 0) || (std::isinf(b) && b > 0)) {
+    return std::numeric_limits<double>::infinity();
+  }
+  if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<double>::quiet_NaN();
+  if (a == 0 && a == b) return std::signbit(a) ? b : a;
+  return a > b ? a : b;
+}
+
+double GoMin(double a, double b) noexcept {
+  if ((std::isinf(a) && a < 0) || (std::isinf(b) && b < 0)) {
+    return -std::numeric_limits<double>::infinity();
+  }
+  if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<double>::quiet_NaN();
+  if (a == 0 && a == b) return std::signbit(a) ? a : b;
+  return a < b ? a : b;
+}
+
+namespace {
+
+bool FormatSpecial(double v, std::string* out) {
+  if (std::isnan(v)) {
+    *out = "NaN";
+    return true;
+  }
+  if (std::isinf(v)) {
+    *out = v > 0 ? "+Inf" : "-Inf";
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string FormatGoG(double v) {
+  std::string out;
+  if (FormatSpecial(v, &out)) return out;
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+  std::string_view sci(buf, static_cast<std::size_t>(res.ptr - buf));
+  const std::size_t e = sci.find('e');
+  int exp = 0;
+  std::from_chars(sci.data() + e + 1 + (sci[e + 1] == '+' ? 1 : 0), sci.data() + sci.size(), exp);
+  // Shortest %g switches to exponent form outside [1e-4, 1e6), as Go does.
+  if (exp < -4 || exp >= 6) return std::string(sci);
+  res = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
+  return std::string(buf, static_cast<std::size_t>(res.ptr - buf));
+}
+
+std::string FormatGoF(double v) {
+  std::string out;
+  if (FormatSpecial(v, &out)) return out;
+  char buf[400];
+  auto res = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
+  return std::string(buf, static_cast<std::size_t>(res.ptr - buf));
+}
+
+std::string FormatGoGPrec(double v, int prec) {
+  std::string out;
+  if (FormatSpecial(v, &out)) return out;
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*g", prec, v);
+  return buf;
+}
+
+std::string FormatGoFixed6(double v) {
+  std::string out;
+  if (FormatSpecial(v, &out)) return out;
+  char buf[400];
+  std::snprintf(buf, sizeof(buf), "%f", v);
+  return buf;
+}
+
+namespace {
+
+// Decodes one UTF-8 rune; returns its length, or 0 for an invalid sequence.
+std::size_t DecodeRune(std::string_view s, std::size_t i, std::uint32_t* rune) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  if (b0 < 0x80) {
+    *rune = b0;
+    return 1;
+  }
+  std::size_t len;
+  std::uint32_t r;
+  std::uint32_t min;
+  if ((b0 & 0xe0) == 0xc0) {
+    len = 2;
+    r = b0 & 0x1f;
+    min = 0x80;
+  } else if ((b0 & 0xf0) == 0xe0) {
+    len = 3;
+    r = b0 & 0x0f;
+    min = 0x800;
+  } else if ((b0 & 0xf8) == 0xf0) {
+    len = 4;
+    r = b0 & 0x07;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if ((b & 0xc0) != 0x80) return 0;
+    r = (r << 6) | (b & 0x3f);
+  }
+  if (r < min || r > 0x10ffff || (r >= 0xd800 && r <= 0xdfff)) return 0;
+  *rune = r;
+  return len;
+}
+
+bool IsPrintRune(std::uint32_t r) {
+  if (r < 0x20 || r == 0x7f) return false;
+  if (r >= 0x80 && r <= 0xa0) return false;  // C1 controls and NBSP
+  if (r == 0xad || r == 0x2028 || r == 0x2029 || r == 0xfeff) return false;
+  if (r >= 0xfff9 && r <= 0xfffb) return false;
+  return true;
+}
+
+}  // namespace
+
+std::string GoQuote(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size() + 2);
+  out.push_back('"');
+  for (std::size_t i = 0; i < s.size();) {
+    std::uint32_t r = 0;
+    const std::size_t n = DecodeRune(s, i, &r);
+    if (n == 0) {
+      const auto b = static_cast<unsigned char>(s[i]);
+      out += "\\x";
+      out.push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 0xf]);
+      ++i;
+      continue;
+    }
+    switch (r) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\a': out += "\\a"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\v': out += "\\v"; break;
+      default:
+        if (IsPrintRune(r)) {
+          out.append(s.substr(i, n));
+        } else if (r < 0x80) {
+          out += "\\x";
+          out.push_back(kHex[r >> 4]);
+          out.push_back(kHex[r & 0xf]);
+        } else if (r < 0x10000) {
+          out += "\\u";
+          for (int sh = 12; sh >= 0; sh -= 4) out.push_back(kHex[(r >> sh) & 0xf]);
+        } else {
+          out += "\\U";
+          for (int sh = 28; sh >= 0; sh -= 4) out.push_back(kHex[(r >> sh) & 0xf]);
+        }
+    }
+    i += n;
+  }
+  out.push_back('"');
+  return out;
+}
+
+namespace {
+
+bool EqualFoldPrefix(std::string_view s, std::string_view word, std::size_t n) {
+  if (s.size() < n) return false;
+  for (std::size_t i = 0; i < n; ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != word[i]) return false;
+  }
+  return true;
+}
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsHexDigit(char c) {
+  return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+}  // namespace
+
+bool ParseGoFloat(std::string_view s, double* out) {
+  if (s.empty()) return false;
+  std::size_t i = 0;
+  bool neg = false;
+  if (s[0] == '+' || s[0] == '-') {
+    neg = s[0] == '-';
+    i = 1;
+  }
+  std::string_view rest = s.substr(i);
+  // Special values: [+-]inf, [+-]infinity, nan (no sign).
+  if (rest.size() == 3 && EqualFoldPrefix(rest, "inf", 3)) {
+    *out = neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+    return true;
+  }
+  if (rest.size() == 8 && EqualFoldPrefix(rest, "infinity", 8)) {
+    *out = neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+    return true;
+  }
+  if (i == 0 && rest.size() == 3 && EqualFoldPrefix(rest, "nan", 3)) {
+    *out = std::numeric_limits<double>::quiet_NaN();
+    return true;
+  }
+  // Syntax check, then strtod does the rounding.
+  std::size_t j = 0;
+  bool hex = false;
+  if (rest.size() >= 2 && rest[0] == '0' && (rest[1] == 'x' || rest[1] == 'X')) {
+    hex = true;
+    j = 2;
+  }
+  bool digits = false;
+  bool dot = false;
+  for (; j < rest.size(); ++j) {
+    const char c = rest[j];
+    if (hex ? IsHexDigit(c) : IsDigit(c)) {
+      digits = true;
+    } else if (c == '.' && !dot) {
+      dot = true;
+    } else {
+      break;
+    }
+  }
+  if (!digits) return false;
+  if (j < rest.size()) {
+    const char c = rest[j];
+    if ((!hex && (c == 'e' || c == 'E')) || (hex && (c == 'p' || c == 'P'))) {
+      ++j;
+      if (j < rest.size() && (rest[j] == '+' || rest[j] == '-')) ++j;
+      bool exp_digits = false;
+      while (j < rest.size() && IsDigit(rest[j])) {
+        ++j;
+        exp_digits = true;
+      }
+      if (!exp_digits) return false;
+    } else {
+      return false;
+    }
+  } else if (hex) {
+    return false;  // Go requires a 'p' exponent on hex floats
+  }
+  if (j != rest.size()) return false;
+  if (!hex) {
+    // Decimal: std::from_chars rounds like strtod, without a copy or locale;
+    // out-of-range values take the strtod path below to tell over- from underflow.
+    double v = 0;
+    const auto res = std::from_chars(rest.data(), rest.data() + rest.size(), v,
+                                     std::chars_format::general);
+    if (res.ec == std::errc() && res.ptr == rest.data() + rest.size()) {
+      *out = neg ? -v : v;
+      return true;
+    }
+    if (res.ec != std::errc::result_out_of_range) return false;
+  }
+  std::string copy(s);
+  errno = 0;
+  char* end = nullptr;
+  const double v = std::strtod(copy.c_str(), &end);
+  if (end != copy.c_str() + copy.size()) return false;
+  if (errno == ERANGE && std::isinf(v)) return false;
+  *out = v;
+  return true;
+}
+
+bool IsLeapYear(std::int64_t y) noexcept { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+CivilTime ToCivil(std::int64_t unix_secs) noexcept {
+  // Floor division keeps times before 1970 on the right day.
+  std::int64_t days = unix_secs / 86400;
+  std::int64_t rem = unix_secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  CivilTime c;
+  c.hour = static_cast<int>(rem / 3600);
+  c.minute = static_cast<int>(rem / 60 % 60);
+  c.second = static_cast<int>(rem % 60);
+  c.weekday = static_cast<int>(((days % 7) + 7 + 4) % 7);  // 1970-01-01 was a Thursday
+  // Days to civil date (H. Hinnant's algorithm).
+  const std::int64_t z = days + 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const std::int64_t doe = z - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  std::int64_t y = yoe + era * 400;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  c.day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  c.month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  if (c.month <= 2) ++y;
+  c.year = y;
+  static constexpr int kCumDays[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+  c.yday = kCumDays[c.month - 1] + c.day + ((c.month > 2 && IsLeapYear(y)) ? 1 : 0);
+  return c;
+}
+
+bool IsValidUtf8(std::string_view s) noexcept {
+  for (std::size_t i = 0; i < s.size();) {
+    std::uint32_t r;
+    const std::size_t n = DecodeRune(s, i, &r);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+bool IsValidLabelNameFor(std::string_view name, bool legacy) noexcept {
+  if (name.empty()) return false;
+  if (!legacy) return IsValidUtf8(name);
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                    (i > 0 && IsDigit(c));
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool NaturalLess(std::string_view a, std::string_view b) noexcept {
+  const std::size_t ln_a = a.size();
+  const std::size_t ln_b = b.size();
+  std::size_t posa = 0;
+  std::size_t posb = 0;
+  for (;;) {
+    if (ln_a <= posa) return ln_b > posb;
+    if (ln_b <= posb) return false;
+    char av = a[posa];
+    char bv = b[posb];
+    if (IsDigit(av) && IsDigit(bv)) {
+      std::size_t intlna = 1;
+      std::size_t intlnb = 1;
+      for (;;) {
+        if (posa + intlna >= ln_a) break;
+        const char x = a[posa + intlna];
+        if (av == '0') {
+          ++posa;
+          av = x;
+          continue;
+        }
+        if (IsDigit(x)) {
+          ++intlna;
+        } else {
+          break;
+        }
+      }
+      for (;;) {
+        if (posb + intlnb >= ln_b) break;
+        const char x = b[posb + intlnb];
+        if (bv == '0') {
+          ++posb;
+          bv = x;
+          continue;
+        }
+        if (IsDigit(x)) {
+          ++intlnb;
+        } else {
+          break;
+        }
+      }
+      if (intlnb > intlna) return true;
+      if (intlna > intlnb) return false;
+      const int v = a.substr(posa, intlna).compare(b.substr(posb, intlnb));
+      if (v < 0) return true;
+      if (v > 0) return false;
+      posa += intlna;
+      posb += intlnb;
+      continue;
+    }
+    if (av == bv) {
+      ++posa;
+      ++posb;
+      continue;
+    }
+    return static_cast<unsigned char>(av) < static_cast<unsigned char>(bv);
+  }
+}
+
+}  // namespace nimify::promql::eval_internal
