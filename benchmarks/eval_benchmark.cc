@@ -97,8 +97,9 @@ void BM_AvgWithout(benchmark::State& state) {
   RunInstant(state, "avg without (instance) (http_requests_total)");
 }
 void BM_HistogramQuantile(benchmark::State& state) {
-  RunInstant(state,
-             "histogram_quantile(0.9, sum by (job, le) (rate(request_duration_seconds_bucket[5m])))");
+  RunInstant(
+      state,
+      "histogram_quantile(0.9, sum by (job, le) (rate(request_duration_seconds_bucket[5m])))");
 }
 void BM_HistogramQuantilePerSeries(benchmark::State& state) {
   RunInstant(state, "histogram_quantile(0.99, rate(request_duration_seconds_bucket[5m]))");

@@ -51,7 +51,8 @@ TEST_F(AnnotationTest, RateOfANonCounterIsAnInfoWithPosition) {
 TEST_F(AnnotationTest, QuantileOutOfRangeWarnings) {
   QueryResult r = Run("quantile(2, v)");
   ASSERT_EQ(r.warnings.size(), 1u);
-  EXPECT_EQ(r.warnings[0], "PromQL warning: quantile value should be between 0 and 1, got 2 (1:10)");
+  EXPECT_EQ(r.warnings[0],
+            "PromQL warning: quantile value should be between 0 and 1, got 2 (1:10)");
   r = Run("histogram_quantile(-0.5, bad_bucket)");
   ASSERT_FALSE(r.warnings.empty());
   EXPECT_EQ(r.warnings[0],
@@ -78,8 +79,9 @@ TEST_F(AnnotationTest, HistogramQuantileMonotonicityInfo) {
   auto range = Range("histogram_quantile(0.5, bad_bucket)", 0, 2 * kMinute, kMinute);
   ASSERT_TRUE(range.ok()) << range.status().ToString();
   ASSERT_EQ(range->infos.size(), 1u);
-  EXPECT_NE(range->infos[0].find("over 3 samples from 1970-01-01T00:00:00Z to 1970-01-01T00:02:00Z"),
-            std::string::npos)
+  EXPECT_NE(
+      range->infos[0].find("over 3 samples from 1970-01-01T00:00:00Z to 1970-01-01T00:02:00Z"),
+      std::string::npos)
       << range->infos[0];
 }
 

@@ -62,7 +62,8 @@ class EvalTest : public ::testing::Test {
     if (vec == nullptr) return out;
     for (const Sample& s : *vec) {
       EXPECT_EQ(s.t, ts);
-      EXPECT_TRUE(out.emplace(s.metric.ToString(), s.v).second) << "duplicate " << s.metric.ToString();
+      EXPECT_TRUE(out.emplace(s.metric.ToString(), s.v).second)
+          << "duplicate " << s.metric.ToString();
     }
     return out;
   }

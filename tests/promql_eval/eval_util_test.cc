@@ -60,7 +60,7 @@ TEST(GoFloat, FormatLikeStrconv) {
 
 TEST(GoQuoteTest, EscapesLikeStrconvQuote) {
   EXPECT_EQ(GoQuote("a\"b\\c"), "\"a\\\"b\\\\c\"");
-  EXPECT_EQ(GoQuote("a\xc5z"), "\"a\\xc5z\"");  // invalid UTF-8
+  EXPECT_EQ(GoQuote("a\xc5z"), "\"a\\xc5z\"");     // invalid UTF-8
   EXPECT_EQ(GoQuote("\xc3\xa9"), "\"\xc3\xa9\"");  // valid and printable
   EXPECT_EQ(GoQuote("\n\t\x01"), "\"\\n\\t\\x01\"");
 }
@@ -159,8 +159,7 @@ TEST(Civil, MatchesGoTime) {
 TEST(LabelsHash, MatchesPrometheusStringLabels) {
   // xxhash64 of the empty encoding is xxhash64("") with seed 0.
   const Labels empty;
-  EXPECT_EQ(PrometheusLabelsHash(LabelsRef{&empty, Hide::kNone, nullptr}),
-            0xef46db3751d8e999ull);
+  EXPECT_EQ(PrometheusLabelsHash(LabelsRef{&empty, Hide::kNone, nullptr}), 0xef46db3751d8e999ull);
 }
 
 }  // namespace

@@ -113,8 +113,10 @@ TEST_F(OperatorTest, SetOperators) {
 
 TEST_F(OperatorTest, DuplicateLabelsetsAfterNameDropping) {
   const char* q = "max_over_time({__name__=~\"a|c\", l=\"x\"}[5m])";
-  EXPECT_EQ(Error(q, kMinute, Options(kV3)), "vector cannot contain metrics with the same labelset");
-  EXPECT_EQ(Error(q, kMinute, Options(kV2)), "vector cannot contain metrics with the same labelset");
+  EXPECT_EQ(Error(q, kMinute, Options(kV3)),
+            "vector cannot contain metrics with the same labelset");
+  EXPECT_EQ(Error(q, kMinute, Options(kV2)),
+            "vector cannot contain metrics with the same labelset");
   EXPECT_EQ(Error("-{__name__=~\"a|c\", l=\"x\"}", 0),
             "vector cannot contain metrics with the same labelset");
   EXPECT_EQ(Error("ceil({__name__=~\"a|c\", l=\"x\"})", 0, Options(kV2)),

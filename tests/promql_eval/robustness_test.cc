@@ -1,6 +1,7 @@
 // Nothing crashes: NaN/Inf everywhere, empty storage, extreme times and
 // ranges, and the sample limit.
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
@@ -30,18 +31,56 @@ load 1m
 // Every function and operator over awkward values, in both modes.
 TEST_F(RobustnessTest, AwkwardValuesNeverFail) {
   const std::vector<std::string> queries = {
-      "rate(w[5m])", "increase(w[5m])", "delta(w[5m])", "irate(w[5m])", "idelta(w[5m])",
-      "deriv(w[5m])", "predict_linear(w[5m], 60)", "changes(w[5m])", "resets(w[5m])",
-      "avg_over_time(w[5m])", "sum_over_time(w[5m])", "min_over_time(w[5m])",
-      "max_over_time(w[5m])", "quantile_over_time(0.3, w[5m])", "stddev_over_time(w[5m])",
-      "stdvar_over_time(w[5m])", "mad_over_time(w[5m])", "ts_of_max_over_time(w[5m])",
-      "double_exponential_smoothing(w[5m], 0.3, 0.3)", "histogram_quantile(0.5, w_bucket)",
-      "histogram_fraction(0, 1, w_bucket)", "sum(w)", "avg(w)", "stddev(w)", "quantile(0.5, w)",
-      "topk(2, w)", "bottomk(2, w)", "count_values(\"v\", w)", "sort(w)", "sort_desc(w)",
-      "w * w", "w / on(i) w", "w % 0", "w ^ w", "w atan2 w", "w > bool w", "round(w, 0)",
-      "clamp(w, -Inf, Inf)", "year(w)", "exp(w)", "ln(w)", "sqrt(w)", "acosh(w)",
-      "scalar(w) + 1", "absent(w)", "w[5m:10s]", "rate(w[5m:10s])",
-      "topk(scalar(w{i=\"inf\"}), w)", "limit_ratio(0.5, w)", "limitk(1, w)",
+      "rate(w[5m])",
+      "increase(w[5m])",
+      "delta(w[5m])",
+      "irate(w[5m])",
+      "idelta(w[5m])",
+      "deriv(w[5m])",
+      "predict_linear(w[5m], 60)",
+      "changes(w[5m])",
+      "resets(w[5m])",
+      "avg_over_time(w[5m])",
+      "sum_over_time(w[5m])",
+      "min_over_time(w[5m])",
+      "max_over_time(w[5m])",
+      "quantile_over_time(0.3, w[5m])",
+      "stddev_over_time(w[5m])",
+      "stdvar_over_time(w[5m])",
+      "mad_over_time(w[5m])",
+      "ts_of_max_over_time(w[5m])",
+      "double_exponential_smoothing(w[5m], 0.3, 0.3)",
+      "histogram_quantile(0.5, w_bucket)",
+      "histogram_fraction(0, 1, w_bucket)",
+      "sum(w)",
+      "avg(w)",
+      "stddev(w)",
+      "quantile(0.5, w)",
+      "topk(2, w)",
+      "bottomk(2, w)",
+      "count_values(\"v\", w)",
+      "sort(w)",
+      "sort_desc(w)",
+      "w * w",
+      "w / on(i) w",
+      "w % 0",
+      "w ^ w",
+      "w atan2 w",
+      "w > bool w",
+      "round(w, 0)",
+      "clamp(w, -Inf, Inf)",
+      "year(w)",
+      "exp(w)",
+      "ln(w)",
+      "sqrt(w)",
+      "acosh(w)",
+      "scalar(w) + 1",
+      "absent(w)",
+      "w[5m:10s]",
+      "rate(w[5m:10s])",
+      "topk(scalar(w{i=\"inf\"}), w)",
+      "limit_ratio(0.5, w)",
+      "limitk(1, w)",
   };
   for (Compat c : {kV2, kV3}) {
     for (const std::string& q : queries) {
@@ -50,7 +89,8 @@ TEST_F(RobustnessTest, AwkwardValuesNeverFail) {
         // Only Prometheus's own errors are acceptable.
         const std::string msg(r.status().message());
         EXPECT_TRUE(msg.find("overflows int64") != std::string::npos ||
-                    msg.find("function") != std::string::npos || msg.find("parse") != std::string::npos)
+                    msg.find("function") != std::string::npos ||
+                    msg.find("parse") != std::string::npos)
             << q << ": " << msg;
       }
     }
@@ -85,10 +125,11 @@ TEST_F(RobustnessTest, EmptyStorage) {
 }
 
 TEST_F(RobustnessTest, ExtremeTimesAndRanges) {
-  for (const char* q : {"w offset 250y", "w offset -250y", "w @ 9e12", "w @ -9e12",
-                        "w @ 9e12 offset -250y", "rate(w[250y])", "count_over_time(w[1ms])",
-                        "max_over_time(w[250y:250y])", "w[250y:100y] offset 250y",
-                        "max_over_time(max_over_time(w[250y:100y] offset -250y)[250y:1y] offset 250y)"}) {
+  for (const char* q :
+       {"w offset 250y", "w offset -250y", "w @ 9e12", "w @ -9e12", "w @ 9e12 offset -250y",
+        "rate(w[250y])", "count_over_time(w[1ms])", "max_over_time(w[250y:250y])",
+        "w[250y:100y] offset 250y",
+        "max_over_time(max_over_time(w[250y:100y] offset -250y)[250y:1y] offset 250y)"}) {
     auto r = Instant(q, 2 * kMinute);
     EXPECT_TRUE(r.ok()) << q << ": " << r.status().ToString();
   }
@@ -129,6 +170,94 @@ TEST_F(RobustnessTest, SampleLimit) {
   // Within the limit the same queries work.
   o.max_samples = 1000;
   EXPECT_TRUE(Range("vector(1)", 0, 100 * kMinute, kMinute, o).ok());
+}
+
+// Random well-typed expressions: every one must evaluate or fail cleanly,
+// in both modes, as instant and range queries.
+class RandomExpr {
+ public:
+  explicit RandomExpr(unsigned seed) : state_(seed) {}
+
+  std::string Vector(int depth) {
+    if (depth <= 0) return Pick({"w", "w{i=\"mix\"}", "nope", "w_bucket", "vector(1)"});
+    switch (Next() % 9) {
+      case 0:
+        return Pick({"abs", "ceil", "ln", "sgn", "timestamp", "sort", "-"}) + std::string("(") +
+               Vector(depth - 1) + ")";
+      case 1:
+        return Pick({"rate", "increase", "delta", "irate", "deriv", "changes", "resets",
+                     "avg_over_time", "max_over_time", "stddev_over_time", "last_over_time",
+                     "present_over_time", "absent_over_time", "mad_over_time", "count_over_time"}) +
+               "(" + Matrix(depth - 1) + ")";
+      case 2:
+        return "(" + Vector(depth - 1) +
+               Pick({" + ", " / ", " > ", " == bool ", " and ", " or ", " unless ", " % ", " ^ "}) +
+               Pick({"", "on(i) ", "ignoring(le) ", "on() group_left "}) + Vector(depth - 1) + ")";
+      case 3:
+        return "(" + Vector(depth - 1) + Pick({" * ", " >= ", " - ", " atan2 "}) +
+               Scalar(depth - 1) + ")";
+      case 4:
+        return Pick({"sum", "avg", "max", "count", "stddev", "group"}) +
+               Pick({"", " by (i)", " without (le)", " by (__name__)"}) + "(" + Vector(depth - 1) +
+               ")";
+      case 5:
+        return Pick({"topk", "bottomk", "quantile", "limitk"}) + "(" + Scalar(depth - 1) + ", " +
+               Vector(depth - 1) + ")";
+      case 6:
+        return "histogram_quantile(" + Scalar(depth - 1) + ", " + Vector(depth - 1) + ")";
+      case 7:
+        return "label_replace(" + Vector(depth - 1) + ", \"x\", \"$1\", \"i\", \"(.*)\")";
+      default:
+        return "quantile_over_time(" + Scalar(depth - 1) + ", " + Matrix(depth - 1) + ")";
+    }
+  }
+  std::string Scalar(int depth) {
+    if (depth <= 0) return Pick({"1", "0.5", "NaN", "Inf", "-2", "time()"});
+    return Pick({"scalar(" + Vector(depth - 1) + ")", "(" + Scalar(depth - 1) + " + 1)"});
+  }
+  std::string Matrix(int depth) {
+    if (depth <= 0) return Pick({"w[5m]", "nope[1m]", "w[1m] offset 1m", "w[2m] @ 60"});
+    return "(" + Vector(depth - 1) + ")[" + Pick({"2m:30s", "5m:", "1m:1m"}) + "]";
+  }
+
+ private:
+  unsigned Next() {
+    state_ = state_ * 1103515245u + 12345u;
+    return state_ >> 8;
+  }
+  std::string Pick(std::initializer_list<std::string> options) {
+    auto it = options.begin();
+    std::advance(it, Next() % options.size());
+    return *it;
+  }
+  unsigned state_;
+};
+
+// NIMIFY_SEED=<n> runs a longer, differently seeded pass (for sanitizer builds).
+TEST_F(RobustnessTest, RandomExpressions) {
+  const char* seed = std::getenv("NIMIFY_SEED");
+  RandomExpr gen(seed != nullptr ? static_cast<unsigned>(std::atoi(seed)) : 42u);
+  const int count = seed != nullptr ? 3000 : 400;
+  int evaluated = 0;
+  for (int i = 0; i < count; ++i) {
+    const std::string q = gen.Vector(1 + i % 4);
+    auto expr = ParseExpr(q);
+    if (!expr.ok()) continue;
+    ++evaluated;
+    for (Compat c : {kV2, kV3}) {
+      for (bool delayed : {false, true}) {
+        EvalOptions o = Options(c, delayed);
+        o.max_samples = 20000;
+        Evaluator ev(&storage_, o);
+        // Failing is fine (Prometheus's own errors); an internal error is not.
+        auto r = ev.Instant(**expr, 2 * kMinute, q);
+        EXPECT_NE(r.status().code(), StatusCode::kInternal) << q << ": " << r.status().ToString();
+        r = ev.Range(**expr, 0, 3 * kMinute, 30'000, q);
+        EXPECT_NE(r.status().code(), StatusCode::kInternal) << q << ": " << r.status().ToString();
+      }
+    }
+  }
+  EXPECT_GT(evaluated, 200);
 }
 
 }  // namespace

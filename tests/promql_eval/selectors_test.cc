@@ -24,7 +24,8 @@ load 1m
 TEST_F(SelectorTest, LookbackIsLeftOpenInV3AndClosedInV2) {
   // The last sample is at 2m; at 7m it is exactly the lookback delta old.
   EXPECT_TRUE(Vec("m", 7 * kMinute, Options(kV3)).empty());
-  EXPECT_EQ(Vec("m", 7 * kMinute, Options(kV2)), (std::map<std::string, double>{{"m{job=\"a\"}", 3}}));
+  EXPECT_EQ(Vec("m", 7 * kMinute, Options(kV2)),
+            (std::map<std::string, double>{{"m{job=\"a\"}", 3}}));
   // One millisecond earlier both see it.
   EXPECT_EQ(One("m", 7 * kMinute - 1, Options(kV3)), 3);
   EXPECT_EQ(One("m", 7 * kMinute - 1, Options(kV2)), 3);

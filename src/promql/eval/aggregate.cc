@@ -70,9 +70,7 @@ void HeapPop(std::vector<ESample>* h, Less less) {
 
 // vectorByValueHeap and vectorByReverseValueHeap.
 bool ByValueLess(const ESample& a, const ESample& b) { return std::isnan(a.f) || a.f < b.f; }
-bool ByReverseValueLess(const ESample& a, const ESample& b) {
-  return std::isnan(a.f) || a.f > b.f;
-}
+bool ByReverseValueLess(const ESample& a, const ESample& b) { return std::isnan(a.f) || a.f > b.f; }
 
 // The label set of an aggregation group (Prometheus's generateGroupingLabels):
 // a view of the group's first series through the grouping filter.
@@ -84,7 +82,8 @@ LabelsRef GroupingLabels(QueryCtx* q, LabelsRef metric, bool without, const Labe
   return metric;
 }
 
-std::uint64_t GroupingKey(LabelsRef metric, bool without, const std::vector<std::string>& grouping) {
+std::uint64_t GroupingKey(LabelsRef metric, bool without,
+                          const std::vector<std::string>& grouping) {
   if (without) return HashWithoutLabels(metric, grouping);
   if (grouping.empty()) return 0;
   return HashForLabels(metric, grouping);
@@ -114,9 +113,9 @@ struct Group {
   double count = 0;
   bool incremental_mean = false;
   bool drop_name = false;
-  bool complete = false;  // limitk: k elements collected
-  std::vector<double> values;       // quantile
-  std::vector<ESample> heap;        // topk, bottomk, limitk, limit_ratio
+  bool complete = false;       // limitk: k elements collected
+  std::vector<double> values;  // quantile
+  std::vector<ESample> heap;   // topk, bottomk, limitk, limit_ratio
 };
 
 std::string QuantileWarning(double q) {
@@ -670,7 +669,8 @@ Status Ev::EvalAggregateV2(const AggregateExpr& a, std::vector<std::string> grou
                   return std::isnan(y.f) || (top ? y.f < x.f : y.f > x.f);
                 });
               }
-              for (const ESample& s : g.heap) res->push_back(ESample{s.metric, s.f, enh->ts, false});
+              for (const ESample& s : g.heap)
+                res->push_back(ESample{s.metric, s.f, enh->ts, false});
               continue;
             }
             default:

@@ -35,20 +35,41 @@ bool ChangesMetricSchema(BinaryOp op, bool v2) {
 double VectorElemBinop(BinaryOp op, double lhs, double rhs, bool* keep) {
   *keep = true;
   switch (op) {
-    case BinaryOp::kAdd: return lhs + rhs;
-    case BinaryOp::kSub: return lhs - rhs;
-    case BinaryOp::kMul: return lhs * rhs;
-    case BinaryOp::kDiv: return lhs / rhs;
-    case BinaryOp::kPow: return std::pow(lhs, rhs);
-    case BinaryOp::kMod: return std::fmod(lhs, rhs);
-    case BinaryOp::kAtan2: return std::atan2(lhs, rhs);
-    case BinaryOp::kEql: *keep = lhs == rhs; return lhs;
-    case BinaryOp::kNeq: *keep = lhs != rhs; return lhs;
-    case BinaryOp::kGtr: *keep = lhs > rhs; return lhs;
-    case BinaryOp::kLss: *keep = lhs < rhs; return lhs;
-    case BinaryOp::kGte: *keep = lhs >= rhs; return lhs;
-    case BinaryOp::kLte: *keep = lhs <= rhs; return lhs;
-    default: *keep = false; return kNaN;
+    case BinaryOp::kAdd:
+      return lhs + rhs;
+    case BinaryOp::kSub:
+      return lhs - rhs;
+    case BinaryOp::kMul:
+      return lhs * rhs;
+    case BinaryOp::kDiv:
+      return lhs / rhs;
+    case BinaryOp::kPow:
+      return std::pow(lhs, rhs);
+    case BinaryOp::kMod:
+      return std::fmod(lhs, rhs);
+    case BinaryOp::kAtan2:
+      return std::atan2(lhs, rhs);
+    case BinaryOp::kEql:
+      *keep = lhs == rhs;
+      return lhs;
+    case BinaryOp::kNeq:
+      *keep = lhs != rhs;
+      return lhs;
+    case BinaryOp::kGtr:
+      *keep = lhs > rhs;
+      return lhs;
+    case BinaryOp::kLss:
+      *keep = lhs < rhs;
+      return lhs;
+    case BinaryOp::kGte:
+      *keep = lhs >= rhs;
+      return lhs;
+    case BinaryOp::kLte:
+      *keep = lhs <= rhs;
+      return lhs;
+    default:
+      *keep = false;
+      return kNaN;
   }
 }
 
@@ -90,8 +111,8 @@ LabelsRef ResultMetric(QueryCtx* q, LabelsRef lhs, LabelsRef rhs, BinaryOp op,
 std::string MatchedLabelsString(LabelsRef l, const VectorMatching& m) {
   std::vector<Label> out;
   ForEachLabel(l, [&](const Label& label) {
-    const bool listed = std::find(m.matching_labels.begin(), m.matching_labels.end(),
-                                  label.name) != m.matching_labels.end();
+    const bool listed = std::find(m.matching_labels.begin(), m.matching_labels.end(), label.name) !=
+                        m.matching_labels.end();
     if (m.on == listed && (m.on || label.name != kMetricNameLabel)) out.push_back(label);
   });
   const Labels labels = Labels::FromUnsorted(std::move(out));
@@ -102,12 +123,18 @@ std::string MatchedLabelsString(LabelsRef l, const VectorMatching& m) {
 
 double ScalarBinop(BinaryOp op, double lhs, double rhs) noexcept {
   switch (op) {
-    case BinaryOp::kEql: return lhs == rhs ? 1 : 0;
-    case BinaryOp::kNeq: return lhs != rhs ? 1 : 0;
-    case BinaryOp::kGtr: return lhs > rhs ? 1 : 0;
-    case BinaryOp::kLss: return lhs < rhs ? 1 : 0;
-    case BinaryOp::kGte: return lhs >= rhs ? 1 : 0;
-    case BinaryOp::kLte: return lhs <= rhs ? 1 : 0;
+    case BinaryOp::kEql:
+      return lhs == rhs ? 1 : 0;
+    case BinaryOp::kNeq:
+      return lhs != rhs ? 1 : 0;
+    case BinaryOp::kGtr:
+      return lhs > rhs ? 1 : 0;
+    case BinaryOp::kLss:
+      return lhs < rhs ? 1 : 0;
+    case BinaryOp::kGte:
+      return lhs >= rhs ? 1 : 0;
+    case BinaryOp::kLte:
+      return lhs <= rhs ? 1 : 0;
     default: {
       bool keep;
       return VectorElemBinop(op, lhs, rhs, &keep);
@@ -295,8 +322,7 @@ Status Ev::EvalBinary(const BinaryExpr& b, EMatrix* out) {
     if (IsSetOperator(b.op)) {
       return RangeEval(
           args, m,
-          [&](std::span<EVector> v, std::span<SigVec> sigs, NodeHelper* enh,
-              EVector* res) {
+          [&](std::span<EVector> v, std::span<SigVec> sigs, NodeHelper* enh, EVector* res) {
             EvalSetOp(b.op, v[0], v[1], sigs[0], sigs[1], enh, res);
             return Status::Ok();
           },
@@ -304,8 +330,9 @@ Status Ev::EvalBinary(const BinaryExpr& b, EMatrix* out) {
     }
     return RangeEval(
         args, m,
-        [&](std::span<EVector> v, std::span<SigVec> sigs, NodeHelper* enh,
-            EVector* res) { return EvalVectorBinop(this, b, *m, v, sigs, enh, res); },
+        [&](std::span<EVector> v, std::span<SigVec> sigs, NodeHelper* enh, EVector* res) {
+          return EvalVectorBinop(this, b, *m, v, sigs, enh, res);
+        },
         out);
   }
   const bool swap = lt == ValueType::kScalar;

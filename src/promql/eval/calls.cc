@@ -181,10 +181,14 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 bool HasCounterSuffix(std::string_view name) {
   if (name.empty()) return false;
   switch (name.back()) {  // most names fail on the last letter
-    case 'l': return EndsWith(name, "_total");
-    case 'm': return EndsWith(name, "_sum");
-    case 't': return EndsWith(name, "_count") || EndsWith(name, "_bucket");
-    default: return false;
+    case 'l':
+      return EndsWith(name, "_total");
+    case 'm':
+      return EndsWith(name, "_sum");
+    case 't':
+      return EndsWith(name, "_count") || EndsWith(name, "_bucket");
+    default:
+      return false;
   }
 }
 
@@ -252,8 +256,7 @@ Status Ev::EvalCall(const Call& c, EMatrix* out) {
 
   if (kind == FnKind::kTimestamp && c.args.size() == 1 &&
       Unparen(*c.args[0]).kind() == ExprKind::kVectorSelector) {
-    return EvalTimestampOfSelector(c, static_cast<const VectorSelector&>(Unparen(*c.args[0])),
-                                   out);
+    return EvalTimestampOfSelector(c, static_cast<const VectorSelector&>(Unparen(*c.args[0])), out);
   }
 
   for (std::size_t i = 0; i < c.args.size(); ++i) {
@@ -430,10 +433,11 @@ Status Ev::EvalRangeCall(const Call& c, FnKind kind, std::size_t matrix_arg, EMa
       if (!q_->v2 && (kind == FnKind::kRate || kind == FnKind::kIncrease)) {
         const std::string_view name = GetLabel(src.metric, kMetricNameLabel);
         if (!name.empty() && !HasCounterSuffix(name)) {
-          q_->Info("PromQL info: metric might not be a counter, name does not end in "
-                   "_total/_sum/_count/_bucket: " +
-                       GoQuote(name),
-                   arg_pos);
+          q_->Info(
+              "PromQL info: metric might not be a counter, name does not end in "
+              "_total/_sum/_count/_bucket: " +
+                  GoQuote(name),
+              arg_pos);
         }
       }
       out->push_back(std::move(ss));

@@ -150,7 +150,7 @@ class Annotations {
 struct NodeInfo {
   bool wrap_invariant = false;  // evaluate once and repeat (StepInvariantExpr)
   bool is_selector = false;
-  bool has_at = false;          // selectors and subqueries: resolved `@`
+  bool has_at = false;  // selectors and subqueries: resolved `@`
   std::int64_t at_ms = 0;
   std::int64_t select_mint = 0;  // selectors: the storage range to read
   std::int64_t select_maxt = 0;
@@ -163,8 +163,8 @@ class QueryCtx {
            std::int64_t end);
 
   const EvalOptions& opts;
-  const bool v2;       // Prometheus 2 semantics
-  const bool delayed;  // delayed __name__ removal
+  const bool v2;               // Prometheus 2 semantics
+  const bool delayed;          // delayed __name__ removal
   Querier* querier = nullptr;  // set after Prepare, from SelectBounds
   const std::string_view query;
   const std::int64_t query_start;
@@ -247,8 +247,8 @@ struct NodeHelper {
   struct PairHash {
     std::size_t operator()(const PairKey& k) const noexcept {
       return std::hash<const void*>()(k.a) * 31 + std::hash<const void*>()(k.b) * 7 +
-             std::hash<const void*>()(k.fa) * 5 + std::hash<const void*>()(k.fb) * 11 +
-             k.ha * 3 + k.hb;
+             std::hash<const void*>()(k.fa) * 5 + std::hash<const void*>()(k.fb) * 11 + k.ha * 3 +
+             k.hb;
     }
   };
   std::unordered_map<PairKey, LabelsRef, PairHash> result_metric;
@@ -261,18 +261,90 @@ struct NodeHelper {
 enum class FnKind : std::uint8_t {
   kUnknown,
   // Range-vector functions.
-  kRate, kIncrease, kDelta, kIrate, kIdelta, kDeriv, kPredictLinear, kChanges, kResets,
-  kAvgOverTime, kCountOverTime, kSumOverTime, kMinOverTime, kMaxOverTime, kQuantileOverTime,
-  kStddevOverTime, kStdvarOverTime, kLastOverTime, kFirstOverTime, kPresentOverTime,
-  kAbsentOverTime, kMadOverTime, kTsOfFirstOverTime, kTsOfLastOverTime, kTsOfMaxOverTime,
-  kTsOfMinOverTime, kDoubleExponentialSmoothing,
+  kRate,
+  kIncrease,
+  kDelta,
+  kIrate,
+  kIdelta,
+  kDeriv,
+  kPredictLinear,
+  kChanges,
+  kResets,
+  kAvgOverTime,
+  kCountOverTime,
+  kSumOverTime,
+  kMinOverTime,
+  kMaxOverTime,
+  kQuantileOverTime,
+  kStddevOverTime,
+  kStdvarOverTime,
+  kLastOverTime,
+  kFirstOverTime,
+  kPresentOverTime,
+  kAbsentOverTime,
+  kMadOverTime,
+  kTsOfFirstOverTime,
+  kTsOfLastOverTime,
+  kTsOfMaxOverTime,
+  kTsOfMinOverTime,
+  kDoubleExponentialSmoothing,
   // Everything else.
-  kAbs, kAbsent, kAcos, kAcosh, kAsin, kAsinh, kAtan, kAtanh, kCeil, kClamp, kClampMax,
-  kClampMin, kCos, kCosh, kDayOfMonth, kDayOfWeek, kDayOfYear, kDaysInMonth, kDeg, kExp, kFloor,
-  kHistogramQuantile, kHistogramFraction, kHistogramNative, kHour, kLabelReplace, kLabelJoin,
-  kLn, kLog10, kLog2, kMinute, kMonth, kPi, kRad, kRound, kScalar, kSgn, kSin, kSinh, kSort,
-  kSortDesc, kSortByLabel, kSortByLabelDesc, kSqrt, kTan, kTanh, kTime, kTimestamp, kVector,
-  kYear, kMaxOf, kMinOf, kQueryStart, kQueryEnd, kQueryRange, kQueryStep,
+  kAbs,
+  kAbsent,
+  kAcos,
+  kAcosh,
+  kAsin,
+  kAsinh,
+  kAtan,
+  kAtanh,
+  kCeil,
+  kClamp,
+  kClampMax,
+  kClampMin,
+  kCos,
+  kCosh,
+  kDayOfMonth,
+  kDayOfWeek,
+  kDayOfYear,
+  kDaysInMonth,
+  kDeg,
+  kExp,
+  kFloor,
+  kHistogramQuantile,
+  kHistogramFraction,
+  kHistogramNative,
+  kHour,
+  kLabelReplace,
+  kLabelJoin,
+  kLn,
+  kLog10,
+  kLog2,
+  kMinute,
+  kMonth,
+  kPi,
+  kRad,
+  kRound,
+  kScalar,
+  kSgn,
+  kSin,
+  kSinh,
+  kSort,
+  kSortDesc,
+  kSortByLabel,
+  kSortByLabelDesc,
+  kSqrt,
+  kTan,
+  kTanh,
+  kTime,
+  kTimestamp,
+  kVector,
+  kYear,
+  kMaxOf,
+  kMinOf,
+  kQueryStart,
+  kQueryEnd,
+  kQueryRange,
+  kQueryStep,
 };
 FnKind LookupFnKind(std::string_view name) noexcept;
 bool IsRangeFn(FnKind k) noexcept;
@@ -384,7 +456,6 @@ class Ev {
   std::int64_t start_;
   std::int64_t end_;
   std::int64_t interval_;
-
 };
 
 // Binary operators (binary.cc).

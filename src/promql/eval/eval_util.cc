@@ -13,7 +13,6 @@ std::string_view GetLabel(LabelsRef ref, std::string_view name) noexcept {
   return ref.base->Get(name);
 }
 
-
 namespace {
 
 // Iterates the visible labels of a LabelsRef by index.
@@ -382,15 +381,33 @@ std::string GoQuote(std::string_view s) {
       continue;
     }
     switch (r) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\a': out += "\\a"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\v': out += "\\v"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\a':
+        out += "\\a";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\v':
+        out += "\\v";
+        break;
       default:
         if (IsPrintRune(r)) {
           out.append(s.substr(i, n));
@@ -425,9 +442,7 @@ bool EqualFoldPrefix(std::string_view s, std::string_view word, std::size_t n) {
 }
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsHexDigit(char c) {
-  return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+bool IsHexDigit(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 }  // namespace
 
@@ -495,8 +510,8 @@ bool ParseGoFloat(std::string_view s, double* out) {
     // Decimal: std::from_chars rounds like strtod, without a copy or locale;
     // out-of-range values take the strtod path below to tell over- from underflow.
     double v = 0;
-    const auto res = std::from_chars(rest.data(), rest.data() + rest.size(), v,
-                                     std::chars_format::general);
+    const auto res =
+        std::from_chars(rest.data(), rest.data() + rest.size(), v, std::chars_format::general);
     if (res.ec == std::errc() && res.ptr == rest.data() + rest.size()) {
       *out = neg ? -v : v;
       return true;
@@ -560,8 +575,8 @@ bool IsValidLabelNameFor(std::string_view name, bool legacy) noexcept {
   if (!legacy) return IsValidUtf8(name);
   for (std::size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-                    (i > 0 && IsDigit(c));
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && IsDigit(c));
     if (!ok) return false;
   }
   return true;

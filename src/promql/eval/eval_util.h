@@ -184,8 +184,8 @@ bool ParseGoFloat(std::string_view s, double* out);
 // A UTC calendar time, as Go's time.Unix(secs, 0).UTC() gives it.
 struct CivilTime {
   std::int64_t year = 1970;
-  int month = 1;   // 1..12
-  int day = 1;     // 1..31
+  int month = 1;  // 1..12
+  int day = 1;    // 1..31
   int hour = 0, minute = 0, second = 0;
   int weekday = 4;  // 0 = Sunday
   int yday = 1;     // 1..366

@@ -168,9 +168,12 @@ const NodeInfo& QueryCtx::Info(const Expr& e) const {
 
 std::int64_t QueryCtx::ResolveAt(AtKind kind, std::int64_t at_ms) const {
   switch (kind) {
-    case AtKind::kStart: return query_start;
-    case AtKind::kEnd: return query_end;
-    default: return ClampTime(at_ms);
+    case AtKind::kStart:
+      return query_start;
+    case AtKind::kEnd:
+      return query_end;
+    default:
+      return ClampTime(at_ms);
   }
 }
 
@@ -580,8 +583,7 @@ Result<QueryResult> Run(Queryable* storage, const EvalOptions& options, const Ex
                         bool range_query, std::string_view query) {
   const ValueType type = expr.type();
   if (range_query && type != ValueType::kScalar && type != ValueType::kVector) {
-    return Status::InvalidArgument(std::string("invalid expression type \"") +
-                                   ValueTypeName(type) +
+    return Status::InvalidArgument(std::string("invalid expression type \"") + ValueTypeName(type) +
                                    "\" for range query, must be Scalar or instant Vector");
   }
   if (start < -eval_internal::kTimeLimit || end > eval_internal::kTimeLimit) {
@@ -624,7 +626,8 @@ Result<QueryResult> Run(Queryable* storage, const EvalOptions& options, const Ex
     vec.reserve(mat.size());
     for (const ESeries& s : mat) {
       if (s.points.empty()) continue;
-      vec.push_back(Sample{eval_internal::Materialize(s.metric), start, s.points[0].v, s.drop_name});
+      vec.push_back(
+          Sample{eval_internal::Materialize(s.metric), start, s.points[0].v, s.drop_name});
     }
     result.value = std::move(vec);
   } else if (!range_query && type == ValueType::kScalar) {
@@ -666,7 +669,8 @@ Result<QueryResult> Evaluator::Range(const Expr& expr, std::int64_t start_ms, st
     return Status::InvalidArgument(
         "zero or negative query resolution step widths are not accepted. Try a positive integer");
   }
-  if (end_ms < start_ms) return Status::InvalidArgument("end timestamp must not be before start time");
+  if (end_ms < start_ms)
+    return Status::InvalidArgument("end timestamp must not be before start time");
   return Run(storage_, options_, expr, start_ms, end_ms, step_ms, /*range_query=*/true, query);
 }
 

@@ -36,18 +36,26 @@ std::int64_t GoFloatToInt64(double f) {
 
 double DateField(FnKind kind, const CivilTime& c) {
   switch (kind) {
-    case FnKind::kDayOfMonth: return c.day;
-    case FnKind::kDayOfWeek: return c.weekday;
-    case FnKind::kDayOfYear: return c.yday;
-    case FnKind::kHour: return c.hour;
-    case FnKind::kMinute: return c.minute;
-    case FnKind::kMonth: return c.month;
-    case FnKind::kYear: return static_cast<double>(c.year);
+    case FnKind::kDayOfMonth:
+      return c.day;
+    case FnKind::kDayOfWeek:
+      return c.weekday;
+    case FnKind::kDayOfYear:
+      return c.yday;
+    case FnKind::kHour:
+      return c.hour;
+    case FnKind::kMinute:
+      return c.minute;
+    case FnKind::kMonth:
+      return c.month;
+    case FnKind::kYear:
+      return static_cast<double>(c.year);
     case FnKind::kDaysInMonth: {
       static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
       return kDays[c.month - 1] + ((c.month == 2 && IsLeapYear(c.year)) ? 1 : 0);
     }
-    default: return kNaN;
+    default:
+      return kNaN;
   }
 }
 
@@ -62,26 +70,66 @@ Status CallInstantFn(Ev* ev, const Call& c, FnKind kind, std::span<EVector> v, N
                      EVector* out) {
   QueryCtx* q = ev->q();
   switch (kind) {
-    case FnKind::kAbs: SimpleFloatFn(q, v[0], out, [](double x) { return std::fabs(x); }); break;
-    case FnKind::kCeil: SimpleFloatFn(q, v[0], out, [](double x) { return std::ceil(x); }); break;
-    case FnKind::kFloor: SimpleFloatFn(q, v[0], out, [](double x) { return std::floor(x); }); break;
-    case FnKind::kExp: SimpleFloatFn(q, v[0], out, [](double x) { return std::exp(x); }); break;
-    case FnKind::kSqrt: SimpleFloatFn(q, v[0], out, [](double x) { return std::sqrt(x); }); break;
-    case FnKind::kLn: SimpleFloatFn(q, v[0], out, [](double x) { return std::log(x); }); break;
-    case FnKind::kLog2: SimpleFloatFn(q, v[0], out, [](double x) { return std::log2(x); }); break;
-    case FnKind::kLog10: SimpleFloatFn(q, v[0], out, [](double x) { return std::log10(x); }); break;
-    case FnKind::kSin: SimpleFloatFn(q, v[0], out, [](double x) { return std::sin(x); }); break;
-    case FnKind::kCos: SimpleFloatFn(q, v[0], out, [](double x) { return std::cos(x); }); break;
-    case FnKind::kTan: SimpleFloatFn(q, v[0], out, [](double x) { return std::tan(x); }); break;
-    case FnKind::kAsin: SimpleFloatFn(q, v[0], out, [](double x) { return std::asin(x); }); break;
-    case FnKind::kAcos: SimpleFloatFn(q, v[0], out, [](double x) { return std::acos(x); }); break;
-    case FnKind::kAtan: SimpleFloatFn(q, v[0], out, [](double x) { return std::atan(x); }); break;
-    case FnKind::kSinh: SimpleFloatFn(q, v[0], out, [](double x) { return std::sinh(x); }); break;
-    case FnKind::kCosh: SimpleFloatFn(q, v[0], out, [](double x) { return std::cosh(x); }); break;
-    case FnKind::kTanh: SimpleFloatFn(q, v[0], out, [](double x) { return std::tanh(x); }); break;
-    case FnKind::kAsinh: SimpleFloatFn(q, v[0], out, [](double x) { return std::asinh(x); }); break;
-    case FnKind::kAcosh: SimpleFloatFn(q, v[0], out, [](double x) { return std::acosh(x); }); break;
-    case FnKind::kAtanh: SimpleFloatFn(q, v[0], out, [](double x) { return std::atanh(x); }); break;
+    case FnKind::kAbs:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::fabs(x); });
+      break;
+    case FnKind::kCeil:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::ceil(x); });
+      break;
+    case FnKind::kFloor:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::floor(x); });
+      break;
+    case FnKind::kExp:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::exp(x); });
+      break;
+    case FnKind::kSqrt:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::sqrt(x); });
+      break;
+    case FnKind::kLn:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::log(x); });
+      break;
+    case FnKind::kLog2:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::log2(x); });
+      break;
+    case FnKind::kLog10:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::log10(x); });
+      break;
+    case FnKind::kSin:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::sin(x); });
+      break;
+    case FnKind::kCos:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::cos(x); });
+      break;
+    case FnKind::kTan:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::tan(x); });
+      break;
+    case FnKind::kAsin:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::asin(x); });
+      break;
+    case FnKind::kAcos:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::acos(x); });
+      break;
+    case FnKind::kAtan:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::atan(x); });
+      break;
+    case FnKind::kSinh:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::sinh(x); });
+      break;
+    case FnKind::kCosh:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::cosh(x); });
+      break;
+    case FnKind::kTanh:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::tanh(x); });
+      break;
+    case FnKind::kAsinh:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::asinh(x); });
+      break;
+    case FnKind::kAcosh:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::acosh(x); });
+      break;
+    case FnKind::kAtanh:
+      SimpleFloatFn(q, v[0], out, [](double x) { return std::atanh(x); });
+      break;
     case FnKind::kRad:
       SimpleFloatFn(q, v[0], out, [](double x) { return x * std::numbers::pi / 180; });
       break;
@@ -177,13 +225,11 @@ Status CallInstantFn(Ev* ev, const Call& c, FnKind kind, std::span<EVector> v, N
       *out = v[0];
       // Go sorts with sort.Reverse over a heap order that puts NaN last.
       if (kind == FnKind::kSort) {
-        SafeStableSort(out, [](const ESample& a, const ESample& b) {
-          return std::isnan(b.f) || b.f > a.f;
-        });
+        SafeStableSort(
+            out, [](const ESample& a, const ESample& b) { return std::isnan(b.f) || b.f > a.f; });
       } else {
-        SafeStableSort(out, [](const ESample& a, const ESample& b) {
-          return std::isnan(b.f) || b.f < a.f;
-        });
+        SafeStableSort(
+            out, [](const ESample& a, const ESample& b) { return std::isnan(b.f) || b.f < a.f; });
       }
       break;
     }

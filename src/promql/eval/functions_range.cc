@@ -72,10 +72,9 @@ bool InstantValue(const RangeFnArgs& a, bool is_rate, double* out) {
 }
 
 // Least squares; Prometheus 3 uses the Inf-aware Kahan increment.
-void LinearRegression(std::span<const Point> s, std::int64_t intercept_time, bool v2,
-                      double* slope, double* intercept) {
-  double n = 0, sum_x = 0, c_x = 0, sum_y = 0, c_y = 0, sum_xy = 0, c_xy = 0, sum_x2 = 0,
-         c_x2 = 0;
+void LinearRegression(std::span<const Point> s, std::int64_t intercept_time, bool v2, double* slope,
+                      double* intercept) {
+  double n = 0, sum_x = 0, c_x = 0, sum_y = 0, c_y = 0, sum_xy = 0, c_xy = 0, sum_x2 = 0, c_x2 = 0;
   const double init_y = s[0].v;
   bool const_y = true;
   auto inc = v2 ? &KahanIncV2 : &KahanInc;

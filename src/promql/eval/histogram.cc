@@ -193,8 +193,9 @@ void GroupBuckets(QueryCtx* q, const EVector& in, PosRange arg_pos, NodeHelper* 
   for (const ESample& s : in) {
     double upper = 0;
     if (!ParseGoFloat(GetLabel(s.metric, kBucketLabel), &upper)) {
-      std::string msg = "PromQL warning: bucket label \"le\" is missing or has a malformed value of " +
-                        GoQuote(GetLabel(s.metric, kBucketLabel));
+      std::string msg =
+          "PromQL warning: bucket label \"le\" is missing or has a malformed value of " +
+          GoQuote(GetLabel(s.metric, kBucketLabel));
       const std::string_view name = GetLabel(s.metric, kMetricNameLabel);
       if (q->delayed && !name.empty()) msg += " for metric name " + GoQuote(name);
       q->Warn(std::move(msg), arg_pos);

@@ -88,8 +88,7 @@ Status Ev::RangeEval(std::span<const Expr* const> args, const VectorMatching* ma
 
     enh.ts = ts;
     result.clear();
-    NIMIFY_RETURN_IF_ERROR(fn(std::span<EVector>(vectors), std::span<SigVec>(sigs),
-                              &enh, &result));
+    NIMIFY_RETURN_IF_ERROR(fn(std::span<EVector>(vectors), std::span<SigVec>(sigs), &enh, &result));
     q_->current_samples += static_cast<std::int64_t>(result.size());
     temp_samples += static_cast<std::int64_t>(result.size());
     NIMIFY_RETURN_IF_ERROR(q_->CheckSamples());

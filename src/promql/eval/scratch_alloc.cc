@@ -56,7 +56,7 @@ void* ScratchAllocate(std::size_t bytes) {
   const int cls = SizeClass(bytes);
   if (cls > kMaxClass) return ::operator new(bytes);
   if (void* p = Cache().Take(cls)) return p;
-  return ::operator new(std::size_t{1} << cls);
+  return ::operator new (std::size_t{1} << cls);
 }
 
 void ScratchDeallocate(void* p, std::size_t bytes) noexcept {
