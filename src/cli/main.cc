@@ -25,10 +25,14 @@ int PrintVersion(const Args& /*args*/) {
 // Declared by each command's file; listed here so the help order is fixed.
 // (add one line per command, e.g. `int RunQuery(const Args& args);`)
 int RunQuery(const Args& args);
+int RunTestRules(const Args& args);
+int RunCheckRules(const Args& args);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"query", "evaluate a PromQL expression over series in promqltest notation", RunQuery},
+      {"test rules", "run promtool-style rule unit tests", RunTestRules},
+      {"check rules", "validate rule files (and lint them with --lint)", RunCheckRules},
       {"version", "print the version", PrintVersion},
       {"help", "list the commands", PrintHelp},
   };

@@ -1,0 +1,183 @@
+// Recording and alerting rules: Prometheus's rules/recording.go and
+// rules/alerting.go, evaluated at event time (the evaluation timestamp is a
+// parameter; nothing here reads a clock to decide semantics).
+//
+//   AlertingRule rule(spec, group_labels);
+//   auto samples = rule.Eval(ctx, ts, /*query_offset_ms=*/0, /*limit=*/0);
+//   // samples: ALERTS / ALERTS_FOR_STATE to write at ts - query_offset
+//   auto to_send = rule.CollectAlertsToSend(ts, resend_delay, interval, url);
+#ifndef NIMIFY_ALERTING_RULE_H_
+#define NIMIFY_ALERTING_RULE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "alerting/alert.h"
+#include "alerting/extensions.h"
+#include "alerting/rule_file.h"
+#include "nimify/status.h"
+#include "promql/ast.h"
+#include "promql/labels.h"
+#include "promql/value.h"
+#include "template/alert_template.h"
+
+namespace nimify::alerting {
+
+// Runs an instant query at ts_ms. A scalar result becomes one sample without
+// labels; strings and range vectors are errors (Prometheus's EngineQueryFunc).
+using QueryFunc =
+    std::function<Result<promql::Vector>(const promql::Expr& expr, std::int64_t ts_ms)>;
+
+// What a rule needs from its surroundings during one evaluation.
+struct EvalContext {
+  QueryFunc query;
+  promql::Labels external_labels;  // $externalLabels in templates
+  std::string external_url;        // $externalURL in templates
+};
+
+enum class RuleHealth : std::uint8_t { kUnknown, kGood, kBad };
+const char* RuleHealthName(RuleHealth health) noexcept;  // "unknown", "ok", "err"
+
+// Prometheus's error texts, which promtool prints and tests match.
+inline constexpr std::string_view kDuplicateAlertLabelSet =
+    "vector contains metrics with the same labelset after applying alert labels";
+inline constexpr std::string_view kDuplicateRuleLabelSet =
+    "vector contains metrics with the same labelset after applying rule labels";
+
+// Thread safety: Eval and the state-changing calls must come from one thread
+// at a time (the group's evaluator). The read accessors (health, last_error,
+// ActiveAlerts, ...) may be called concurrently with an evaluation.
+class Rule {
+ public:
+  virtual ~Rule() = default;
+  Rule(const Rule&) = delete;
+  Rule& operator=(const Rule&) = delete;
+
+  const RuleSpec& spec() const noexcept { return *spec_; }
+  const std::string& name() const noexcept { return spec_->name; }
+  RuleKind kind() const noexcept { return spec_->kind; }
+  // Rule labels merged over the group's labels (the rule wins).
+  const LabelPairs& labels() const noexcept { return labels_; }
+
+  // Queries at ts - query_offset and returns the samples to write, stamped
+  // ts - query_offset. An error leaves the rule's state untouched. Does not
+  // record health: the group does that (append errors count too).
+  virtual Result<promql::Vector> Eval(const EvalContext& ctx, std::int64_t ts_ms,
+                                      std::int64_t query_offset_ms, std::int64_t limit) = 0;
+
+  RuleHealth health() const;
+  std::string last_error() const;  // empty when the last evaluation succeeded
+  std::optional<std::int64_t> last_evaluation_ms() const;
+  std::chrono::nanoseconds last_evaluation_duration() const;
+  void RecordEvaluation(std::int64_t ts_ms, std::chrono::nanoseconds duration);
+  void SetHealth(RuleHealth health, std::string last_error);
+
+ protected:
+  Rule(std::shared_ptr<const RuleSpec> spec, const LabelPairs& group_labels);
+
+  std::shared_ptr<const RuleSpec> spec_;
+  LabelPairs labels_;
+  mutable std::mutex status_mu_;
+
+ private:
+  RuleHealth health_ = RuleHealth::kUnknown;
+  std::string last_error_;
+  std::optional<std::int64_t> last_evaluation_ms_;
+  std::chrono::nanoseconds last_duration_{0};
+};
+
+class RecordingRule final : public Rule {
+ public:
+  explicit RecordingRule(std::shared_ptr<const RuleSpec> spec, const LabelPairs& group_labels = {});
+
+  Result<promql::Vector> Eval(const EvalContext& ctx, std::int64_t ts_ms,
+                              std::int64_t query_offset_ms, std::int64_t limit) override;
+
+  // Applies the rule to a query result (the part of Eval after the query).
+  Result<promql::Vector> Apply(promql::Vector result, std::int64_t limit) const;
+};
+
+struct AlertingRuleOptions {
+  // Write ALERTS / ALERTS_FOR_STATE (Prometheus writes them once the rule's
+  // `for` state was restored; promtool marks every rule restored).
+  bool restored = true;
+  // nimify's hysteresis and flap detection; may be null. Must outlive the rule.
+  const ExtensionConfig* extensions = nullptr;
+};
+
+class AlertingRule final : public Rule {
+ public:
+  AlertingRule(std::shared_ptr<const RuleSpec> spec, const LabelPairs& group_labels = {},
+               AlertingRuleOptions options = {});
+
+  Result<promql::Vector> Eval(const EvalContext& ctx, std::int64_t ts_ms,
+                              std::int64_t query_offset_ms, std::int64_t limit) override;
+
+  // The lifecycle step of Eval for an already-computed query result (tests
+  // drive it with hand-built vectors). `ctx.query` serves the template
+  // function `query` and the hysteresis recovery queries.
+  Result<promql::Vector> ApplyResult(const EvalContext& ctx, const promql::Vector& result,
+                                     std::int64_t ts_ms, std::int64_t query_offset_ms,
+                                     std::int64_t limit);
+
+  // Prometheus's sendAlerts: the alerts for which needsSending holds (and
+  // that are not flapping), with LastSentAt and ValidUntil updated.
+  std::vector<NotificationAlert> CollectAlertsToSend(std::int64_t ts_ms,
+                                                     std::int64_t resend_delay_ms,
+                                                     std::int64_t group_interval_ms,
+                                                     std::string_view external_url);
+
+  // Pending and firing alerts (not the resolved ones kept for re-sending).
+  std::vector<Alert> ActiveAlerts() const;
+  // Every alert held, resolved ones included (for persistence and the API).
+  std::vector<Alert> CurrentAlerts() const;
+  // Firing > Pending > Inactive over the held alerts.
+  AlertState State() const;
+
+  // Replaces the held alerts (restoring persisted state or a reload's carry-over).
+  void RestoreAlerts(std::vector<Alert> alerts);
+
+  bool restored() const noexcept { return options_.restored; }
+  void set_restored(bool restored) noexcept { options_.restored = restored; }
+
+ private:
+  struct TemplatedValue {
+    std::string name;
+    std::string raw;
+    std::optional<tmpl::AlertTemplate> compiled;  // unset for plain text
+    std::string compile_error;                    // set when the template does not parse
+  };
+
+  std::string Expand(const TemplatedValue& v, const tmpl::TemplateData& data) const;
+  promql::Sample AlertsSample(const Alert& alert, std::int64_t t_ms) const;
+  promql::Sample ForStateSample(const Alert& alert, std::int64_t t_ms) const;
+
+  AlertingRuleOptions options_;
+  std::vector<TemplatedValue> label_templates_;
+  std::vector<TemplatedValue> annotation_templates_;
+  promql::Labels raw_labels_;  // the un-expanded rule labels (ALERTS starts from these)
+
+  mutable std::mutex alerts_mu_;
+  std::map<promql::Labels, Alert> active_;
+  std::map<promql::Labels, FlapTracker> flap_;
+};
+
+// Builds the rule object for a spec.
+std::unique_ptr<Rule> MakeRule(std::shared_ptr<const RuleSpec> spec, const LabelPairs& group_labels,
+                               AlertingRuleOptions options);
+
+// Prometheus's labels.Labels.String() as 2.x prints it: {a="b", c="d"}.
+std::string FormatLabelsBraced(const promql::Labels& labels);
+std::string FormatLabelPairsBraced(const LabelPairs& pairs);
+
+}  // namespace nimify::alerting
+
+#endif  // NIMIFY_ALERTING_RULE_H_
