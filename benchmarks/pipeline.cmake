@@ -1,0 +1,2 @@
+nimify_benchmark(pipeline_benchmark SOURCES pipeline_benchmark.cc
+  DEPS nimify_common nimify_promql nimify_storage nimify_pipeline)

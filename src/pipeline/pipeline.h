@@ -1,0 +1,288 @@
+// The streaming pipeline: producers -> per-producer, per-shard SPSC rings ->
+// one worker thread per shard (each owning its storage::Shard) -> consistent
+// cuts at which the evaluation stage runs.
+//
+//   NIMIFY_ASSIGN_OR_RETURN(auto pipeline, Pipeline::Create(options));
+//   pipeline->SetSelectors({{rule_id, {matchers}}});
+//   pipeline->OnCut([&](const Cut& cut) { /* evaluate cut.dirty over cut.storage at cut.t */ });
+//   NIMIFY_RETURN_IF_ERROR(pipeline->Start());
+//   NIMIFY_ASSIGN_OR_RETURN(auto producer, pipeline->NewProducer());
+//   NIMIFY_ASSIGN_OR_RETURN(SeriesRef ref, pipeline->Resolve(labels));
+//   producer->Append(ref, t_ms, value);  producer->Flush();
+//
+// Time is event time: each producer's watermark is the newest timestamp it
+// sent minus the allowed lateness, and a cut at t happens once every
+// producer's watermark has passed t and every shard has consumed the samples
+// sent before it. docs/threading.md describes the protocol.
+#ifndef NIMIFY_PIPELINE_PIPELINE_H_
+#define NIMIFY_PIPELINE_PIPELINE_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "nimify/status.h"
+#include "pipeline/event_count.h"
+#include "pipeline/selector_index.h"
+#include "pipeline/spsc_ring.h"
+#include "promql/labels.h"
+#include "promql/storage.h"
+#include "storage/fanout_queryable.h"
+#include "storage/series_ref.h"
+#include "storage/shard.h"
+
+namespace nimify::pipeline {
+
+using storage::SeriesRef;
+
+// What moves through the rings: a sample, or (ref == kPunctuationRef) a
+// producer's promise that it has sent everything with timestamp <= t.
+struct RingItem {
+  SeriesRef ref = 0;
+  std::int64_t t = 0;
+  double v = 0;
+};
+inline constexpr SeriesRef kPunctuationRef = ~SeriesRef{0};
+// A punctuation with this t closes the producer.
+inline constexpr std::int64_t kClosedWatermark = std::numeric_limits<std::int64_t>::max();
+
+struct PipelineOptions {
+  std::uint32_t shards = 2;  // worker threads; at most storage::kMaxShards
+  // Items per producer->shard ring; a power of two.
+  std::uint32_t ring_capacity = 8192;
+  std::uint32_t max_producers = 64;
+  // A producer publishes a shard's staged samples once this many are staged.
+  std::uint32_t batch_size = 64;
+  // How far behind its newest sample a producer may still send older ones.
+  std::int64_t allowed_lateness_ms = 0;
+  // Largest range + lookback + offset the rules read; older samples are dropped.
+  std::int64_t retention_ms = 5 * 60 * 1000;
+  // Active series across all shards; 0 is unlimited.
+  std::uint64_t max_series = 0;
+  // Scheduled cuts at every multiple of this (event time); 0 disables them.
+  std::int64_t cut_interval_ms = 0;
+  // Cut at the watermark as soon as a rule is dirty (lowest latency).
+  bool eager_cuts = true;
+  // Longest stretch of event time without a cut (cuts advance the retention
+  // horizon); also the spacing of garbage collections.
+  std::int64_t max_cut_gap_ms = 60 * 1000;
+  // Series order of the cut's storage: kByLabels makes float aggregations
+  // bit-identical whatever the thread timing, at about 9x the select cost.
+  storage::SeriesOrder series_order = storage::SeriesOrder::kArrival;
+};
+
+// What a producer does when the ring to a shard is full.
+enum class Backpressure : std::uint8_t {
+  kRefuse,  // refuse the sample at once (kResourceExhausted)
+  kWait,    // wait up to max_wait for room, then refuse (kDeadlineExceeded)
+};
+
+struct ProducerOptions {
+  Backpressure backpressure = Backpressure::kWait;
+  std::chrono::nanoseconds max_wait = std::chrono::seconds(1);
+};
+
+// Rules marked by new samples since the previous cut (sorted, unique ids).
+class DirtySet {
+ public:
+  DirtySet() = default;
+  explicit DirtySet(std::vector<std::uint32_t> sorted_rules) : rules_(std::move(sorted_rules)) {}
+  bool Contains(std::uint32_t rule_id) const noexcept;
+  std::span<const std::uint32_t> rules() const noexcept { return rules_; }
+  std::size_t size() const noexcept { return rules_.size(); }
+  bool empty() const noexcept { return rules_.empty(); }
+
+ private:
+  std::vector<std::uint32_t> rules_;
+};
+
+// A consistent cut: `storage` shows exactly the samples with timestamp <= t
+// that every producer sent before its watermark passed t.
+struct Cut {
+  std::int64_t t;
+  bool scheduled;              // t is a multiple of cut_interval_ms
+  std::int64_t watermark;      // >= t
+  const DirtySet& dirty;       // rules with a new sample in (previous cut, t]
+  promql::Queryable& storage;  // valid only during the callback
+};
+// Runs on one shard worker thread while every worker is held (or on the
+// thread calling Stop() for the final cuts). It must not wait for a producer
+// of this pipeline (the workers that would make room are held).
+using CutCallback = std::function<void(const Cut&)>;
+
+struct PipelineStats {
+  std::uint64_t samples_accepted = 0;  // staged by producers
+  std::uint64_t samples_refused = 0;   // ring full (Backpressure), never silently dropped
+  std::uint64_t samples_late = 0;      // timestamp at or below the producer's watermark
+  std::uint64_t cuts = 0;
+  std::uint64_t callback_failures = 0;  // cut callbacks that threw
+  std::int64_t last_cut_t = std::numeric_limits<std::int64_t>::min();
+  storage::ShardStats shards;  // summed over shards
+};
+
+class Pipeline;
+
+// Thread safety: one thread at a time uses a Producer. Producers are
+// independent of each other.
+class Producer {
+ public:
+  ~Producer();  // Close()
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  // Stages one sample for its shard (published in batches, see Flush).
+  // kInvalidArgument: late (t <= this producer's watermark) or a ref from no
+  // shard of this pipeline; kResourceExhausted / kDeadlineExceeded: the ring
+  // is full (per ProducerOptions); kFailedPrecondition: closed or stopped.
+  // Every rejected sample is counted.
+  Status Append(SeriesRef ref, std::int64_t t_ms, double value);
+
+  // Publishes every staged sample and advances this producer's watermark to
+  // newest timestamp - allowed lateness: after a flush, samples at or below
+  // that are late. (With lateness 0, a sample at the newest timestamp already
+  // flushed is late; use lateness >= 1 when one timestamp spans flushes.)
+  Status Flush();
+
+  // Promises that every sample with timestamp <= t has been sent, then
+  // flushes. Later samples at or below t are refused as late.
+  Status AdvanceWatermark(std::int64_t t_ms);
+
+  // Flushes and removes this producer from the watermark. Idempotent.
+  void Close();
+
+  std::int64_t watermark() const noexcept { return promise_; }
+
+ private:
+  friend class Pipeline;
+  Producer(Pipeline* pipeline, std::uint32_t slot, ProducerOptions options, std::int64_t floor);
+  void SendPunctuation(std::int64_t t, bool must_deliver);
+
+  Pipeline* const pipeline_;
+  const std::uint32_t slot_;
+  const ProducerOptions options_;
+  std::vector<SpscRing<RingItem>*> rings_;  // by shard
+  std::vector<std::int64_t> sent_promise_;  // by shard: last punctuation delivered
+  std::int64_t newest_t_;
+  std::int64_t promise_;
+  bool closed_ = false;
+};
+
+// Thread safety: every public method may be called from any thread, except
+// OnCut (before Start).
+class Pipeline {
+ public:
+  static Result<std::unique_ptr<Pipeline>> Create(PipelineOptions options);
+  ~Pipeline();  // Stop()
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  const PipelineOptions& options() const noexcept { return options_; }
+
+  // REQUIRES: before Start().
+  void OnCut(CutCallback callback);
+
+  // Replaces every rule's selectors. Each shard re-matches its series once at
+  // its next batch; later samples mark rules by the new selectors.
+  void SetSelectors(std::vector<RuleSelectors> rules);
+
+  // Starts the shard workers. kFailedPrecondition if already started.
+  Status Start();
+
+  // Drains the rings, stops the workers, then runs the cuts still due (on the
+  // calling thread). Close producers first: samples appended later are lost
+  // to the rings' owners and refused. Idempotent.
+  void Stop();
+
+  // Finds or creates a series (see storage::Shard::Resolve).
+  Result<SeriesRef> Resolve(const promql::Labels& labels);
+  // REQUIRES: labels sorted by name.
+  Result<SeriesRef> Resolve(std::span<const storage::LabelView> labels);
+
+  // A new producer whose watermark starts at the last cut.
+  // kResourceExhausted when max_producers are open.
+  Result<std::unique_ptr<Producer>> NewProducer(ProducerOptions options = {});
+
+  // The global watermark (min over open producers) and the last cut's time.
+  std::int64_t watermark() const;
+  std::int64_t last_cut() const;
+  PipelineStats stats() const;
+
+  // Access to a shard for tests and single-threaded tools.
+  // REQUIRES: not started, or stopped.
+  storage::Shard& shard_for_test(std::uint32_t i);
+
+ private:
+  friend class Producer;
+  struct Worker;
+  struct ProducerSlot;
+  struct CutPlan {
+    std::int64_t t;
+    bool scheduled;
+    std::int64_t watermark;
+  };
+
+  explicit Pipeline(PipelineOptions options);
+  void WorkerLoop(Worker& w);
+  bool DrainOnce(Worker& w, bool* progressed);
+  void ProcessSample(Worker& w, const RingItem& item);
+  void AssignRules(Worker& w, std::uint32_t slot);
+  void RematchAll(Worker& w);
+  void PublishDirty(Worker& w);
+  bool AnyRingReadable(Worker& w);
+  void Park(Worker& w);
+  void Resume(Worker& w);
+  bool TryCapture(Worker& w);
+  void HandBack(Worker& w);
+  bool HelpParkedShards(Worker* self);
+  bool hold_pending(const Worker& w) const;
+  void ArriveAtHold(Worker& w);
+  void MaybeCut(Worker* leader);
+  bool DecideCut(CutPlan* plan, bool final);
+  std::int64_t ComputeWatermarkLocked() const;
+  void RunCut(Worker* leader, const CutPlan& plan);
+  void ApplyCut(const CutPlan& plan);
+  void ReleaseProducerSlot(std::uint32_t slot);
+
+  const PipelineOptions options_;
+  storage::SeriesLimit series_limit_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  CutCallback on_cut_;
+
+  // Producer slots; rings are allocated on first use and kept until destruction.
+  std::vector<std::unique_ptr<ProducerSlot>> producer_slots_;
+  std::atomic<std::uint32_t> producer_slot_count_{0};  // high-water mark
+
+  // Selectors: replaced under selectors_mu_, noticed through the version.
+  std::mutex selectors_mu_;
+  std::shared_ptr<const SelectorIndex> selectors_;
+  std::atomic<std::uint64_t> selectors_version_{0};
+
+  // Cut coordination. coord_mu_ guards producer registration and cut decisions.
+  mutable std::mutex coord_mu_;
+  std::int64_t last_cut_ = std::numeric_limits<std::int64_t>::min();  // guarded
+  bool cut_in_progress_ = false;                                      // guarded
+  std::atomic<std::int64_t> last_cut_pub_{std::numeric_limits<std::int64_t>::min()};
+  std::atomic<std::uint64_t> hold_seq_{0};
+  std::atomic<std::uint32_t> released_seq_{0};  // low bits of the last released hold_seq_
+  std::atomic<std::uint32_t> arrived_{0};
+  EventCount arrivals_;
+  std::atomic<std::uint64_t> cuts_{0};
+  std::atomic<std::uint64_t> callback_failures_{0};
+  std::int64_t last_gc_cut_ = std::numeric_limits<std::int64_t>::min();  // the cut leader's
+
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace nimify::pipeline
+
+#endif  // NIMIFY_PIPELINE_PIPELINE_H_

@@ -1,0 +1,317 @@
+#include "storage/series_window.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+#include "storage/bit_stream.h"
+
+namespace nimify::storage {
+namespace {
+
+// Delta-of-delta buckets: prefix bits, then a signed payload of this width.
+constexpr int kDodBits7 = 7;
+constexpr int kDodBits14 = 14;
+constexpr int kDodBits20 = 20;
+// Whole-word bit access reads and writes up to 8 bytes past a position.
+constexpr std::uint64_t kWordSlackBytes = 8;
+
+bool FitsSigned(std::int64_t v, int bits) noexcept {
+  const std::int64_t lo = -(std::int64_t{1} << (bits - 1));
+  const std::int64_t hi = (std::int64_t{1} << (bits - 1)) - 1;
+  return v >= lo && v <= hi;
+}
+
+std::int64_t SignExtend(std::uint64_t v, int bits) noexcept {
+  const std::uint64_t sign = std::uint64_t{1} << (bits - 1);
+  return std::bit_cast<std::int64_t>((v ^ sign) - sign);
+}
+
+// Modular arithmetic keeps extreme timestamps exact: encode and decode wrap alike.
+std::int64_t WrapSub(std::int64_t a, std::int64_t b) noexcept {
+  return std::bit_cast<std::int64_t>(std::bit_cast<std::uint64_t>(a) -
+                                     std::bit_cast<std::uint64_t>(b));
+}
+std::int64_t WrapAdd(std::int64_t a, std::int64_t b) noexcept {
+  return std::bit_cast<std::int64_t>(std::bit_cast<std::uint64_t>(a) +
+                                     std::bit_cast<std::uint64_t>(b));
+}
+
+enum class ValueKind : std::uint8_t { kRaw, kSame, kInWindow, kNewWindow };
+
+// One sample's encoding, planned before writing so that its exact size is known.
+struct SamplePlan {
+  struct Piece {
+    std::uint64_t value;
+    int bits;
+  };
+  Piece pieces[7];
+  int count = 0;
+  std::uint64_t total_bits = 0;
+  std::int64_t delta = 0;
+  std::uint8_t lead = 0;
+  std::uint8_t trail = 0;
+
+  void Add(std::uint64_t value, int bits) noexcept {
+    pieces[count++] = {value, bits};
+    total_bits += static_cast<std::uint64_t>(bits);
+  }
+  void WriteTo(BitWriter* w) const noexcept {
+    for (int i = 0; i < count; ++i) w->Write(pieces[i].value, pieces[i].bits);
+  }
+};
+
+constexpr std::uint8_t kNoWindow = 0xff;
+
+// `first`: the sample starts the bit string (its time is kept in the header).
+SamplePlan PlanSample(bool first, std::int64_t t, std::uint64_t bits, std::int64_t last_t,
+                      std::int64_t last_delta, std::uint64_t last_v, std::uint8_t lead,
+                      std::uint8_t trail) noexcept {
+  SamplePlan plan;
+  plan.lead = lead;
+  plan.trail = trail;
+  if (first) {
+    plan.Add(bits, 64);
+    plan.lead = kNoWindow;
+    plan.trail = 0;
+    return plan;
+  }
+  plan.delta = WrapSub(t, last_t);
+  const std::int64_t dod = WrapSub(plan.delta, last_delta);
+  const auto dod_bits = std::bit_cast<std::uint64_t>(dod);
+  if (dod == 0) {
+    plan.Add(0b0, 1);
+  } else if (FitsSigned(dod, kDodBits7)) {
+    plan.Add(0b10, 2);
+    plan.Add(dod_bits, kDodBits7);
+  } else if (FitsSigned(dod, kDodBits14)) {
+    plan.Add(0b110, 3);
+    plan.Add(dod_bits, kDodBits14);
+  } else if (FitsSigned(dod, kDodBits20)) {
+    plan.Add(0b1110, 4);
+    plan.Add(dod_bits, kDodBits20);
+  } else {
+    plan.Add(0b1111, 4);
+    plan.Add(dod_bits, 64);
+  }
+  const std::uint64_t x = bits ^ last_v;
+  if (x == 0) {
+    plan.Add(0b0, 1);
+    return plan;
+  }
+  const int new_lead = std::countl_zero(x);
+  const int new_trail = std::countr_zero(x);
+  if (lead != kNoWindow && new_lead >= lead && new_trail >= trail) {
+    plan.Add(0b10, 2);
+    plan.Add(x >> trail, 64 - lead - trail);
+    return plan;
+  }
+  const int significant = 64 - new_lead - new_trail;
+  plan.Add(0b11, 2);
+  plan.Add(static_cast<std::uint64_t>(new_lead), 6);
+  plan.Add(static_cast<std::uint64_t>(significant - 1), 6);
+  plan.Add(x >> new_trail, significant);
+  plan.lead = static_cast<std::uint8_t>(new_lead);
+  plan.trail = static_cast<std::uint8_t>(new_trail);
+  return plan;
+}
+
+// Walks a window's bit string sample by sample.
+class Decoder {
+ public:
+  Decoder(const std::uint8_t* data, std::int64_t first_t) : reader_(data, 0), t_(first_t) {}
+
+  promql::Point Next(bool first) noexcept {
+    if (first) {
+      v_ = reader_.Read(64);
+      kind_ = ValueKind::kRaw;
+      return {t_, std::bit_cast<double>(v_)};
+    }
+    std::int64_t dod = 0;
+    if (reader_.ReadBit()) {
+      if (!reader_.ReadBit()) {
+        dod = SignExtend(reader_.Read(kDodBits7), kDodBits7);
+      } else if (!reader_.ReadBit()) {
+        dod = SignExtend(reader_.Read(kDodBits14), kDodBits14);
+      } else if (!reader_.ReadBit()) {
+        dod = SignExtend(reader_.Read(kDodBits20), kDodBits20);
+      } else {
+        dod = std::bit_cast<std::int64_t>(reader_.Read(64));
+      }
+    }
+    delta_ = WrapAdd(delta_, dod);
+    t_ = WrapAdd(t_, delta_);
+    kind_ = ValueKind::kSame;
+    if (reader_.ReadBit()) {
+      kind_ = ValueKind::kInWindow;
+      if (reader_.ReadBit()) {
+        kind_ = ValueKind::kNewWindow;
+        lead_ = static_cast<int>(reader_.Read(6));
+        const int significant = static_cast<int>(reader_.Read(6)) + 1;
+        trail_ = 64 - lead_ - significant;
+      }
+      v_ ^= reader_.Read(64 - lead_ - trail_) << trail_;
+    }
+    return {t_, std::bit_cast<double>(v_)};
+  }
+
+  // Bit position of the next sample, and how the last one stored its value.
+  std::uint64_t position() const noexcept { return reader_.position(); }
+  ValueKind kind() const noexcept { return kind_; }
+
+ private:
+  BitReader reader_;
+  std::int64_t t_;
+  std::int64_t delta_ = 0;
+  std::uint64_t v_ = 0;
+  int lead_ = 0;
+  int trail_ = 0;
+  ValueKind kind_ = ValueKind::kRaw;
+};
+
+std::uint64_t BytesFor(std::uint64_t bits) noexcept { return (bits + 7) / 8; }
+
+}  // namespace
+
+void SeriesWindow::set_state(const EncodeState& s) noexcept {
+  last_t_ = s.last_t;
+  last_delta_ = s.last_delta;
+  last_v_ = s.last_v;
+  lead_ = s.lead;
+  trail_ = s.trail;
+}
+
+AppendStatus SeriesWindow::Append(std::int64_t t, double v, std::int64_t horizon) {
+  const std::uint64_t bits = std::bit_cast<std::uint64_t>(v);
+  if (last_t_ != kNoTime) {
+    if (t < last_t_) return AppendStatus::kOutOfOrder;
+    if (t == last_t_) return bits == last_v_ ? AppendStatus::kDuplicate : AppendStatus::kConflict;
+  }
+  SamplePlan plan = PlanSample(count_ == 0, t, bits, last_t_, last_delta_, last_v_, lead_, trail_);
+  if (EnsureRoom(plan.total_bits, horizon)) {
+    // Compaction may have reset the encoder state: plan again, then only grow.
+    plan = PlanSample(count_ == 0, t, bits, last_t_, last_delta_, last_v_, lead_, trail_);
+    EnsureRoom(plan.total_bits, kNoTime);
+  }
+  BitWriter w(bytes_.get(), bit_size_);
+  plan.WriteTo(&w);
+  bit_size_ = static_cast<std::uint32_t>(w.position());
+  if (count_ == 0) {
+    first_t_ = t;
+    last_delta_ = 0;
+  } else {
+    last_delta_ = plan.delta;
+  }
+  last_t_ = t;
+  last_v_ = bits;
+  lead_ = plan.lead;
+  trail_ = plan.trail;
+  ++count_;
+  return AppendStatus::kOk;
+}
+
+bool SeriesWindow::EnsureRoom(std::uint64_t bits, std::int64_t horizon) {
+  if (BytesFor(bit_size_ + bits) + kWordSlackBytes <= capacity_) return false;
+  bool compacted = false;
+  if (count_ != 0 && first_t_ < horizon) {
+    Compact(horizon, bits);
+    compacted = true;
+    if (BytesFor(bit_size_ + bits) + kWordSlackBytes <= capacity_) return true;
+  }
+  Reallocate(bit_size_, bits);
+  return compacted;
+}
+
+void SeriesWindow::Reallocate(std::uint64_t used_bits, std::uint64_t extra_bits) {
+  // Slack of an eighth (at least 12 bytes): a few samples between compactions.
+  const std::uint64_t used = BytesFor(used_bits + extra_bits);
+  const std::uint64_t wanted =
+      (used + std::max<std::uint64_t>(used / 8, 12) + kWordSlackBytes + 7) & ~std::uint64_t{7};
+  auto fresh = std::make_unique<std::uint8_t[]>(wanted);  // zero-filled
+  if (bit_size_ != 0) std::memcpy(fresh.get(), bytes_.get(), BytesFor(bit_size_));
+  bytes_ = std::move(fresh);
+  capacity_ = static_cast<std::uint32_t>(wanted);
+}
+
+void SeriesWindow::Compact(std::int64_t horizon, std::uint64_t extra_bits) {
+  Decoder decoder(bytes_.get(), first_t_);
+  promql::Point keep_first = decoder.Next(true);
+  std::uint32_t k = 0;
+  while (keep_first.t < horizon) {
+    if (++k == count_) {
+      // Everything is older than the horizon.
+      bytes_.reset();
+      capacity_ = 0;
+      bit_size_ = 0;
+      count_ = 0;
+      last_delta_ = 0;
+      lead_ = kNoWindow;
+      trail_ = 0;
+      return;
+    }
+    keep_first = decoder.Next(false);
+  }
+  if (k == 0) return;
+  // Re-encode samples k, k+1, ... up to the first sample j >= k+2 that starts
+  // a new XOR window: from j on, the bits do not depend on what came before
+  // (its delta-of-delta is unchanged and its window is explicit), so they are
+  // copied as they are.
+  std::vector<promql::Point> head = {keep_first};
+  std::uint64_t tail_from = bit_size_;
+  std::uint32_t j = k + 1;
+  for (; j < count_; ++j) {
+    const std::uint64_t before = decoder.position();
+    const promql::Point p = decoder.Next(false);
+    if (j >= k + 2 && decoder.kind() == ValueKind::kNewWindow) {
+      tail_from = before;
+      break;
+    }
+    head.push_back(p);
+  }
+  // Scratch with room for the worst case of the re-encoded head plus the tail.
+  const std::uint64_t worst_bits = head.size() * 146 + (bit_size_ - tail_from) + extra_bits;
+  std::vector<std::uint8_t> scratch(BytesFor(worst_bits) + kWordSlackBytes, 0);
+  BitWriter w(scratch.data(), 0);
+  EncodeState s;
+  for (std::size_t i = 0; i < head.size(); ++i) {
+    const auto bits = std::bit_cast<std::uint64_t>(head[i].v);
+    const SamplePlan plan =
+        PlanSample(i == 0, head[i].t, bits, s.last_t, s.last_delta, s.last_v, s.lead, s.trail);
+    plan.WriteTo(&w);
+    s = {head[i].t, i == 0 ? 0 : plan.delta, bits, plan.lead, plan.trail};
+  }
+  if (j < count_) {
+    CopyBits(bytes_.get(), tail_from, bit_size_, &w);  // the state at the end is unchanged
+  } else {
+    set_state(s);
+  }
+  const std::uint64_t new_bits = w.position();
+  const std::uint64_t needed = BytesFor(new_bits + extra_bits) + kWordSlackBytes;
+  if (needed > capacity_ || capacity_ > 2 * needed + 32) {
+    bit_size_ = 0;  // Reallocate copies nothing; the scratch is copied below
+    Reallocate(new_bits, extra_bits);
+  } else {
+    std::memset(bytes_.get(), 0, capacity_);
+  }
+  std::memcpy(bytes_.get(), scratch.data(), BytesFor(new_bits));
+  bit_size_ = static_cast<std::uint32_t>(new_bits);
+  count_ -= k;
+  first_t_ = keep_first.t;
+}
+
+std::size_t SeriesWindow::DropBefore(std::int64_t horizon) {
+  if (count_ == 0 || first_t_ >= horizon) return 0;
+  const std::uint32_t before = count_;
+  Compact(horizon, 0);
+  return before - count_;
+}
+
+void SeriesWindow::Decode(std::vector<promql::Point>* out) const {
+  if (count_ == 0) return;
+  out->reserve(out->size() + count_);
+  Decoder decoder(bytes_.get(), first_t_);
+  out->push_back(decoder.Next(true));
+  for (std::uint32_t i = 1; i < count_; ++i) out->push_back(decoder.Next(false));
+}
+
+}  // namespace nimify::storage

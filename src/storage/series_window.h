@@ -1,0 +1,95 @@
+// The recent samples of one series, compressed: timestamps as delta-of-delta
+// and values as XOR against the previous value (the Gorilla scheme), in one
+// growable bit string per series.
+//
+//   SeriesWindow w;
+//   w.Append(t, v, /*horizon=*/t - retention);   // drops old samples when it needs room
+//   std::vector<promql::Point> points;
+//   w.Decode(&points);
+#ifndef NIMIFY_STORAGE_SERIES_WINDOW_H_
+#define NIMIFY_STORAGE_SERIES_WINDOW_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "promql/value.h"
+
+namespace nimify::storage {
+
+inline constexpr std::int64_t kNoTime = std::numeric_limits<std::int64_t>::min();
+
+enum class AppendStatus : std::uint8_t {
+  kOk,
+  kDuplicate,   // same timestamp and identical value bits as the newest sample: a no-op
+  kConflict,    // same timestamp as the newest sample, different value (rejected)
+  kOutOfOrder,  // older than the newest sample (rejected)
+};
+
+// Thread safety: none; one owner.
+// Invariant: samples are strictly increasing in time; stale markers and all
+// NaN payloads are kept bit-exact.
+class SeriesWindow {
+ public:
+  SeriesWindow() = default;
+  SeriesWindow(SeriesWindow&&) noexcept = default;
+  SeriesWindow& operator=(SeriesWindow&&) noexcept = default;
+
+  // Appends a sample newer than every stored one. When the buffer is full,
+  // samples older than `horizon` are dropped before it grows.
+  AppendStatus Append(std::int64_t t, double v, std::int64_t horizon);
+
+  // Drops samples with timestamps < horizon now; returns how many.
+  std::size_t DropBefore(std::int64_t horizon);
+
+  // Appends every stored sample to `out`, oldest first.
+  void Decode(std::vector<promql::Point>* out) const;
+
+  std::size_t size() const noexcept { return count_; }
+  bool empty() const noexcept { return count_ == 0; }
+  // Oldest stored sample time; kNoTime when empty.
+  std::int64_t first_t() const noexcept { return count_ == 0 ? kNoTime : first_t_; }
+  // Newest sample ever appended (kept after older ones are dropped); kNoTime if none.
+  std::int64_t last_t() const noexcept { return last_t_; }
+  // Heap bytes held (the compressed buffer).
+  std::size_t HeapBytes() const noexcept { return capacity_; }
+  std::size_t bit_size() const noexcept { return bit_size_; }
+
+ private:
+  // Encoder state, as of the newest stored sample.
+  struct EncodeState {
+    std::int64_t last_t = kNoTime;
+    std::int64_t last_delta = 0;
+    std::uint64_t last_v = 0;
+    std::uint8_t lead = kNoWindow;
+    std::uint8_t trail = 0;
+  };
+  static constexpr std::uint8_t kNoWindow = 0xff;
+
+  EncodeState state() const noexcept { return {last_t_, last_delta_, last_v_, lead_, trail_}; }
+  void set_state(const EncodeState& s) noexcept;
+  // Makes room for `bits` more bits, dropping samples older than `horizon`
+  // first when the buffer is full. Returns true if it re-encoded the head.
+  bool EnsureRoom(std::uint64_t bits, std::int64_t horizon);
+  // Drops the samples older than `horizon`: re-encodes the first few kept
+  // samples and copies the rest of the bit string unchanged.
+  void Compact(std::int64_t horizon, std::uint64_t extra_bits);
+  void Reallocate(std::uint64_t used_bits, std::uint64_t extra_bits);
+
+  std::unique_ptr<std::uint8_t[]> bytes_;
+  std::int64_t first_t_ = 0;
+  std::int64_t last_t_ = kNoTime;
+  std::int64_t last_delta_ = 0;
+  std::uint64_t last_v_ = 0;
+  std::uint32_t bit_size_ = 0;
+  std::uint32_t capacity_ = 0;  // bytes
+  std::uint32_t count_ = 0;
+  std::uint8_t lead_ = kNoWindow;
+  std::uint8_t trail_ = 0;
+};
+
+}  // namespace nimify::storage
+
+#endif  // NIMIFY_STORAGE_SERIES_WINDOW_H_

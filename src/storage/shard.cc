@@ -1,0 +1,464 @@
+#include "storage/shard.h"
+
+#include <algorithm>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "storage/hash.h"
+
+namespace nimify::storage {
+namespace {
+
+std::string FormatLabels(std::span<const LabelView> labels) {
+  std::vector<promql::Label> copy;
+  copy.reserve(labels.size());
+  for (const LabelView& l : labels) copy.push_back({std::string(l.name), std::string(l.value)});
+  return promql::Labels::FromUnsorted(std::move(copy)).ToString();
+}
+
+class ShardQuerier final : public promql::Querier {
+ public:
+  explicit ShardQuerier(const Shard* shard) : shard_(shard) {}
+  Status Select(std::span<const promql::LabelMatcher> matchers, std::int64_t mint,
+                std::int64_t maxt, std::vector<promql::SeriesView>* out) override {
+    return shard_->Select(matchers, mint, maxt, &cache_, out);
+  }
+
+ private:
+  const Shard* shard_;
+  ShardReadCache cache_;
+};
+
+// One matcher prepared against this shard's symbols.
+struct PreparedMatcher {
+  const promql::LabelMatcher* matcher;
+  std::uint32_t name_id;   // kNone: no series has the label
+  std::uint32_t value_id;  // for = and !=: kNone when no series has the value
+  bool matches_empty;
+  std::unordered_map<std::uint32_t, bool> memo;  // regex result by value id
+};
+
+}  // namespace
+
+std::uint64_t HashLabels(std::span<const LabelView> labels) noexcept {
+  std::uint64_t h = kHashSeed;
+  for (const LabelView& l : labels) {
+    h = HashBytes(l.name, h);
+    h = HashBytes(l.value, h ^ 0xff51afd7ed558ccdull);
+  }
+  return h;
+}
+
+Status ValidateLabels(std::span<const LabelView> labels) {
+  if (labels.empty()) return Status::InvalidArgument("a series needs at least one label");
+  if (labels.size() > UINT16_MAX) {
+    return Status::InvalidArgument("a series has " + std::to_string(labels.size()) +
+                                   " labels; at most 65535 are allowed");
+  }
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i].name.empty()) {
+      return Status::InvalidArgument("empty label name in " + FormatLabels(labels));
+    }
+    if (labels[i].value.empty()) {
+      return Status::InvalidArgument("empty value for label " + std::string(labels[i].name) +
+                                     " (an empty value means the label is absent)");
+    }
+    if (i > 0 && !(labels[i - 1].name < labels[i].name)) {
+      return Status::InvalidArgument(labels[i - 1].name == labels[i].name
+                                         ? "duplicate label name " + std::string(labels[i].name)
+                                         : "labels are not sorted by name at " +
+                                               std::string(labels[i].name));
+    }
+  }
+  return Status::Ok();
+}
+
+std::vector<LabelView> ViewLabels(const promql::Labels& labels) {
+  std::vector<LabelView> views;
+  views.reserve(labels.size());
+  for (const promql::Label& l : labels) views.push_back({l.name, l.value});
+  return views;
+}
+
+bool SeriesLimit::TryAdd() noexcept {
+  // relaxed: only the count matters; a racing Resolve may briefly overshoot by
+  // the number of concurrent creators before fetch_sub undoes it.
+  const std::uint64_t before = live_.fetch_add(1, std::memory_order_relaxed);
+  if (max_ != 0 && before >= max_) {
+    live_.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
+}
+
+ShardReadCache::Entry* ShardReadCache::Add(std::uint32_t slot) {
+  if (slot >= entries_.size()) entries_.resize(std::size_t{slot} + 1);
+  entries_[slot] = std::make_unique<Entry>();
+  return entries_[slot].get();
+}
+
+Shard::Shard(std::uint32_t index, ShardOptions options, SeriesLimit* limit)
+    : index_(index), options_(options), limit_(limit) {}
+
+Shard::~Shard() {
+  if (limit_ != nullptr) limit_->Remove(series_table_.size());
+}
+
+std::uint32_t Shard::FindSeriesLocked(std::span<const LabelView> labels, std::uint32_t hash) const {
+  return series_table_.Find(hash, [&](std::uint32_t slot) {
+    const CatalogEntry& e = catalog_[slot];
+    if (e.labels.size() != labels.size()) return false;
+    std::size_t i = 0;
+    bool equal = true;
+    e.labels.ForEach([&](LabelPair l) {
+      equal = symbols_.Get(l.name) == labels[i].name && symbols_.Get(l.value) == labels[i].value;
+      ++i;
+      return equal;
+    });
+    return equal;
+  });
+}
+
+Result<SeriesRef> Shard::Resolve(const promql::Labels& labels) {
+  const std::vector<LabelView> views = ViewLabels(labels);
+  return Resolve(views, HashLabels(views));
+}
+
+Result<SeriesRef> Shard::Resolve(std::span<const LabelView> labels, std::uint64_t hash) {
+  const std::uint32_t hash32 = Fold32(hash);
+  {
+    std::shared_lock lock(catalog_mu_);
+    const std::uint32_t slot = FindSeriesLocked(labels, hash32);
+    if (slot != IdTable::kNotFound) return MakeSeriesRef(index_, catalog_[slot].generation, slot);
+  }
+  NIMIFY_RETURN_IF_ERROR(ValidateLabels(labels));
+  std::unique_lock lock(catalog_mu_);
+  std::uint32_t slot = FindSeriesLocked(labels, hash32);  // another thread may have won
+  if (slot != IdTable::kNotFound) return MakeSeriesRef(index_, catalog_[slot].generation, slot);
+  if (limit_ != nullptr && !limit_->TryAdd()) {
+    Count(series_refused_);
+    return Status::ResourceExhausted(
+        "series limit reached: " + std::to_string(limit_->max()) +
+        " active series (max_series); not creating " + FormatLabels(labels) +
+        ". Raise the limit or reduce label cardinality; series free up after they stop "
+        "receiving samples for the retention period");
+  }
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    if (catalog_.size() >= kMaxSlots) {
+      if (limit_ != nullptr) limit_->Remove(1);
+      return Status::ResourceExhausted("shard " + std::to_string(index_) +
+                                       " has no free series slot");
+    }
+    slot = static_cast<std::uint32_t>(catalog_.size());
+    catalog_.emplace_back();
+  }
+  CatalogEntry& e = catalog_[slot];
+  std::vector<LabelPair> ids;
+  ids.reserve(labels.size());
+  for (const LabelView& l : labels) {
+    ids.push_back({symbols_.Acquire(l.name), symbols_.Acquire(l.value)});
+  }
+  e.labels.Assign(ids);
+  e.live = true;
+  e.generation = (e.generation + 1) & kGenerationMask;
+  if (e.generation == 0) e.generation = 1;  // keeps refs non-zero
+  e.hash = hash32;
+  e.created_round = gc_round_;
+  series_table_.Insert(hash32, slot);
+  Count(series_created_);
+  return MakeSeriesRef(index_, e.generation, slot);
+}
+
+bool Shard::PickUp(std::uint32_t slot, std::uint32_t generation) {
+  std::vector<LabelPair> labels;
+  {
+    std::shared_lock lock(catalog_mu_);
+    if (slot >= catalog_.size()) return false;
+    const CatalogEntry& e = catalog_[slot];
+    if (!e.live || e.generation != generation) return false;
+    labels = e.labels.Unpack();
+  }
+  if (slot >= slots_.size()) slots_.resize(std::size_t{slot} + 1);
+  SlotData& d = slots_[slot];
+  d.window = SeriesWindow();
+  d.generation = generation;
+  d.live = true;
+  label_index_.Add(slot, labels);
+  return true;
+}
+
+SampleResult Shard::Append(SeriesRef ref, std::int64_t t, double v, bool* new_series) {
+  const std::uint32_t slot = SlotOf(ref);
+  const std::uint32_t generation = GenerationOf(ref);
+  bool picked_up = false;
+  if (ShardOf(ref) != index_) {
+    Count(unknown_series_);
+    return SampleResult::kUnknownSeries;
+  }
+  if (slot >= slots_.size() || !slots_[slot].live || slots_[slot].generation != generation) {
+    if (!PickUp(slot, generation)) {
+      Count(unknown_series_);
+      return SampleResult::kUnknownSeries;
+    }
+    picked_up = true;
+  }
+  if (new_series != nullptr) *new_series = picked_up;
+  if (t < horizon_) {
+    Count(too_old_);
+    return SampleResult::kTooOld;
+  }
+  SeriesWindow& w = slots_[slot].window;
+  switch (w.Append(t, v, horizon_)) {
+    case AppendStatus::kOk:
+      Count(samples_appended_);
+      return SampleResult::kOk;
+    case AppendStatus::kDuplicate:
+      Count(duplicates_);
+      return SampleResult::kDuplicate;
+    case AppendStatus::kConflict:
+      Count(conflicts_);
+      return SampleResult::kConflict;
+    case AppendStatus::kOutOfOrder:
+      Count(out_of_order_);
+      return SampleResult::kOutOfOrder;
+  }
+  return SampleResult::kOk;
+}
+
+void Shard::FreeCatalogEntryLocked(std::uint32_t slot) {
+  CatalogEntry& e = catalog_[slot];
+  series_table_.Erase(e.hash, slot);
+  e.labels.ForEach([&](LabelPair l) {
+    symbols_.Release(l.name);
+    symbols_.Release(l.value);
+  });
+  e.labels.Clear();
+  e.live = false;
+  free_slots_.push_back(slot);
+}
+
+std::size_t Shard::CollectGarbage() {
+  std::vector<std::uint32_t> stale;
+  std::uint64_t window_bytes = 0;
+  for (std::uint32_t slot = 0; slot < slots_.size(); ++slot) {
+    SlotData& d = slots_[slot];
+    if (!d.live) continue;
+    if (d.window.last_t() < horizon_) {
+      stale.push_back(slot);
+    } else {
+      window_bytes += d.window.HeapBytes();
+    }
+  }
+  {
+    // Shared: Resolve may be growing catalog_ meanwhile.
+    std::shared_lock lock(catalog_mu_);
+    std::vector<LabelPair> scratch;
+    label_index_.Remove(stale, [&](std::uint32_t slot) {
+      scratch = catalog_[slot].labels.Unpack();
+      return std::span<const LabelPair>(scratch);
+    });
+  }
+  for (std::uint32_t slot : stale) slots_[slot] = SlotData{};
+
+  std::size_t dropped = stale.size();
+  {
+    std::unique_lock lock(catalog_mu_);
+    for (std::uint32_t slot : stale) FreeCatalogEntryLocked(slot);
+    // Series resolved but never sent a sample for two rounds: their refs are not in flight.
+    for (std::uint32_t slot = 0; slot < catalog_.size(); ++slot) {
+      const CatalogEntry& e = catalog_[slot];
+      if (!e.live || gc_round_ - e.created_round < 2) continue;
+      const bool seen =
+          slot < slots_.size() && slots_[slot].live && slots_[slot].generation == e.generation;
+      if (seen) continue;
+      FreeCatalogEntryLocked(slot);
+      ++dropped;
+    }
+    ++gc_round_;
+  }
+  if (limit_ != nullptr) limit_->Remove(dropped);
+  Count(series_dropped_, dropped);
+  window_bytes_.store(
+      window_bytes + slots_.capacity() * sizeof(SlotData) + label_index_.MemoryBytes(),
+      std::memory_order_relaxed);
+  return dropped;
+}
+
+ShardStats Shard::stats() const {
+  ShardStats s;
+  // relaxed: statistics.
+  s.samples_appended = samples_appended_.load(std::memory_order_relaxed);
+  s.duplicates = duplicates_.load(std::memory_order_relaxed);
+  s.conflicts = conflicts_.load(std::memory_order_relaxed);
+  s.out_of_order = out_of_order_.load(std::memory_order_relaxed);
+  s.too_old = too_old_.load(std::memory_order_relaxed);
+  s.unknown_series = unknown_series_.load(std::memory_order_relaxed);
+  s.series_created = series_created_.load(std::memory_order_relaxed);
+  s.series_dropped = series_dropped_.load(std::memory_order_relaxed);
+  s.series_refused = series_refused_.load(std::memory_order_relaxed);
+  std::shared_lock lock(catalog_mu_);
+  s.series_live = series_table_.size();
+  s.memory_bytes = MemoryBytesLocked() + window_bytes_.load(std::memory_order_relaxed);
+  return s;
+}
+
+std::size_t Shard::MemoryBytesLocked() const {
+  std::size_t bytes = symbols_.MemoryBytes() + catalog_.capacity() * sizeof(CatalogEntry) +
+                      free_slots_.capacity() * sizeof(std::uint32_t) + series_table_.MemoryBytes();
+  for (const CatalogEntry& e : catalog_) bytes += e.labels.HeapBytes();
+  return bytes;
+}
+
+promql::Labels Shard::LabelsOf(std::uint32_t slot) const {
+  std::vector<promql::Label> labels;
+  ForEachLabel(slot, [&](std::string_view name, std::string_view value) {
+    labels.push_back({std::string(name), std::string(value)});
+  });
+  return promql::Labels::FromUnsorted(std::move(labels));
+}
+
+Result<std::unique_ptr<promql::Querier>> Shard::NewQuerier(std::int64_t /*mint*/,
+                                                           std::int64_t /*maxt*/) {
+  return std::unique_ptr<promql::Querier>(new ShardQuerier(this));
+}
+
+Status Shard::Select(std::span<const promql::LabelMatcher> matchers, std::int64_t mint,
+                     std::int64_t maxt, ShardReadCache* cache,
+                     std::vector<promql::SeriesView>* out) const {
+  if (mint > maxt) return Status::Ok();
+  std::shared_lock lock(catalog_mu_);
+
+  std::vector<PreparedMatcher> prepared;
+  prepared.reserve(matchers.size());
+  for (const promql::LabelMatcher& m : matchers) {
+    PreparedMatcher p{&m, symbols_.Find(m.name()), SymbolTable::kNone, m.MatchesEmpty(), {}};
+    const bool by_value =
+        m.type() == promql::MatchType::kEqual || m.type() == promql::MatchType::kNotEqual;
+    if (by_value && !m.value().empty()) p.value_id = symbols_.Find(m.value());
+    // A matcher that rejects "" needs the label: if no series has it, nothing matches.
+    if (!p.matches_empty && p.name_id == SymbolTable::kNone) return Status::Ok();
+    if (m.type() == promql::MatchType::kEqual && !m.value().empty() &&
+        p.value_id == SymbolTable::kNone) {
+      return Status::Ok();
+    }
+    prepared.push_back(std::move(p));
+  }
+
+  // Candidates: the shortest `name="value"` postings list; else the union over
+  // the values accepted by a matcher that needs its label; else every series.
+  std::span<const std::uint32_t> candidates;
+  std::vector<std::uint32_t> union_candidates;
+  bool have_candidates = false;
+  std::size_t source = prepared.size();  // the matcher every candidate already satisfies
+  for (std::size_t i = 0; i < prepared.size(); ++i) {
+    const PreparedMatcher& p = prepared[i];
+    if (p.matcher->type() != promql::MatchType::kEqual || p.matches_empty) continue;
+    const std::span<const std::uint32_t> list = label_index_.Postings(p.name_id, p.value_id);
+    if (!have_candidates || list.size() < candidates.size()) {
+      candidates = list;
+      source = i;
+    }
+    have_candidates = true;
+  }
+  if (!have_candidates) {
+    for (std::size_t i = 0; i < prepared.size(); ++i) {
+      PreparedMatcher& p = prepared[i];
+      if (p.matches_empty) continue;
+      source = i;
+      label_index_.ForEachValue(
+          p.name_id, [&](std::uint32_t value, std::span<const std::uint32_t> slots) {
+            const bool ok = p.matcher->Matches(symbols_.Get(value));
+            p.memo.emplace(value, ok);
+            if (ok) union_candidates.insert(union_candidates.end(), slots.begin(), slots.end());
+          });
+      candidates = union_candidates;
+      have_candidates = true;
+      break;
+    }
+  }
+  std::vector<std::uint32_t> all_slots;
+  if (!have_candidates) {
+    for (std::uint32_t slot = 0; slot < slots_.size(); ++slot) {
+      if (slots_[slot].live) all_slots.push_back(slot);
+    }
+    candidates = all_slots;
+  }
+
+  // Distinct from kNone (a matcher value no series has), so that "absent" never
+  // equals an unknown value.
+  constexpr std::uint32_t kAbsent = SymbolTable::kNone - 1;
+  // Matchers still to check on each candidate.
+  std::vector<PreparedMatcher*> filters;
+  for (std::size_t i = 0; i < prepared.size(); ++i) {
+    if (i != source) filters.push_back(&prepared[i]);
+  }
+  std::vector<LabelPair> series_labels;
+  auto matches_all = [&](const CatalogEntry& e) {
+    if (filters.empty()) return true;
+    series_labels.clear();
+    e.labels.ForEach([&](LabelPair l) { series_labels.push_back(l); });
+    for (PreparedMatcher* pm : filters) {
+      PreparedMatcher& p = *pm;
+      std::uint32_t value = kAbsent;
+      for (const LabelPair& l : series_labels) {
+        if (l.name == p.name_id) {
+          value = l.value;
+          break;
+        }
+      }
+      bool ok;
+      switch (p.matcher->type()) {
+        case promql::MatchType::kEqual:
+        case promql::MatchType::kNotEqual: {
+          const bool equal = p.matcher->value().empty() ? value == kAbsent : value == p.value_id;
+          ok = equal == (p.matcher->type() == promql::MatchType::kEqual);
+          break;
+        }
+        default: {
+          if (value == kAbsent) {
+            ok = p.matches_empty;
+            break;
+          }
+          auto [it, inserted] = p.memo.emplace(value, false);
+          if (inserted) it->second = p.matcher->Matches(symbols_.Get(value));
+          ok = it->second;
+        }
+      }
+      if (!ok) return false;
+    }
+    return true;
+  };
+
+  for (std::uint32_t slot : candidates) {
+    const CatalogEntry& e = catalog_[slot];
+    if (!matches_all(e)) continue;
+    ShardReadCache::Entry* entry = cache->Find(slot);
+    if (entry == nullptr) {
+      entry = cache->Add(slot);
+      slots_[slot].window.Decode(&entry->points);
+      std::vector<promql::Label> labels;
+      labels.reserve(e.labels.size());
+      e.labels.ForEach([&](LabelPair l) {
+        labels.push_back({std::string(symbols_.Get(l.name)), std::string(symbols_.Get(l.value))});
+      });
+      entry->labels = promql::Labels::FromUnsorted(std::move(labels));
+    }
+    const auto& points = entry->points;
+    const auto first =
+        std::lower_bound(points.begin(), points.end(), mint,
+                         [](const promql::Point& p, std::int64_t t) { return p.t < t; });
+    const auto last = std::upper_bound(
+        first, points.end(), maxt, [](std::int64_t t, const promql::Point& p) { return t < p.t; });
+    if (first == last) continue;
+    out->push_back(promql::SeriesView{
+        &entry->labels,
+        std::span<const promql::Point>(&*first, static_cast<std::size_t>(last - first))});
+  }
+  return Status::Ok();
+}
+
+}  // namespace nimify::storage

@@ -1,0 +1,252 @@
+// One shard of the streaming storage: the series whose labels hash to it,
+// each with a compressed window of recent samples, an inverted label index,
+// and a PromQL Queryable over them.
+//
+//   Shard shard(0, ShardOptions{.retention_ms = 10 * 60'000}, /*limit=*/nullptr);
+//   NIMIFY_ASSIGN_OR_RETURN(SeriesRef ref, shard.Resolve(labels));  // any thread
+//   shard.Append(ref, t_ms, value);                                 // owner thread
+//   promql::Evaluator eval(&shard, {});                             // owner thread
+#ifndef NIMIFY_STORAGE_SHARD_H_
+#define NIMIFY_STORAGE_SHARD_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <shared_mutex>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "nimify/status.h"
+#include "promql/labels.h"
+#include "promql/storage.h"
+#include "promql/value.h"
+#include "storage/id_table.h"
+#include "storage/label_index.h"
+#include "storage/packed_labels.h"
+#include "storage/series_ref.h"
+#include "storage/series_window.h"
+#include "storage/symbol_table.h"
+
+namespace nimify::storage {
+
+// A label by reference, for resolving without building promql::Labels.
+struct LabelView {
+  std::string_view name;
+  std::string_view value;
+};
+
+// Hash of a label set as the shards use it (for choosing a shard and for the
+// series table). REQUIRES: sorted by name.
+std::uint64_t HashLabels(std::span<const LabelView> labels) noexcept;
+
+// Converts and checks a label set: sorted by name, names unique and non-empty,
+// no empty values. kInvalidArgument otherwise.
+Status ValidateLabels(std::span<const LabelView> labels);
+std::vector<LabelView> ViewLabels(const promql::Labels& labels);
+
+// A cardinality limit shared by all shards.
+// Thread safety: all methods are safe from any thread.
+class SeriesLimit {
+ public:
+  // 0: unlimited.
+  explicit SeriesLimit(std::uint64_t max_series) : max_(max_series) {}
+  // Reserves room for one series; false when the limit is reached.
+  bool TryAdd() noexcept;
+  void Remove(std::uint64_t n) noexcept {
+    // relaxed: a counter; no data is published through it.
+    live_.fetch_sub(n, std::memory_order_relaxed);
+  }
+  std::uint64_t live() const noexcept { return live_.load(std::memory_order_relaxed); }
+  std::uint64_t max() const noexcept { return max_; }
+
+ private:
+  std::atomic<std::uint64_t> live_{0};
+  const std::uint64_t max_;
+};
+
+struct ShardOptions {
+  // Samples older than (horizon) are not needed: the pipeline sets the
+  // horizon to last evaluation time + 1 - retention_ms, where retention is the
+  // largest range + lookback + offset of the rules.
+  std::int64_t retention_ms = 5 * 60 * 1000;
+};
+
+enum class SampleResult : std::uint8_t {
+  kOk,
+  kDuplicate,      // same timestamp and value as the newest sample: accepted as a no-op
+  kConflict,       // same timestamp, other value: rejected ("duplicate sample for timestamp")
+  kOutOfOrder,     // older than the series' newest sample: rejected
+  kTooOld,         // older than the shard's horizon: rejected
+  kUnknownSeries,  // the ref is not (or no longer) a live series: rejected
+};
+
+// Counters; readable from any thread.
+struct ShardStats {
+  std::uint64_t samples_appended = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t conflicts = 0;
+  std::uint64_t out_of_order = 0;
+  std::uint64_t too_old = 0;
+  std::uint64_t unknown_series = 0;
+  std::uint64_t series_created = 0;
+  std::uint64_t series_dropped = 0;
+  std::uint64_t series_live = 0;
+  std::uint64_t series_refused = 0;  // cardinality limit
+  std::uint64_t memory_bytes = 0;    // estimate of heap bytes, as of the last GC or stats call
+};
+
+// Decoded samples and materialised labels of the series a read touched, kept
+// so that many queries at one evaluation instant decode each series once.
+// Valid only while the shard is not modified.
+class ShardReadCache {
+ public:
+  struct Entry {
+    promql::Labels labels;
+    std::vector<promql::Point> points;
+  };
+  Entry* Find(std::uint32_t slot) noexcept {
+    return slot < entries_.size() ? entries_[slot].get() : nullptr;
+  }
+  Entry* Add(std::uint32_t slot);
+  void Clear() { entries_.clear(); }
+
+ private:
+  std::vector<std::unique_ptr<Entry>> entries_;
+};
+
+// Thread safety
+//   Two parts with different rules.
+//   - The catalog (symbols, each series' labels, the labels->series table)
+//     is guarded by `catalog_mu_`. Resolve() may be called from any thread:
+//     a hit takes the lock shared, a new series takes it exclusively.
+//   - Everything else (windows, index, horizon) belongs to the owner thread:
+//     Append, SetHorizon and CollectGarbage run only there. Reads (Select,
+//     NewQuerier, LabelsOf) run on the owner thread, or on one other thread
+//     while the owner is known to be idle (the pipeline's cut holds it).
+//   The owner learns of a new series from its first sample; the producer got
+//   the ref from Resolve (which released the lock) before sending it, so the
+//   catalog entry is visible when the owner takes the lock shared to read it.
+//   Only the owner frees catalog entries (in CollectGarbage, exclusively
+//   locked), so the owner may keep using a live entry's labels unlocked.
+class Shard final : public promql::Queryable {
+ public:
+  // `limit` may be null (unlimited) and must outlive the shard.
+  Shard(std::uint32_t index, ShardOptions options, SeriesLimit* limit);
+  ~Shard() override;
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  std::uint32_t index() const noexcept { return index_; }
+  const ShardOptions& options() const noexcept { return options_; }
+
+  // ---- Any thread ---------------------------------------------------------
+
+  // The series' ref, creating the series if needed. `labels` must pass
+  // ValidateLabels and `hash` be HashLabels(labels) (the caller usually has it
+  // from choosing the shard). kResourceExhausted when the series limit is
+  // reached, kInvalidArgument for a bad label set.
+  Result<SeriesRef> Resolve(std::span<const LabelView> labels, std::uint64_t hash);
+  Result<SeriesRef> Resolve(const promql::Labels& labels);
+
+  ShardStats stats() const;
+
+  // ---- Owner thread -------------------------------------------------------
+
+  // Appends one sample. `new_series` (optional) is set when this is the first
+  // sample the owner sees for the ref's series.
+  SampleResult Append(SeriesRef ref, std::int64_t t, double v, bool* new_series = nullptr);
+
+  // Samples older than `horizon` may be dropped and new ones are rejected.
+  void SetHorizon(std::int64_t horizon) noexcept { horizon_ = horizon; }
+  std::int64_t horizon() const noexcept { return horizon_; }
+
+  // Removes series whose newest sample is older than the horizon, and series
+  // resolved but never appended to during two collections. Returns how many.
+  std::size_t CollectGarbage();
+
+  // The slot's labels. REQUIRES: the slot holds a live series.
+  promql::Labels LabelsOf(std::uint32_t slot) const;
+  // Calls fn(name, value) for each label of a live slot, in name order.
+  template <typename Fn>
+  void ForEachLabel(std::uint32_t slot, Fn&& fn) const {
+    std::shared_lock lock(catalog_mu_);
+    catalog_[slot].labels.ForEach(
+        [&](LabelPair l) { fn(symbols_.Get(l.name), symbols_.Get(l.value)); });
+  }
+  // Slots currently holding series the owner has seen samples for.
+  std::size_t slot_count() const noexcept { return slots_.size(); }
+  bool IsLiveSlot(std::uint32_t slot) const noexcept {
+    return slot < slots_.size() && slots_[slot].live;
+  }
+
+  // ---- Reads (see Thread safety) -------------------------------------------
+
+  // Appends the series matching all `matchers` with a sample in [mint, maxt],
+  // in no particular order (Prometheus's engine also selects unsorted).
+  // The views point into `cache`.
+  Status Select(std::span<const promql::LabelMatcher> matchers, std::int64_t mint,
+                std::int64_t maxt, ShardReadCache* cache,
+                std::vector<promql::SeriesView>* out) const;
+
+  // A Querier with its own cache.
+  Result<std::unique_ptr<promql::Querier>> NewQuerier(std::int64_t mint,
+                                                      std::int64_t maxt) override;
+
+ private:
+  struct CatalogEntry {
+    PackedLabels labels;  // sorted by name
+    bool live = false;
+    std::uint32_t generation = 0;
+    std::uint32_t hash = 0;
+    std::uint32_t created_round = 0;
+  };
+  struct SlotData {
+    SeriesWindow window;
+    std::uint32_t generation = 0;
+    bool live = false;
+  };
+
+  std::uint32_t FindSeriesLocked(std::span<const LabelView> labels, std::uint32_t hash) const;
+  bool PickUp(std::uint32_t slot, std::uint32_t generation);
+  void FreeCatalogEntryLocked(std::uint32_t slot);
+  std::size_t MemoryBytesLocked() const;
+  void Count(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexcept {
+    // relaxed: statistics with a single writer.
+    counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+
+  const std::uint32_t index_;
+  const ShardOptions options_;
+  SeriesLimit* const limit_;
+
+  // Catalog, guarded by catalog_mu_.
+  mutable std::shared_mutex catalog_mu_;
+  SymbolTable symbols_;
+  std::vector<CatalogEntry> catalog_;
+  std::vector<std::uint32_t> free_slots_;
+  IdTable series_table_;
+  std::uint32_t gc_round_ = 0;
+
+  // Owner state.
+  std::vector<SlotData> slots_;
+  LabelIndex label_index_;
+  std::int64_t horizon_ = kNoTime;
+
+  // Statistics (relaxed atomics, see Count).
+  std::atomic<std::uint64_t> samples_appended_{0};
+  std::atomic<std::uint64_t> duplicates_{0};
+  std::atomic<std::uint64_t> conflicts_{0};
+  std::atomic<std::uint64_t> out_of_order_{0};
+  std::atomic<std::uint64_t> too_old_{0};
+  std::atomic<std::uint64_t> unknown_series_{0};
+  std::atomic<std::uint64_t> series_created_{0};
+  std::atomic<std::uint64_t> series_dropped_{0};
+  std::atomic<std::uint64_t> series_refused_{0};
+  std::atomic<std::uint64_t> window_bytes_{0};  // owner's estimate, refreshed by GC
+};
+
+}  // namespace nimify::storage
+
+#endif  // NIMIFY_STORAGE_SHARD_H_

@@ -1,0 +1,258 @@
+#include "storage/shard.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <bit>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "promql/labels.h"
+#include "promql/storage.h"
+#include "promqltest/memory_storage.h"
+#include "storage/fanout_queryable.h"
+
+namespace nimify::storage {
+namespace {
+
+using promql::LabelMatcher;
+using promql::Labels;
+using promql::MatchType;
+using promql::Point;
+using promql::SeriesView;
+
+LabelMatcher M(MatchType type, std::string name, std::string value) {
+  auto m = LabelMatcher::Create(type, std::move(name), std::move(value));
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
+  return *m;
+}
+
+// A Select result in a canonical form: sorted by labels, with the points
+// (values as bits, so that NaNs compare equal and stale markers stay distinct).
+using Canonical =
+    std::vector<std::pair<std::string, std::vector<std::pair<std::int64_t, std::uint64_t>>>>;
+Canonical Canon(const std::vector<SeriesView>& views) {
+  Canonical out;
+  for (const SeriesView& s : views) {
+    std::vector<std::pair<std::int64_t, std::uint64_t>> points;
+    for (const Point& p : s.points) points.emplace_back(p.t, std::bit_cast<std::uint64_t>(p.v));
+    out.emplace_back(s.labels->ToString(), std::move(points));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Canonical SelectAll(promql::Queryable& q, const std::vector<LabelMatcher>& matchers,
+                    std::int64_t mint, std::int64_t maxt) {
+  auto querier = q.NewQuerier(mint, maxt);
+  EXPECT_TRUE(querier.ok());
+  std::vector<SeriesView> views;
+  Status s = (*querier)->Select(matchers, mint, maxt, &views);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return Canon(views);
+}
+
+TEST(ShardTest, ResolveIsIdempotentAndDistinguishesSeries) {
+  Shard shard(3, ShardOptions{}, nullptr);
+  auto a = shard.Resolve(Labels{{"__name__", "up"}, {"job", "api"}});
+  auto b = shard.Resolve(Labels{{"__name__", "up"}, {"job", "db"}});
+  auto a2 = shard.Resolve(Labels{{"job", "api"}, {"__name__", "up"}});
+  ASSERT_TRUE(a.ok() && b.ok() && a2.ok());
+  EXPECT_EQ(*a, *a2);
+  EXPECT_NE(*a, *b);
+  EXPECT_EQ(ShardOf(*a), 3u);
+  EXPECT_NE(*a, 0u);
+  EXPECT_EQ(shard.stats().series_live, 2u);
+  EXPECT_EQ(shard.stats().series_created, 2u);
+}
+
+TEST(ShardTest, RejectsBadLabelSets) {
+  Shard shard(0, ShardOptions{}, nullptr);
+  const std::vector<LabelView> unsorted = {{"b", "1"}, {"a", "2"}};
+  const std::vector<LabelView> duplicate = {{"a", "1"}, {"a", "2"}};
+  const std::vector<LabelView> empty_value = {{"a", ""}};
+  auto r1 = shard.Resolve(unsorted, HashLabels(unsorted));
+  auto r2 = shard.Resolve(duplicate, HashLabels(duplicate));
+  auto r3 = shard.Resolve(empty_value, HashLabels(empty_value));
+  auto r4 = shard.Resolve(std::span<const LabelView>(), 0);
+  EXPECT_EQ(r1.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r1.status().message().find("not sorted"), std::string_view::npos);
+  EXPECT_NE(r2.status().message().find("duplicate label name a"), std::string_view::npos);
+  EXPECT_NE(r3.status().message().find("empty value"), std::string_view::npos);
+  EXPECT_EQ(r4.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(shard.stats().series_live, 0u);
+}
+
+TEST(ShardTest, CardinalityLimitIsSharedAndExplained) {
+  SeriesLimit limit(3);
+  Shard s0(0, ShardOptions{}, &limit);
+  Shard s1(1, ShardOptions{}, &limit);
+  ASSERT_TRUE(s0.Resolve(Labels{{"__name__", "a"}}).ok());
+  ASSERT_TRUE(s1.Resolve(Labels{{"__name__", "b"}}).ok());
+  ASSERT_TRUE(s0.Resolve(Labels{{"__name__", "c"}}).ok());
+  // Existing series still resolve at the limit.
+  ASSERT_TRUE(s1.Resolve(Labels{{"__name__", "b"}}).ok());
+  auto refused = s1.Resolve(Labels{{"__name__", "d"}, {"pod", "x-1"}});
+  ASSERT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("series limit reached: 3 active series"),
+            std::string_view::npos)
+      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("d{pod=\"x-1\"}"), std::string_view::npos);
+  EXPECT_EQ(s1.stats().series_refused, 1u);
+  EXPECT_EQ(limit.live(), 3u);
+}
+
+TEST(ShardTest, AppendClassifiesEverySample) {
+  Shard shard(0, ShardOptions{}, nullptr);
+  auto ref = shard.Resolve(Labels{{"__name__", "x"}});
+  ASSERT_TRUE(ref.ok());
+  bool is_new = false;
+  EXPECT_EQ(shard.Append(*ref, 1000, 1, &is_new), SampleResult::kOk);
+  EXPECT_TRUE(is_new);
+  EXPECT_EQ(shard.Append(*ref, 2000, 2, &is_new), SampleResult::kOk);
+  EXPECT_FALSE(is_new);
+  EXPECT_EQ(shard.Append(*ref, 1500, 2), SampleResult::kOutOfOrder);
+  EXPECT_EQ(shard.Append(*ref, 2000, 2), SampleResult::kDuplicate);
+  EXPECT_EQ(shard.Append(*ref, 2000, 5), SampleResult::kConflict);
+  shard.SetHorizon(10'000);
+  EXPECT_EQ(shard.Append(*ref, 9'999, 5), SampleResult::kTooOld);
+  EXPECT_EQ(shard.Append(MakeSeriesRef(0, 1, 77), 20'000, 1), SampleResult::kUnknownSeries);
+  EXPECT_EQ(shard.Append(MakeSeriesRef(1, GenerationOf(*ref), SlotOf(*ref)), 20'000, 1),
+            SampleResult::kUnknownSeries);
+  const ShardStats s = shard.stats();
+  EXPECT_EQ(s.samples_appended, 2u);
+  EXPECT_EQ(s.out_of_order, 1u);
+  EXPECT_EQ(s.duplicates, 1u);
+  EXPECT_EQ(s.conflicts, 1u);
+  EXPECT_EQ(s.too_old, 1u);
+  EXPECT_EQ(s.unknown_series, 2u);
+}
+
+TEST(ShardTest, GarbageCollectionDropsStaleSeriesAndInvalidatesTheirRefs) {
+  SeriesLimit limit(0);
+  Shard shard(0, ShardOptions{}, &limit);
+  auto old_ref = shard.Resolve(Labels{{"__name__", "old"}, {"pod", "p1"}});
+  auto live_ref = shard.Resolve(Labels{{"__name__", "live"}, {"pod", "p1"}});
+  auto never_ref = shard.Resolve(Labels{{"__name__", "never"}});
+  ASSERT_TRUE(old_ref.ok() && live_ref.ok() && never_ref.ok());
+  ASSERT_EQ(shard.Append(*old_ref, 1000, 1), SampleResult::kOk);
+  ASSERT_EQ(shard.Append(*live_ref, 1000, 1), SampleResult::kOk);
+  ASSERT_EQ(shard.Append(*live_ref, 50'000, 2), SampleResult::kOk);
+  shard.SetHorizon(10'000);
+  EXPECT_EQ(shard.CollectGarbage(), 1u);  // "old"; "never" gets two rounds of grace
+  EXPECT_EQ(shard.Append(*old_ref, 60'000, 1), SampleResult::kUnknownSeries);
+  EXPECT_EQ(shard.CollectGarbage(), 0u);
+  EXPECT_EQ(shard.CollectGarbage(), 1u);  // "never" was resolved but never written
+  EXPECT_EQ(shard.stats().series_live, 1u);
+  EXPECT_EQ(limit.live(), 1u);
+
+  // Re-resolving gives a working ref again (possibly the same slot, another generation).
+  auto again = shard.Resolve(Labels{{"__name__", "old"}, {"pod", "p1"}});
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(*again, *old_ref);
+  bool is_new = false;
+  EXPECT_EQ(shard.Append(*again, 60'000, 7, &is_new), SampleResult::kOk);
+  EXPECT_TRUE(is_new);
+  EXPECT_EQ(shard.Append(*old_ref, 70'000, 1), SampleResult::kUnknownSeries);
+  const auto got = SelectAll(shard, {M(MatchType::kEqual, "pod", "p1")}, 0, 100'000);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].first, "live{pod=\"p1\"}");
+  EXPECT_EQ(got[1].first, "old{pod=\"p1\"}");
+  EXPECT_EQ(got[1].second, (std::vector<std::pair<std::int64_t, std::uint64_t>>{
+                               {60'000, std::bit_cast<std::uint64_t>(7.0)}}));
+}
+
+// The same random data in a Shard, in two shards behind a FanoutQueryable,
+// and in MemoryStorage must select the same series and points for random
+// matchers of every kind.
+TEST(ShardTest, SelectMatchesMemoryStorageOnRandomData) {
+  std::mt19937 rng(5);
+  Shard single(0, ShardOptions{}, nullptr);
+  Shard part0(0, ShardOptions{}, nullptr);
+  Shard part1(1, ShardOptions{}, nullptr);
+  promqltest::MemoryStorage memory;
+  const std::vector<std::string> names = {"http_requests_total", "up", "cpu"};
+  const std::vector<std::string> jobs = {"api", "db", "cache", "api-canary"};
+  std::vector<std::pair<Labels, std::pair<SeriesRef, SeriesRef>>> series;
+  for (int i = 0; i < 120; ++i) {
+    promql::LabelsBuilder b;
+    b.Set("__name__", names[rng() % names.size()]);
+    b.Set("job", jobs[rng() % jobs.size()]);
+    if (rng() % 3 != 0) b.Set("instance", "host-" + std::to_string(rng() % 10));
+    if (rng() % 4 == 0) b.Set("env", rng() % 2 ? "prod" : "dev");
+    const Labels labels = b.Build();
+    auto r1 = single.Resolve(labels);
+    Shard& part = labels.Hash() % 2 ? part1 : part0;
+    auto r2 = part.Resolve(labels);
+    ASSERT_TRUE(r1.ok() && r2.ok());
+    if (std::any_of(series.begin(), series.end(),
+                    [&](const auto& s) { return s.first == labels; })) {
+      continue;
+    }
+    series.push_back({labels, {*r1, *r2}});
+  }
+  for (std::int64_t t = 0; t < 600'000; t += 1000 + static_cast<std::int64_t>(rng() % 9000)) {
+    for (const auto& [labels, refs] : series) {
+      if (rng() % 3 == 0) continue;
+      const double v = rng() % 5 == 0 ? promql::StaleNaN() : static_cast<double>(rng() % 100);
+      ASSERT_EQ(single.Append(refs.first, t, v), SampleResult::kOk);
+      Shard& part = labels.Hash() % 2 ? part1 : part0;
+      ASSERT_EQ(part.Append(refs.second, t, v), SampleResult::kOk);
+      ASSERT_TRUE(memory.Append(labels, t, v).ok());
+    }
+  }
+  std::vector<Shard*> parts = {&part0, &part1};
+  FanoutQueryable fanout(parts);
+  const std::vector<std::string> values = {"api", "db", "", "host-3", "up", "prod", "nope"};
+  const std::vector<std::string> regexes = {"a.*",    ".*", "",       "host-[0-4]",
+                                            "up|cpu", ".+", "d.*|c.*"};
+  const std::vector<std::string> label_names = {"__name__", "job", "instance", "env", "missing"};
+  int non_empty = 0;
+  for (int q = 0; q < 400; ++q) {
+    std::vector<LabelMatcher> matchers;
+    const int n = 1 + static_cast<int>(rng() % 3);
+    for (int i = 0; i < n; ++i) {
+      const auto type = static_cast<MatchType>(rng() % 4);
+      const std::string& name = label_names[rng() % label_names.size()];
+      const bool regex = type == MatchType::kRegexMatch || type == MatchType::kRegexNoMatch;
+      const std::string& value =
+          regex ? regexes[rng() % regexes.size()] : values[rng() % values.size()];
+      matchers.push_back(M(type, name, value));
+    }
+    const std::int64_t mint = static_cast<std::int64_t>(rng() % 600'000) - 1000;
+    const std::int64_t maxt = mint + static_cast<std::int64_t>(rng() % 200'000);
+    const Canonical want = SelectAll(memory, matchers, mint, maxt);
+    std::string desc;
+    for (const auto& m : matchers) desc += m.ToString() + " ";
+    const Canonical from_single = SelectAll(single, matchers, mint, maxt);
+    const Canonical from_fanout = SelectAll(fanout, matchers, mint, maxt);
+    EXPECT_TRUE(from_single == want) << desc << mint << ".." << maxt << ": " << from_single.size()
+                                     << " series vs " << want.size();
+    EXPECT_TRUE(from_fanout == want) << desc << mint << ".." << maxt << ": " << from_fanout.size()
+                                     << " series vs " << want.size();
+    non_empty += want.empty() ? 0 : 1;
+  }
+  EXPECT_GT(non_empty, 100);  // the comparison exercised real results
+}
+
+TEST(ShardTest, FanoutHidesSamplesAfterItsInstant) {
+  Shard shard(0, ShardOptions{}, nullptr);
+  auto ref = shard.Resolve(Labels{{"__name__", "x"}});
+  ASSERT_TRUE(ref.ok());
+  for (std::int64_t t = 0; t <= 100; t += 10)
+    ASSERT_EQ(shard.Append(*ref, t, t), SampleResult::kOk);
+  Shard* shards[] = {&shard};
+  FanoutQueryable view(shards, 45);
+  const auto got = SelectAll(view, {M(MatchType::kEqual, "__name__", "x")}, 20, 1000);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].second, (std::vector<std::pair<std::int64_t, std::uint64_t>>{
+                               {20, std::bit_cast<std::uint64_t>(20.0)},
+                               {30, std::bit_cast<std::uint64_t>(30.0)},
+                               {40, std::bit_cast<std::uint64_t>(40.0)}}));
+  // A series whose samples are all after the instant is not selected at all.
+  EXPECT_TRUE(SelectAll(view, {M(MatchType::kEqual, "__name__", "x")}, 50, 1000).empty());
+}
+
+}  // namespace
+}  // namespace nimify::storage
