@@ -6,7 +6,12 @@ cd "$(dirname "$0")/.."
 kind="${1:-release}"
 shift || true
 args=(-G Ninja -DNIMIFY_WERROR="${NIMIFY_WERROR:-OFF}")
-if command -v ccache >/dev/null; then args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+if command -v ccache >/dev/null; then
+  args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # Relative paths and no cwd in the hash: a fresh clone elsewhere reuses the cache.
+  export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
+  export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/nimify-ccache}"
+fi
 case "$kind" in
   release) args+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
   debug) args+=(-DCMAKE_BUILD_TYPE=Debug) ;;
