@@ -1,8 +1,13 @@
-// Umbrella header for nimify's public API.
+// Umbrella header for nimify's public API: Status/Result, samples, rule sets,
+// alert events and the Engine.
 #ifndef NIMIFY_NIMIFY_H_
 #define NIMIFY_NIMIFY_H_
 
+#include "nimify/alert.h"
+#include "nimify/engine.h"
 #include "nimify/export.h"
+#include "nimify/rules.h"
+#include "nimify/sample.h"
 #include "nimify/status.h"
 
 namespace nimify {

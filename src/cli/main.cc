@@ -27,12 +27,14 @@ int PrintVersion(const Args& /*args*/) {
 int RunQuery(const Args& args);
 int RunTestRules(const Args& args);
 int RunCheckRules(const Args& args);
+int RunBench(const Args& args);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"query", "evaluate a PromQL expression over series in promqltest notation", RunQuery},
       {"test rules", "run promtool-style rule unit tests", RunTestRules},
       {"check rules", "validate rule files (and lint them with --lint)", RunCheckRules},
+      {"bench", "run a workload through the in-process engine and print JSON", RunBench},
       {"version", "print the version", PrintVersion},
       {"help", "list the commands", PrintHelp},
   };

@@ -362,6 +362,7 @@ void Pipeline::ProcessSample(Worker& w, const RingItem& item) {
     w.dirty_lists.push_back(list_id);
   }
   w.dirty_min = std::min(w.dirty_min, item.t);
+  if (observer_ != nullptr) observer_->OnSample(*w.shard, item.ref, list.rules, item.t, item.v);
 }
 
 void Pipeline::PublishDirty(Worker& w) {

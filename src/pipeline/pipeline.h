@@ -118,6 +118,18 @@ struct Cut {
 // of this pipeline (the workers that would make room are held).
 using CutCallback = std::function<void(const Cut&)>;
 
+// Sees each sample a shard stored for a series that feeds at least one rule,
+// with that series' rule ids, right after the shard stored it. Called on the
+// thread that owns the shard at the time (its worker, or one draining it for
+// a cut or at Stop), so state kept per shard needs no locks, and a cut
+// callback may read it (every shard is held then). Must be quick and must not block.
+class SampleObserver {
+ public:
+  virtual ~SampleObserver() = default;
+  virtual void OnSample(const storage::Shard& shard, SeriesRef ref,
+                        std::span<const std::uint32_t> rules, std::int64_t t, double v) = 0;
+};
+
 struct PipelineStats {
   std::uint64_t samples_accepted = 0;  // staged by producers
   std::uint64_t samples_refused = 0;   // ring full (Backpressure), never silently dropped
@@ -188,6 +200,8 @@ class Pipeline {
 
   // REQUIRES: before Start().
   void OnCut(CutCallback callback);
+  // REQUIRES: before Start(). `observer` must outlive the workers (Stop()).
+  void SetSampleObserver(SampleObserver* observer) { observer_ = observer; }
 
   // Replaces every rule's selectors. Each shard re-matches its series once at
   // its next batch; later samples mark rules by the new selectors.
@@ -255,6 +269,7 @@ class Pipeline {
   storage::SeriesLimit series_limit_;
   std::vector<std::unique_ptr<Worker>> workers_;
   CutCallback on_cut_;
+  SampleObserver* observer_ = nullptr;  // set before Start()
 
   // Producer slots; rings are allocated on first use and kept until destruction.
   std::vector<std::unique_ptr<ProducerSlot>> producer_slots_;

@@ -1,0 +1,264 @@
+// The embedding API: an Engine evaluates a RuleSet over the samples that
+// producers stream into it, and reports alert transitions to handlers.
+//
+//   NIMIFY_ASSIGN_OR_RETURN(auto rules, nimify::RuleSet::LoadFile("rules/runbook.rules.yml"));
+//   NIMIFY_ASSIGN_OR_RETURN(auto engine, nimify::Engine::Create({}, rules));
+//   engine->Subscribe([](const nimify::AlertEvent& e) { std::puts(e.rule.c_str()); });
+//   NIMIFY_ASSIGN_OR_RETURN(auto producer, engine->NewProducer());     // one per thread
+//   const nimify::Label up[] = {{"__name__", "up"}, {"job", "nimify-api"}};
+//   NIMIFY_ASSIGN_OR_RETURN(nimify::SeriesRef ref, producer->Resolve(up));
+//   NIMIFY_RETURN_IF_ERROR(producer->Append(ref, t_ms, 0));
+//   NIMIFY_RETURN_IF_ERROR(producer->Flush());   // publishes; the watermark moves to t_ms
+//   producer.reset();                            // closes the producer
+//   NIMIFY_RETURN_IF_ERROR(engine->Stop());      // final evaluations, handlers flushed
+//
+// Time. In event-time mode (the default) evaluation instants follow the
+// samples: each producer's watermark is its newest flushed timestamp minus
+// the allowed lateness, and the engine evaluates at instant t once every open
+// producer's watermark has passed t, over exactly the samples with timestamps
+// <= t. Each rule group is evaluated at every multiple of its interval (as
+// `promtool test rules` does), so replaying recorded data gives the same
+// alerts as streaming it live and as `nimify test rules`. Alerting rules with
+// `for: 0` (and no offset or @) are also evaluated between those instants, at
+// the timestamp of each new sample of a series they select: such an alert
+// fires from the sample that crosses its threshold, whatever the batching.
+// In wall-clock mode a timer moves every producer's watermark to
+// now - allowed_lateness and each group is evaluated when the clock passes a
+// multiple of its interval.
+#ifndef NIMIFY_ENGINE_H_
+#define NIMIFY_ENGINE_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nimify/alert.h"
+#include "nimify/export.h"
+#include "nimify/rules.h"
+#include "nimify/sample.h"
+#include "nimify/status.h"
+
+namespace nimify {
+
+namespace internal {
+class EngineCore;
+class ProducerCore;
+}  // namespace internal
+
+enum class ClockMode : std::uint8_t { kEventTime, kWallClock };
+enum class PromqlCompat : std::uint8_t {
+  kPrometheus2,  // closed range and lookback windows (Prometheus 2.x)
+  kPrometheus3,  // left-open windows (Prometheus 3.x)
+};
+enum class LogLevel : std::uint8_t { kDebug, kInfo, kWarn, kError };
+
+// Plain values (apart from `log`), so a daemon can read them from its config.
+struct EngineOptions {
+  // Shard worker threads; 0: one per hardware thread.
+  std::uint32_t shards = 0;
+  // Samples per producer->shard ring; a power of two.
+  std::uint32_t ring_capacity = 1u << 14;
+  // Producers open at once.
+  std::uint32_t max_producers = 64;
+  // How far behind its newest sample a producer may still send older samples.
+  std::chrono::milliseconds allowed_lateness{0};
+  ClockMode clock = ClockMode::kEventTime;
+  // PromQL's lookback delta for instant selectors.
+  std::chrono::milliseconds lookback{5 * 60 * 1000};
+  // Interval of rule groups that do not set one (Prometheus's evaluation_interval).
+  std::chrono::milliseconds default_eval_interval{60 * 1000};
+  PromqlCompat compat = PromqlCompat::kPrometheus3;
+  // Evaluate `for: 0` alerting rules as soon as their input changes (see above).
+  bool eager_alerts = true;
+  // Evaluate threshold rules (`selector > number` and the like) from the few
+  // series that cross the threshold, tracked as samples arrive, instead of a
+  // scan of every selected series. Same results; only threshold comparisons
+  // present when the engine is created are tracked.
+  bool incremental_thresholds = true;
+  // Sort the series every query reads by labels, so that float aggregations
+  // add in the same order whatever the thread timing (bit-identical replays),
+  // at the cost of a sort per selector.
+  bool deterministic_order = false;
+  // How much history the shards keep: 0 computes it from the rules (largest
+  // range + offset + lookback). Rule sets given later to SetRules must fit.
+  std::chrono::milliseconds retention{0};
+  // $externalLabels / $externalURL in templates, and generator URLs.
+  OwnedLabels external_labels;
+  std::string external_url;
+  // Active series across all shards; 0 is unlimited. Resolve() of a new series
+  // beyond it fails with kResourceExhausted.
+  std::uint64_t max_series = 0;
+  // Receives the engine's log lines (rule failures, handler exceptions) on
+  // the dispatcher thread. Unset: dropped.
+  std::function<void(LogLevel, std::string_view)> log;
+};
+
+// What a producer does when the ring to a shard is full.
+enum class BackpressurePolicy : std::uint8_t {
+  kRefuse,  // refuse the sample at once: kResourceExhausted
+  kWait,    // wait up to max_wait for room, then refuse: kDeadlineExceeded
+};
+
+struct ProducerOptions {
+  BackpressurePolicy backpressure = BackpressurePolicy::kWait;
+  std::chrono::nanoseconds max_wait = std::chrono::seconds(1);
+};
+
+// Counters of one producer.
+struct ProducerStats {
+  std::uint64_t accepted = 0;
+  std::uint64_t refused = 0;  // backpressure, closed producer, bad refs
+  std::uint64_t late = 0;     // at or below the producer's watermark
+};
+
+struct EngineStats {
+  std::uint64_t samples_accepted = 0;
+  std::uint64_t samples_refused = 0;
+  std::uint64_t samples_late = 0;
+  std::uint64_t samples_rejected = 0;  // by a shard: out of order, duplicate, too old, unknown ref
+  std::uint64_t series_live = 0;
+  std::uint64_t series_refused = 0;  // max_series
+  std::uint64_t memory_bytes = 0;    // estimate of the shards' heap
+  std::uint64_t evaluation_instants = 0;
+  std::uint64_t rule_evaluations = 0;
+  std::uint64_t incremental_evaluations = 0;  // queries answered by the threshold tracker
+  std::uint64_t rule_failures = 0;
+  std::uint64_t alert_events = 0;      // transitions queued for the handlers
+  std::uint64_t handler_calls = 0;
+  std::uint64_t handler_failures = 0;  // handler threw
+  std::uint64_t queue_depth = 0;       // events waiting for the dispatcher
+  std::int64_t last_evaluation_ms = 0;
+};
+
+class Engine;
+
+// Appends samples for one thread. The rings from producers to shards are
+// single-producer, so each thread that appends needs its own Producer.
+// Thread safety: one thread at a time per Producer; different Producers are
+// independent. A Producer may outlive its Engine: after Stop() every call
+// fails with kFailedPrecondition.
+class NIMIFY_EXPORT Producer {
+ public:
+  ~Producer();  // Close()
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  // The series' reference, creating the series on first use. Labels may come
+  // in any order; they must include a valid __name__, have valid names, no
+  // duplicates and no empty values. kInvalidArgument for a bad label set,
+  // kResourceExhausted at EngineOptions::max_series. Same as Engine::Resolve.
+  Result<SeriesRef> Resolve(std::span<const Label> labels);
+
+  // Appends one sample. The shards see it after the next publish (every few
+  // dozen samples per shard, and at Flush()). Errors, each also counted:
+  // kInvalidArgument: the timestamp is at or below this producer's
+  // watermark (late), or the ref cannot be one of this engine's;
+  // kResourceExhausted (policy kRefuse) / kDeadlineExceeded (kWait): the ring
+  // is full; kFailedPrecondition: closed or stopped. Samples the shard cannot
+  // store (older than the series' newest, a different value at the same
+  // timestamp, a dropped series' ref) are rejected later, asynchronously, and
+  // counted in EngineStats::samples_rejected.
+  Status Append(SeriesRef series, std::int64_t timestamp_ms, double value);
+
+  // The fast path: appends every sample in order, skipping (and counting)
+  // the ones Append would refuse. Returns OK when all were accepted, else the
+  // first error; `accepted` (optional) receives how many were.
+  Status AppendBatch(std::span<const Sample> samples, std::size_t* accepted = nullptr);
+
+  // Publishes every staged sample and moves this producer's watermark to its
+  // newest timestamp - allowed lateness: later samples at or below it are
+  // late. With lateness 0, finish a timestamp before flushing: the rest of
+  // that timestamp would be late. kFailedPrecondition when closed.
+  Status Flush();
+
+  // Promises that every sample with timestamp <= t has been sent (so the
+  // engine may evaluate up to t without waiting for this producer), then
+  // flushes. Use it to let evaluation proceed through periods without samples.
+  Status AdvanceWatermark(std::int64_t t_ms);
+
+  // Flushes and leaves the watermark: the engine stops waiting for this
+  // producer. Idempotent.
+  void Close();
+
+  std::int64_t watermark() const noexcept;
+  ProducerStats stats() const noexcept;
+
+ private:
+  friend class Engine;
+  explicit Producer(std::unique_ptr<internal::ProducerCore> impl);
+  std::unique_ptr<internal::ProducerCore> impl_;
+};
+
+// Identifies a registered handler or subscription.
+using HandlerId = std::uint64_t;
+
+// Thread safety: every method may be called from any thread, concurrently.
+// Handlers run on the engine's dispatcher thread; from there they may call any
+// Engine method except Stop() (which waits for the dispatcher).
+class NIMIFY_EXPORT Engine {
+ public:
+  // Validates the options, builds the rules, starts the shard workers and the
+  // dispatcher. The engine's evaluation step is the greatest common divisor of
+  // the group intervals (SetRules() must keep to multiples of it).
+  // kInvalidArgument for bad options; kInternal if a thread cannot start.
+  // `rules` may be null (no rules until SetRules()).
+  static Result<std::unique_ptr<Engine>> Create(EngineOptions options,
+                                                std::shared_ptr<const RuleSet> rules);
+  ~Engine();  // Stop(); never throws
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // A producer for the calling thread. kResourceExhausted when max_producers
+  // are open; kFailedPrecondition after Stop().
+  Result<std::unique_ptr<Producer>> NewProducer(ProducerOptions options = {});
+
+  // See Producer::Resolve.
+  Result<SeriesRef> Resolve(std::span<const Label> labels);
+
+  // Registers a handler; it receives every transition queued after this call.
+  HandlerId AddHandler(std::shared_ptr<AlertHandler> handler);
+  // The same for a callback.
+  HandlerId Subscribe(std::function<void(const AlertEvent&)> callback);
+  // After it returns the handler is not called again (unless it is called from
+  // that handler itself). kNotFound for an unknown id.
+  Status RemoveHandler(HandlerId id);
+
+  // Replaces the rules. The new set is validated completely first; on error
+  // nothing changes. Every evaluation after the call uses the new rules; alert
+  // state carries over for rules whose identity (group, name, expression,
+  // labels) is unchanged, and series written by removed rules are marked stale.
+  // kInvalidArgument: an interval that is not a multiple of the engine's step;
+  // kFailedPrecondition: the rules need more history than the retention, or
+  // the engine is stopped.
+  Status SetRules(std::shared_ptr<const RuleSet> rules);
+  std::shared_ptr<const RuleSet> rules() const;
+
+  // Pending and firing alerts as of the last evaluation (state kPending or
+  // kFiring, eval_time_ms = that evaluation).
+  std::vector<AlertEvent> ActiveAlerts() const;
+
+  EngineStats stats() const;
+  // The last evaluation instant (minimum int64 before the first).
+  std::int64_t last_evaluation_ms() const;
+
+  // Drains the rings, runs the evaluations that are due up to the watermark,
+  // delivers every queued event, calls each handler's Flush() and stops the
+  // threads. Close or flush producers first: samples a producer has not
+  // flushed are not seen. Idempotent; later calls return the first result.
+  // Must not be called from a handler.
+  Status Stop();
+
+ private:
+  explicit Engine(std::shared_ptr<internal::EngineCore> impl);
+  std::shared_ptr<internal::EngineCore> impl_;
+};
+
+}  // namespace nimify
+
+#endif  // NIMIFY_ENGINE_H_

@@ -1,0 +1,721 @@
+// `nimify bench`: runs a synthetic (or recorded) workload through the whole
+// in-process pipeline (producers -> rings -> shards -> rule evaluation ->
+// alert dispatcher -> handler) and prints one JSON object.
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cinttypes>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/commands.h"
+#include "engine/output_store.h"
+#include "engine/rule_runtime.h"
+#include "ingest/batch.h"
+#include "ingest/remote_write.h"
+#include "nimify/engine.h"
+#include "nimify/rules.h"
+#include "pipeline/pipeline.h"
+#include "promql/labels.h"
+#include "promql/parser.h"
+#include "storage/fanout_queryable.h"
+#include "storage/shard.h"
+
+namespace nimify::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: nimify bench [--rules PATH]... [--series N] [--producers P] [--shards S]\n"
+    "                    [--seconds T] [--input FILE] [--format json|text]\n"
+    "                    [--generated-rules R] [--metrics M] [--step DURATION]\n"
+    "                    [--spikes-per-step K] [--record FILE] [--no-eager]\n"
+    "                    [--no-incremental]\n"
+    "                    [--full-eval-runs N] [--rate SAMPLES_PER_SECOND]\n"
+    "\n"
+    "Streams a workload through the in-process engine and prints one JSON object:\n"
+    "samples_per_second, cpu_ns_per_sample, series, rules, alerts_fired,\n"
+    "alert_latency_us {p50, p99, max}, bytes_per_series and full_eval_ms.\n"
+    "\n"
+    "The synthetic workload: N series spread over M metrics (bench_metric_0..M-1),\n"
+    "one sample per series every --step (default 15s) of event time, sent by P\n"
+    "producer threads in batches, as fast as the engine takes them, for T seconds\n"
+    "of wall time. R generated threshold rules (`bench_metric_<k % M> > 500+k`,\n"
+    "for: 0, interval = step) come on top of the --rules files. Each step K series\n"
+    "spike to 1000, so the rules on their metric fire (and resolve at the next\n"
+    "step); alert latency is from the append of the spike to the handler call.\n"
+    "--input replays a recording instead (looping, with shifted timestamps):\n"
+    "frames of [u32 little-endian length][remote-write body], decoded and resolved\n"
+    "by the producers; --record FILE writes T steps of the synthetic workload as one.\n"
+    "--rate paces the producers (total samples per second; default: as fast as\n"
+    "the engine takes them): latency is only meaningful below saturation.\n"
+    "full_eval_ms: every rule evaluated once over N series with a 5-minute window.\n";
+
+int UsageError(const std::string& msg) {
+  std::fprintf(stderr, "nimify bench: %s\n\n%s", msg.c_str(), kUsage);
+  return 2;
+}
+
+struct BenchOptions {
+  std::vector<std::string> rule_paths;
+  std::uint64_t series = 100'000;
+  std::uint32_t producers = 2;
+  std::uint32_t shards = 2;
+  double seconds = 10;
+  std::string input;
+  std::string record;
+  bool json = true;
+  std::uint32_t generated_rules = 100;
+  std::uint32_t metrics = 10;
+  std::int64_t step_ms = 15'000;
+  std::uint64_t spikes_per_step = 0;  // 0: series / 10'000 (at least 1)
+  bool eager = true;
+  bool incremental = true;
+  int full_eval_runs = 3;  // 0: skip (full_eval_ms is null)
+  double rate = 0;  // samples per second over all producers; 0: unpaced
+};
+
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+std::int64_t ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  long long size = 0, resident = 0;
+  statm >> size >> resident;
+  return static_cast<std::int64_t>(resident) * sysconf(_SC_PAGESIZE);
+}
+
+std::int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+template <typename T>
+bool ParseNumber(const std::string& text, T* out) {
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, *out);
+  return ec == std::errc() && ptr == end;
+}
+
+// ---- The synthetic workload --------------------------------------------------------
+
+// Series i: metric i % M, labels {instance="host-<i/64>", series="<i>"}.
+std::string MetricOf(std::uint64_t i, std::uint32_t metrics) {
+  return "bench_metric_" + std::to_string(i % metrics);
+}
+
+double BaseValue(std::uint64_t i, std::uint64_t step) {
+  return static_cast<double>((i * 7 + step) % 100);
+}
+
+// The spiking series of a step: K of them, spread and moving from step to step.
+bool Spikes(std::uint64_t i, std::uint64_t step, std::uint64_t series, std::uint64_t k) {
+  const std::uint64_t stride = std::max<std::uint64_t>(series / k, 1);
+  return (i + step * 7919) % stride == 0;
+}
+
+std::string GeneratedRules(const BenchOptions& o) {
+  std::string y = "groups:\n  - name: bench-thresholds\n    interval: " +
+                  promql::FormatDuration(o.step_ms) + "\n    rules:\n";
+  for (std::uint32_t k = 0; k < o.generated_rules; ++k) {
+    y += "      - alert: BenchHigh" + std::to_string(k) + "\n        expr: bench_metric_" +
+         std::to_string(k % o.metrics) + " > " + std::to_string(500 + k) +
+         "\n        labels:\n          severity: bench\n        annotations:\n"
+         "          summary: \"series {{ $labels.series }} at {{ $value }}\"\n";
+  }
+  return y;
+}
+
+Result<std::shared_ptr<const RuleSet>> LoadAllRules(const BenchOptions& o, std::string* dir) {
+  // One RuleSet from the given files plus the generated file: write the
+  // generated rules next to the others in a temporary directory.
+  char tmpl[] = "/tmp/nimify-bench-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return Status::Internal("cannot create a temporary directory");
+  *dir = tmpl;
+  const std::string generated = *dir + "/generated.rules.yml";
+  std::ofstream(generated) << GeneratedRules(o);
+  std::vector<std::string> paths = o.rule_paths;
+  if (o.generated_rules > 0) paths.push_back(generated);
+  if (paths.empty()) return RuleSet::Empty();
+  return RuleSet::LoadFiles(paths);
+}
+
+// When a spike of series i at `step` was appended (steady ns), for the handler.
+class SpikeClock {
+ public:
+  explicit SpikeClock(std::uint64_t series)
+      : steps_(new std::atomic<std::uint64_t>[series]), times_(new std::atomic<std::int64_t>[series]) {
+    for (std::uint64_t i = 0; i < series; ++i) {
+      steps_[i].store(~0ull, std::memory_order_relaxed);
+      times_[i].store(0, std::memory_order_relaxed);
+    }
+  }
+  void Record(std::uint64_t i, std::uint64_t step, std::int64_t ns) {
+    times_[i].store(ns, std::memory_order_relaxed);
+    // release: a reader that sees this step also sees the time stored above.
+    steps_[i].store(step, std::memory_order_release);
+  }
+  std::optional<std::int64_t> Get(std::uint64_t i, std::uint64_t step) const {
+    if (steps_[i].load(std::memory_order_acquire) != step) return std::nullopt;
+    return times_[i].load(std::memory_order_relaxed);
+  }
+
+ private:
+  std::unique_ptr<std::atomic<std::uint64_t>[]> steps_;
+  std::unique_ptr<std::atomic<std::int64_t>[]> times_;
+};
+
+class LatencyHandler final : public AlertHandler {
+ public:
+  LatencyHandler(const SpikeClock* clock, std::int64_t step_ms, std::uint64_t series)
+      : clock_(clock), step_ms_(step_ms), series_(series) {}
+  void OnAlert(const AlertEvent& e) override {
+    const std::int64_t now = SteadyNs();
+    if (e.state != AlertState::kFiring) return;
+    ++fired_;
+    std::uint64_t id = 0;
+    for (const auto& l : e.labels) {
+      if (l.name == "series") ParseNumber(l.value, &id);
+    }
+    if (id >= series_ || e.eval_time_ms % step_ms_ != 0) return;
+    if (auto t = clock_->Get(id, static_cast<std::uint64_t>(e.eval_time_ms / step_ms_))) {
+      latencies_ns_.push_back(now - *t);
+    }
+  }
+  std::uint64_t fired() const { return fired_; }
+  std::vector<std::int64_t> latencies() const { return latencies_ns_; }
+
+ private:
+  const SpikeClock* clock_;
+  const std::int64_t step_ms_;
+  const std::uint64_t series_;
+  // Dispatcher thread only; read after Stop().
+  std::uint64_t fired_ = 0;
+  std::vector<std::int64_t> latencies_ns_;
+};
+
+struct ProducerResult {
+  std::uint64_t samples = 0;
+  double decode_cpu_s = 0;
+  Status status;
+};
+
+// Sends series [begin, end) for every step until the deadline.
+void RunSyntheticProducer(Producer& producer, const BenchOptions& o, std::uint64_t begin,
+                          std::uint64_t end, std::chrono::steady_clock::time_point deadline,
+                          SpikeClock* spikes, ProducerResult* result) {
+  std::vector<SeriesRef> refs;
+  refs.reserve(end - begin);
+  for (std::uint64_t i = begin; i < end; ++i) {
+    const std::string name = MetricOf(i, o.metrics);
+    const std::string instance = "host-" + std::to_string(i / 64);
+    const std::string id = std::to_string(i);
+    const Label labels[] = {{"__name__", name}, {"instance", instance}, {"series", id}};
+    auto ref = producer.Resolve(labels);
+    if (!ref.ok()) {
+      result->status = ref.status();
+      return;
+    }
+    refs.push_back(*ref);
+  }
+  const std::uint64_t k = o.spikes_per_step;
+  constexpr std::size_t kChunk = 1024;
+  std::vector<Sample> chunk;
+  chunk.reserve(kChunk);
+  const auto started = std::chrono::steady_clock::now();
+  // With a rate, each step's samples go out together, once per step period.
+  const std::chrono::duration<double> step_period(
+      o.rate > 0 ? static_cast<double>(o.series) / o.rate : 0.0);
+  for (std::uint64_t step = 0; std::chrono::steady_clock::now() < deadline; ++step) {
+    if (o.rate > 0) {
+      std::this_thread::sleep_until(
+          started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        step_period * static_cast<double>(step)));
+    }
+    const std::int64_t t = static_cast<std::int64_t>(step) * o.step_ms;
+    for (std::uint64_t i = begin; i < end;) {
+      chunk.clear();
+      const std::int64_t append_ns = SteadyNs();
+      const std::uint64_t chunk_end = std::min<std::uint64_t>(end, i + kChunk);
+      for (; i < chunk_end; ++i) {
+        double v = BaseValue(i, step);
+        if (Spikes(i, step, o.series, k)) {
+          v = 1000;
+          spikes->Record(i, step, append_ns);
+        }
+        chunk.push_back({refs[i - begin], t, v});
+      }
+      std::size_t accepted = 0;
+      Status st = producer.AppendBatch(chunk, &accepted);
+      result->samples += accepted;
+      if (!st.ok() && result->status.ok()) result->status = st;
+    }
+    // The step is complete: the engine may evaluate up to t.
+    (void)producer.AdvanceWatermark(t);
+  }
+}
+
+// Frames of [u32 little-endian length][remote-write body].
+Result<std::vector<std::string>> ReadFrames(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound(path + ": cannot open file");
+  std::vector<std::string> frames;
+  while (true) {
+    unsigned char len[4];
+    if (!in.read(reinterpret_cast<char*>(len), 4)) break;
+    const std::uint32_t n = len[0] | (len[1] << 8) | (len[2] << 16) | (std::uint32_t{len[3]} << 24);
+    std::string body(n, '\0');
+    if (!in.read(body.data(), n)) {
+      return Status::InvalidArgument(path + ": frame " + std::to_string(frames.size()) +
+                                     " is truncated");
+    }
+    frames.push_back(std::move(body));
+  }
+  if (frames.empty()) return Status::InvalidArgument(path + ": no frames");
+  return frames;
+}
+
+// Replays frames p, p+P, ... (so each producer's frames stay in time order),
+// looping with shifted timestamps until the deadline.
+void RunRecordedProducer(Producer& producer, const std::vector<std::string>& frames,
+                         std::size_t first, std::size_t stride, std::int64_t span_ms,
+                         std::chrono::steady_clock::time_point deadline, ProducerResult* result) {
+  ingest::Batch batch;
+  std::vector<Sample> samples;
+  std::vector<Label> labels;
+  for (std::int64_t pass = 0;; ++pass) {
+    const std::int64_t shift = pass * span_ms;
+    for (std::size_t f = first; f < frames.size(); f += stride) {
+      if (std::chrono::steady_clock::now() >= deadline) return;
+      batch.Clear();
+      const double cpu0 = ThreadCpuSeconds();
+      Status st = ingest::DecodeRemoteWrite(frames[f], ingest::Limits(), &batch);
+      samples.clear();
+      std::int64_t newest = std::numeric_limits<std::int64_t>::min();
+      for (std::size_t s = 0; st.ok() && s < batch.series_count(); ++s) {
+        const ingest::BatchSeries series = batch.series(s);
+        labels.clear();
+        for (const auto& l : series.labels) labels.push_back({l.name, l.value});
+        auto ref = producer.Resolve(labels);
+        if (!ref.ok()) {
+          st = ref.status();
+          break;
+        }
+        for (const auto& p : series.samples) {
+          samples.push_back({*ref, p.t + shift, p.v});
+          newest = std::max(newest, p.t + shift);
+        }
+      }
+      result->decode_cpu_s += ThreadCpuSeconds() - cpu0;
+      if (!st.ok()) {
+        result->status = st.WithPrefix("frame " + std::to_string(f));
+        return;
+      }
+      std::size_t accepted = 0;
+      (void)producer.AppendBatch(samples, &accepted);
+      result->samples += accepted;
+      // Another frame of this producer may carry the same timestamp.
+      if (newest != std::numeric_limits<std::int64_t>::min()) {
+        (void)producer.AdvanceWatermark(newest - 1);
+      }
+    }
+  }
+}
+
+Status WriteRecording(const BenchOptions& o, std::uint64_t steps) {
+  std::ofstream out(o.record, std::ios::binary);
+  if (!out) return Status::NotFound(o.record + ": cannot create file");
+  constexpr std::uint64_t kSeriesPerFrame = 2000;
+  for (std::uint64_t step = 0; step < steps; ++step) {
+    const std::int64_t t = static_cast<std::int64_t>(step) * o.step_ms;
+    for (std::uint64_t begin = 0; begin < o.series; begin += kSeriesPerFrame) {
+      ingest::Batch batch;
+      for (std::uint64_t i = begin; i < std::min(o.series, begin + kSeriesPerFrame); ++i) {
+        const promql::Labels labels{{"__name__", MetricOf(i, o.metrics)},
+                                    {"instance", "host-" + std::to_string(i / 64)},
+                                    {"series", std::to_string(i)}};
+        const double v = Spikes(i, step, o.series, o.spikes_per_step) ? 1000 : BaseValue(i, step);
+        const promql::Point p{t, v};
+        batch.AddSeries(labels, std::span<const promql::Point>(&p, 1));
+      }
+      const std::string body = ingest::EncodeRemoteWrite(batch);
+      const auto n = static_cast<std::uint32_t>(body.size());
+      const unsigned char len[4] = {static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
+                                    static_cast<unsigned char>(n >> 16),
+                                    static_cast<unsigned char>(n >> 24)};
+      out.write(reinterpret_cast<const char*>(len), 4);
+      out.write(body.data(), static_cast<std::streamsize>(body.size()));
+    }
+  }
+  return out ? Status::Ok() : Status::Internal(o.record + ": write failed");
+}
+
+// ---- full_eval_ms ----------------------------------------------------------------------
+
+// Every rule evaluated once, at one instant on every group's grid, over the
+// series of the synthetic workload with a full 5-minute window in the shards.
+Result<double> FullEvalMs(const BenchOptions& o, const RuleSet& rules) {
+  if (o.full_eval_runs <= 0) return std::nan("");
+  engine::RuntimeOptions ro;
+  ro.eager_alerts = false;
+  ro.default_interval_ms = 60'000;
+  storage::SeriesLimit limit(0);
+  std::vector<std::unique_ptr<storage::Shard>> shards;
+  std::vector<storage::Shard*> raw;
+  for (std::uint32_t s = 0; s < o.shards; ++s) {
+    shards.push_back(std::make_unique<storage::Shard>(s, storage::ShardOptions{}, &limit));
+    raw.push_back(shards.back().get());
+  }
+  std::vector<std::pair<storage::Shard*, storage::SeriesRef>> refs;
+  for (std::uint64_t i = 0; i < o.series; ++i) {
+    const std::string name = MetricOf(i, o.metrics);
+    const std::string instance = "host-" + std::to_string(i / 64);
+    const std::string id = std::to_string(i);
+    const storage::LabelView labels[] = {{"__name__", name}, {"instance", instance}, {"series", id}};
+    const std::uint64_t hash = storage::HashLabels(labels);
+    storage::Shard* shard = raw[((hash >> 32) * raw.size()) >> 32];
+    NIMIFY_ASSIGN_OR_RETURN(storage::SeriesRef ref, shard->Resolve(labels, hash));
+    refs.emplace_back(shard, ref);
+  }
+  // 21 samples: 5 minutes at 15 s, ending on a multiple of every interval.
+  const std::int64_t end = 60 * 60'000;
+  const std::int64_t window = 5 * 60'000;
+  for (std::int64_t t = end - window; t <= end; t += std::min<std::int64_t>(o.step_ms, window)) {
+    const auto step = static_cast<std::uint64_t>(t / o.step_ms);
+    for (std::uint64_t i = 0; i < refs.size(); ++i) {
+      refs[i].first->Append(refs[i].second, t, BaseValue(i, step));
+    }
+  }
+  std::vector<double> runs;
+  for (int run = 0; run < o.full_eval_runs; ++run) {
+    NIMIFY_ASSIGN_OR_RETURN(auto runtime, engine::RuleRuntime::Build(rules, ro, nullptr));
+    engine::OutputStore outputs(window);
+    engine::EvalOutput out;
+    storage::FanoutQueryable view(raw, end);
+    const auto start = std::chrono::steady_clock::now();
+    runtime->Evaluate(end, pipeline::DirtySet(), view, &outputs, &out);
+    runs.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                             start)
+                       .count());
+    if (out.rule_evaluations != rules.rule_count()) {
+      return Status::Internal("full evaluation ran " + std::to_string(out.rule_evaluations) +
+                              " of " + std::to_string(rules.rule_count()) + " rules");
+    }
+    if (out.rule_failures != 0) return Status::Internal("a rule failed in the full evaluation");
+  }
+  std::sort(runs.begin(), runs.end());
+  return runs[runs.size() / 2];
+}
+
+// ---- Output -----------------------------------------------------------------------------
+
+std::string Num(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.6g", v);
+  return buf;
+}
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+double Percentile(std::vector<std::int64_t>& v, double p) {
+  if (v.empty()) return std::nan("");
+  std::sort(v.begin(), v.end());
+  const auto idx = static_cast<std::size_t>(std::min<double>(
+      static_cast<double>(v.size() - 1), std::ceil(p * static_cast<double>(v.size())) - 1));
+  return static_cast<double>(v[idx]) / 1000.0;
+}
+
+int Run(const BenchOptions& o) {
+  std::string tmpdir;
+  auto rules = LoadAllRules(o, &tmpdir);
+  if (!tmpdir.empty()) {
+    std::remove((tmpdir + "/generated.rules.yml").c_str());
+    rmdir(tmpdir.c_str());
+  }
+  if (!rules.ok()) {
+    std::fprintf(stderr, "nimify bench: %s\n", rules.status().ToString().c_str());
+    return 2;
+  }
+  if (!o.record.empty()) {
+    const std::uint64_t steps = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(o.seconds));
+    Status st = WriteRecording(o, steps);
+    if (!st.ok()) {
+      std::fprintf(stderr, "nimify bench: %s\n", st.ToString().c_str());
+      return 2;
+    }
+    std::fprintf(stderr, "nimify bench: wrote %" PRIu64 " steps of %" PRIu64 " series to %s\n",
+                 steps, o.series, o.record.c_str());
+    return 0;
+  }
+  std::vector<std::string> frames;
+  std::int64_t span_ms = 0;
+  if (!o.input.empty()) {
+    auto read = ReadFrames(o.input);
+    if (!read.ok()) {
+      std::fprintf(stderr, "nimify bench: %s\n", read.status().ToString().c_str());
+      return 2;
+    }
+    frames = std::move(read).value();
+    // The recording's time span, so that loops continue after its end.
+    std::int64_t lo = std::numeric_limits<std::int64_t>::max(), hi = std::numeric_limits<std::int64_t>::min();
+    for (const std::string* f : {&frames.front(), &frames.back()}) {
+      ingest::Batch b;
+      if (ingest::DecodeRemoteWrite(*f, ingest::Limits(), &b).ok()) {
+        for (std::size_t s = 0; s < b.series_count(); ++s) {
+          for (const auto& p : b.series(s).samples) {
+            lo = std::min(lo, p.t);
+            hi = std::max(hi, p.t);
+          }
+        }
+      }
+    }
+    span_ms = hi >= lo ? hi - lo + o.step_ms : o.step_ms;
+  }
+
+  EngineOptions eo;
+  eo.shards = o.shards;
+  eo.max_producers = o.producers;
+  eo.eager_alerts = o.eager;
+  eo.incremental_thresholds = o.incremental;
+  eo.default_eval_interval = std::chrono::milliseconds(60'000);
+  const std::int64_t rss_before = ResidentBytes();
+  auto engine = Engine::Create(eo, *rules);
+  if (!engine.ok()) {
+    std::fprintf(stderr, "nimify bench: %s\n", engine.status().ToString().c_str());
+    return 2;
+  }
+  // A recording has no append times to measure latency from.
+  const std::uint64_t clocked_series = o.input.empty() ? o.series : 0;
+  SpikeClock spikes(std::max<std::uint64_t>(clocked_series, 1));
+  auto latency = std::make_shared<LatencyHandler>(&spikes, o.step_ms, clocked_series);
+  (*engine)->AddHandler(latency);
+
+  std::vector<std::unique_ptr<Producer>> producers;
+  for (std::uint32_t p = 0; p < o.producers; ++p) {
+    auto producer = (*engine)->NewProducer();
+    if (!producer.ok()) {
+      std::fprintf(stderr, "nimify bench: %s\n", producer.status().ToString().c_str());
+      return 2;
+    }
+    producers.push_back(std::move(producer).value());
+  }
+  std::vector<ProducerResult> results(o.producers);
+  const double cpu0 = ProcessCpuSeconds();
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline =
+      start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                  std::chrono::duration<double>(o.seconds));
+  std::int64_t rss_after = 0;
+  {
+    std::vector<std::thread> threads;
+    for (std::uint32_t p = 0; p < o.producers; ++p) {
+      threads.emplace_back([&, p] {
+        Producer& producer = *producers[p];
+        if (frames.empty()) {
+          const std::uint64_t begin = o.series * p / o.producers;
+          const std::uint64_t end = o.series * (p + 1) / o.producers;
+          RunSyntheticProducer(producer, o, begin, end, deadline, &spikes, &results[p]);
+        } else {
+          RunRecordedProducer(producer, frames, p, o.producers, span_ms, deadline, &results[p]);
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    rss_after = ResidentBytes();
+    producers.clear();  // closes them: the engine may evaluate up to the last step
+  }
+  const Status stopped = (*engine)->Stop();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double cpu = ProcessCpuSeconds() - cpu0;
+  if (!stopped.ok()) {
+    std::fprintf(stderr, "nimify bench: %s\n", stopped.ToString().c_str());
+    return 1;
+  }
+  std::uint64_t samples = 0;
+  double decode_cpu = 0;
+  for (const auto& r : results) {
+    if (!r.status.ok()) {
+      std::fprintf(stderr, "nimify bench: producer: %s\n", r.status.ToString().c_str());
+      return 1;
+    }
+    samples += r.samples;
+    decode_cpu += r.decode_cpu_s;
+  }
+  const EngineStats stats = (*engine)->stats();
+  const std::uint64_t series_live = stats.series_live;
+  engine->reset();
+
+  auto full_eval = FullEvalMs(o, **rules);
+  if (!full_eval.ok()) {
+    std::fprintf(stderr, "nimify bench: full evaluation: %s\n",
+                 full_eval.status().ToString().c_str());
+    return 1;
+  }
+  std::vector<std::int64_t> lat = latency->latencies();
+  const double p50 = Percentile(lat, 0.50);
+  const double p99 = Percentile(lat, 0.99);
+  const double max = lat.empty() ? std::nan("") : static_cast<double>(lat.back()) / 1000.0;
+  const double sps = static_cast<double>(samples) / wall;
+  const double ns_per_sample = samples > 0 ? cpu * 1e9 / static_cast<double>(samples) : 0;
+  const double bytes_per_series =
+      series_live > 0 ? static_cast<double>(rss_after - rss_before) / static_cast<double>(series_live)
+                      : 0;
+#ifdef NDEBUG
+  const char* build = "optimized";
+#else
+  const char* build = "debug";
+#endif
+  if (o.json) {
+    std::string j = "{";
+    j += "\"samples_per_second\": " + Num(sps);
+    j += ", \"cpu_ns_per_sample\": " + Num(ns_per_sample);
+    j += ", \"series\": " + std::to_string(series_live);
+    j += ", \"rules\": " + std::to_string((*rules)->rule_count());
+    j += ", \"alerts_fired\": " + std::to_string(latency->fired());
+    j += ", \"alert_latency_us\": {\"p50\": " + Num(p50) + ", \"p99\": " + Num(p99) +
+         ", \"max\": " + Num(max) + ", \"samples\": " + std::to_string(lat.size()) + "}";
+    j += ", \"bytes_per_series\": " + Num(bytes_per_series);
+    j += ", \"full_eval_ms\": " + Num(*full_eval);
+    j += ", \"samples\": " + std::to_string(samples);
+    j += ", \"seconds\": " + Num(wall);
+    j += ", \"cpu_seconds\": " + Num(cpu);
+    j += ", \"producers\": " + std::to_string(o.producers);
+    j += ", \"shards\": " + std::to_string(o.shards);
+    j += ", \"step_ms\": " + std::to_string(o.step_ms);
+    j += ", \"input\": " + JsonString(o.input.empty() ? "synthetic" : o.input);
+    if (!o.input.empty()) {
+      j += ", \"decode_ns_per_sample\": " +
+           Num(samples > 0 ? decode_cpu * 1e9 / static_cast<double>(samples) : 0);
+    }
+    if (o.rate > 0) j += ", \"rate\": " + Num(o.rate);
+    j += ", \"shard_bytes_per_series\": " +
+         Num(series_live > 0 ? static_cast<double>(stats.memory_bytes) / static_cast<double>(series_live) : 0);
+    j += ", \"incremental_evaluations\": " + std::to_string(stats.incremental_evaluations);
+    j += ", \"evaluation_instants\": " + std::to_string(stats.evaluation_instants);
+    j += ", \"rule_evaluations\": " + std::to_string(stats.rule_evaluations);
+    j += ", \"rule_failures\": " + std::to_string(stats.rule_failures);
+    j += ", \"samples_refused\": " + std::to_string(stats.samples_refused);
+    j += ", \"samples_rejected\": " + std::to_string(stats.samples_rejected);
+    j += ", \"build\": " + JsonString(build);
+    j += "}";
+    std::printf("%s\n", j.c_str());
+  } else {
+    std::printf("samples/s          %.0f\ncpu ns/sample      %.1f\nseries             %" PRIu64
+                "\nrules              %zu\nalerts fired       %" PRIu64
+                "\nalert latency us   p50 %.1f  p99 %.1f  max %.1f\nbytes/series       %.1f\n"
+                "full eval ms       %.1f\n",
+                sps, ns_per_sample, series_live, (*rules)->rule_count(), latency->fired(), p50,
+                p99, max, bytes_per_series, *full_eval);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int RunBench(const Args& args) {
+  BenchOptions o;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string name = args[i];
+    std::string value;
+    const bool has_inline = name.rfind("--", 0) == 0 && name.find('=') != std::string::npos;
+    if (has_inline) {
+      value = name.substr(name.find('=') + 1);
+      name = name.substr(0, name.find('='));
+    }
+    auto next = [&](std::string* out) {
+      if (has_inline) {
+        *out = value;
+        return true;
+      }
+      if (i + 1 >= args.size()) return false;
+      *out = args[++i];
+      return true;
+    };
+    std::string v;
+    if (name == "-h" || name == "--help") {
+      std::printf("%s", kUsage);
+      return 0;
+    } else if (name == "--no-eager") {
+      o.eager = false;
+    } else if (name == "--no-incremental") {
+      o.incremental = false;
+    } else if (!next(&v)) {
+      return UsageError("missing value for " + name);
+    } else if (name == "--rules") {
+      o.rule_paths.push_back(v);
+    } else if (name == "--series") {
+      if (!ParseNumber(v, &o.series) || o.series == 0) return UsageError("bad --series " + v);
+    } else if (name == "--producers") {
+      if (!ParseNumber(v, &o.producers) || o.producers == 0) return UsageError("bad --producers " + v);
+    } else if (name == "--shards") {
+      if (!ParseNumber(v, &o.shards) || o.shards == 0) return UsageError("bad --shards " + v);
+    } else if (name == "--seconds") {
+      char* end = nullptr;
+      o.seconds = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() || *end != '\0' || !(o.seconds > 0)) return UsageError("bad --seconds " + v);
+    } else if (name == "--input") {
+      o.input = v;
+    } else if (name == "--record") {
+      o.record = v;
+    } else if (name == "--format") {
+      if (v != "json" && v != "text") return UsageError("--format must be json or text");
+      o.json = v == "json";
+    } else if (name == "--generated-rules") {
+      if (!ParseNumber(v, &o.generated_rules)) return UsageError("bad --generated-rules " + v);
+    } else if (name == "--metrics") {
+      if (!ParseNumber(v, &o.metrics) || o.metrics == 0) return UsageError("bad --metrics " + v);
+    } else if (name == "--step") {
+      auto d = promql::ParseDuration(v);
+      if (!d.ok() || *d <= 0 || 60'000 % *d != 0) {
+        return UsageError("bad --step " + v + " (a duration that divides 1m)");
+      }
+      o.step_ms = *d;
+    } else if (name == "--spikes-per-step") {
+      if (!ParseNumber(v, &o.spikes_per_step)) return UsageError("bad --spikes-per-step " + v);
+    } else if (name == "--rate") {
+      char* end = nullptr;
+      o.rate = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() || *end != '\0' || !(o.rate > 0)) return UsageError("bad --rate " + v);
+    } else if (name == "--full-eval-runs") {
+      if (!ParseNumber(v, &o.full_eval_runs)) return UsageError("bad --full-eval-runs " + v);
+    } else {
+      return UsageError("unknown argument " + name);
+    }
+  }
+  if (o.spikes_per_step == 0) o.spikes_per_step = std::max<std::uint64_t>(o.series / 10'000, 1);
+  if (o.producers > 1024) return UsageError("at most 1024 producers");
+  return Run(o);
+}
+
+}  // namespace nimify::cli

@@ -1,0 +1,112 @@
+// The alert dispatcher: a queue from the evaluation (which runs on a shard
+// worker) to one thread that calls the registered handlers, so nothing a
+// handler does can slow ingestion or evaluation.
+//
+//   Dispatcher d(log_callback);
+//   NIMIFY_RETURN_IF_ERROR(d.Start());
+//   HandlerId id = d.Add(handler);
+//   d.Push(std::move(eval_output));    // from the evaluating thread
+//   d.Stop();                          // delivers what is queued, flushes, joins
+#ifndef NIMIFY_ENGINE_DISPATCHER_H_
+#define NIMIFY_ENGINE_DISPATCHER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "engine/rule_runtime.h"
+#include "nimify/alert.h"
+#include "nimify/engine.h"
+#include "nimify/status.h"
+
+namespace nimify::engine {
+
+// Thread safety
+//   Push, Log, Add, Remove and the counters may be used from any thread.
+//   `queue_mu_` guards the queue; the dispatcher thread swaps the whole queue
+//   out and delivers it unlocked. `handlers_mu_` guards the handler list, which
+//   is copy-on-write so the dispatcher reads a snapshot. `delivery_mu_` is held
+//   while handlers run, so Remove() can wait for a call in progress.
+//   The queue is unbounded: blocking the evaluation on a slow handler would
+//   stall every shard, and dropping transitions would lose alerts.
+class Dispatcher {
+ public:
+  using LogFn = std::function<void(LogLevel, std::string_view)>;
+
+  explicit Dispatcher(LogFn log);
+  ~Dispatcher();  // Stop()
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // kInternal when the thread cannot start.
+  Status Start();
+
+  // Queues the events and log lines of one evaluation, in order.
+  void Push(EvalOutput&& output);
+  void Log(LogLevel level, std::string text);
+
+  HandlerId Add(std::shared_ptr<AlertHandler> handler);
+  // kNotFound for an unknown id.
+  Status Remove(HandlerId id);
+
+  // Delivers everything queued, calls each handler's Flush(), joins. Idempotent.
+  void Stop();
+
+  bool OnDispatcherThread() const noexcept;
+
+  std::uint64_t events_queued() const noexcept {
+    return events_queued_.load(std::memory_order_relaxed);
+  }
+  std::uint64_t handler_calls() const noexcept {
+    return handler_calls_.load(std::memory_order_relaxed);
+  }
+  std::uint64_t handler_failures() const noexcept {
+    return handler_failures_.load(std::memory_order_relaxed);
+  }
+  std::uint64_t queue_depth() const;
+
+ private:
+  struct LogLine {
+    LogLevel level;
+    std::string text;
+  };
+  using Item = std::variant<AlertEvent, LogLine>;
+  using HandlerList = std::vector<std::pair<HandlerId, std::shared_ptr<AlertHandler>>>;
+
+  void Run();
+  void Deliver(std::vector<Item>& items);
+  void EmitLog(LogLevel level, std::string_view text);
+
+  const LogFn log_;
+
+  mutable std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<Item> queue_;  // guarded by queue_mu_
+  bool stopping_ = false;    // guarded by queue_mu_
+
+  std::mutex handlers_mu_;
+  std::shared_ptr<const HandlerList> handlers_;  // guarded by handlers_mu_
+  HandlerId next_id_ = 1;                        // guarded by handlers_mu_
+
+  std::mutex delivery_mu_;
+  std::mutex stop_mu_;  // serialises Stop()
+  std::thread thread_;
+  std::atomic<std::thread::id> thread_id_{};
+
+  // relaxed: statistics only.
+  std::atomic<std::uint64_t> events_queued_{0};
+  std::atomic<std::uint64_t> handler_calls_{0};
+  std::atomic<std::uint64_t> handler_failures_{0};
+};
+
+}  // namespace nimify::engine
+
+#endif  // NIMIFY_ENGINE_DISPATCHER_H_

@@ -1,0 +1,622 @@
+#include "nimify/engine.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "engine/dispatcher.h"
+#include "engine/output_store.h"
+#include "engine/rule_runtime.h"
+#include "engine/rule_set_internal.h"
+#include "pipeline/pipeline.h"
+#include "promql/labels.h"
+#include "promql/parser.h"
+#include "storage/shard.h"
+
+namespace nimify {
+namespace {
+
+constexpr std::size_t kMaxLabelsPerSeries = 1024;
+// How often the wall clock moves the producers' watermarks.
+constexpr std::chrono::milliseconds kMaxClockTick{50};
+
+std::int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Turns an exception that escaped an internal call into a Status at the API boundary.
+Status FromException() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("unexpected exception: ") + e.what());
+  } catch (...) {
+    return Status::Internal("unexpected exception");
+  }
+}
+
+class CallbackHandler final : public AlertHandler {
+ public:
+  explicit CallbackHandler(std::function<void(const AlertEvent&)> fn) : fn_(std::move(fn)) {}
+  void OnAlert(const AlertEvent& event) override {
+    if (fn_) fn_(event);
+  }
+
+ private:
+  std::function<void(const AlertEvent&)> fn_;
+};
+
+}  // namespace
+
+namespace internal {
+
+// ---- EngineCore -------------------------------------------------------------
+
+class EngineCore {
+ public:
+  static Result<std::shared_ptr<EngineCore>> Create(EngineOptions options,
+                                              std::shared_ptr<const RuleSet> rules);
+  ~EngineCore() { (void)Stop(); }
+
+  Result<SeriesRef> Resolve(std::span<const Label> labels);
+  Result<std::unique_ptr<pipeline::Producer>> NewPipelineProducer(const ProducerOptions& options);
+  Status SetRules(std::shared_ptr<const RuleSet> rules);
+  std::shared_ptr<const RuleSet> rules() const {
+    std::lock_guard lock(eval_mu_);
+    return rules_;
+  }
+  std::vector<AlertEvent> ActiveAlerts() const {
+    std::lock_guard lock(eval_mu_);
+    return runtime_->ActiveAlerts(last_eval_.load(std::memory_order_relaxed));
+  }
+  EngineStats stats() const;
+  std::int64_t last_evaluation_ms() const { return last_eval_.load(std::memory_order_relaxed); }
+  Status Stop();
+
+  bool wall_clock() const noexcept { return options_.clock == ClockMode::kWallClock; }
+  std::int64_t allowed_lateness_ms() const noexcept { return options_.allowed_lateness.count(); }
+  bool stopped() const noexcept { return stopped_.load(std::memory_order_acquire); }
+
+  // Wall-clock mode: producers whose watermark the clock thread moves.
+  void RegisterClocked(ProducerCore* p);
+  void UnregisterClocked(ProducerCore* p);
+
+  engine::Dispatcher& dispatcher() { return dispatcher_; }
+
+ private:
+  explicit EngineCore(EngineOptions options) : options_(std::move(options)), dispatcher_(options_.log) {}
+  engine::RuntimeOptions MakeRuntimeOptions() const;
+  Result<std::unique_ptr<engine::RuleRuntime>> BuildRuntime(const RuleSet& rules);
+  // What the pipeline must mark dirty and show the tracker.
+  std::vector<pipeline::RuleSelectors> InputSelectors(const engine::RuleRuntime& runtime) const;
+  void OnCut(const pipeline::Cut& cut);
+  void ClockLoop();
+
+  const EngineOptions options_;
+  engine::InputRegistry inputs_;
+  // Declared before the pipeline: its workers call the tracker until they stop.
+  std::unique_ptr<engine::SampleTracker> tracker_;
+  std::vector<std::uint32_t> tracked_inputs_;  // inputs with tracked predicates: always observed
+  std::unique_ptr<pipeline::Pipeline> pipeline_;
+  engine::Dispatcher dispatcher_;
+  std::int64_t step_ms_ = 0;
+  std::int64_t retention_ms_ = 0;
+
+  // Evaluation state: the cut callback, SetRules and readers hold eval_mu_.
+  mutable std::mutex eval_mu_;
+  std::unique_ptr<engine::RuleRuntime> runtime_;
+  std::shared_ptr<const RuleSet> rules_;
+  std::unique_ptr<engine::OutputStore> outputs_;
+
+  // relaxed: statistics and an informational timestamp.
+  std::atomic<std::int64_t> last_eval_{std::numeric_limits<std::int64_t>::min()};
+  std::atomic<std::uint64_t> evaluation_instants_{0};
+  std::atomic<std::uint64_t> rule_evaluations_{0};
+  std::atomic<std::uint64_t> incremental_evaluations_{0};
+  std::atomic<std::uint64_t> rule_failures_{0};
+
+  // Wall-clock mode.
+  std::mutex clock_mu_;
+  std::condition_variable clock_cv_;
+  bool clock_stop_ = false;  // guarded by clock_mu_
+  std::thread clock_thread_;
+  std::unique_ptr<pipeline::Producer> clock_producer_;  // clock thread only
+  std::mutex clocked_mu_;
+  std::vector<ProducerCore*> clocked_;  // guarded by clocked_mu_
+
+  std::mutex stop_mu_;
+  Status stop_status_;  // guarded by stop_mu_
+  std::atomic<bool> stopped_{false};
+};
+
+// ---- ProducerCore ------------------------------------------------------------
+
+class ProducerCore {
+ public:
+  ProducerCore(std::shared_ptr<EngineCore> engine, std::unique_ptr<pipeline::Producer> producer)
+      : engine_(std::move(engine)), producer_(std::move(producer)) {}
+
+  Result<SeriesRef> Resolve(std::span<const Label> labels) { return engine_->Resolve(labels); }
+
+  Status Append(SeriesRef series, std::int64_t t, double v) {
+    if (!engine_->wall_clock()) return AppendUnlocked(series, t, v);
+    std::lock_guard lock(mu_);
+    return AppendUnlocked(series, t, v);
+  }
+
+  Status AppendBatch(std::span<const Sample> samples, std::size_t* accepted) {
+    std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+    if (engine_->wall_clock()) lock.lock();
+    Status first_error;
+    std::size_t ok = 0;
+    for (const Sample& s : samples) {
+      Status st = AppendUnlocked(s.series, s.timestamp_ms, s.value);
+      if (st.ok()) {
+        ++ok;
+      } else if (first_error.ok()) {
+        first_error = std::move(st);
+      }
+    }
+    if (accepted != nullptr) *accepted = ok;
+    return first_error;
+  }
+
+  Status Flush() {
+    std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+    if (engine_->wall_clock()) lock.lock();
+    if (closed_) return Status::FailedPrecondition("producer is closed");
+    return producer_->Flush();
+  }
+
+  Status AdvanceWatermark(std::int64_t t) {
+    std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+    if (engine_->wall_clock()) lock.lock();
+    if (closed_) return Status::FailedPrecondition("producer is closed");
+    return producer_->AdvanceWatermark(t);
+  }
+
+  // Called by the clock thread (wall-clock mode only).
+  void ClockTick(std::int64_t t) {
+    std::lock_guard lock(mu_);
+    if (!closed_) (void)producer_->AdvanceWatermark(t);
+  }
+
+  void Close() {
+    if (engine_->wall_clock()) engine_->UnregisterClocked(this);
+    std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+    if (engine_->wall_clock()) lock.lock();
+    if (closed_) return;
+    closed_ = true;
+    producer_->Close();
+  }
+
+  std::int64_t watermark() const noexcept { return producer_->watermark(); }
+  ProducerStats stats() const noexcept { return stats_; }
+
+ private:
+  Status AppendUnlocked(SeriesRef series, std::int64_t t, double v) {
+    if (closed_) {
+      ++stats_.refused;
+      return Status::FailedPrecondition("producer is closed");
+    }
+    Status st = producer_->Append(series, t, v);
+    if (st.ok()) {
+      ++stats_.accepted;
+    } else if (st.code() == StatusCode::kInvalidArgument && t <= producer_->watermark()) {
+      ++stats_.late;
+    } else {
+      ++stats_.refused;
+    }
+    return st;
+  }
+
+  const std::shared_ptr<EngineCore> engine_;  // keeps the pipeline alive
+  const std::unique_ptr<pipeline::Producer> producer_;
+  // Wall-clock mode only: the clock thread also moves this producer's watermark.
+  std::mutex mu_;
+  bool closed_ = false;
+  ProducerStats stats_;  // the owning thread's
+};
+
+// ---- EngineCore: setup -----------------------------------------------------
+
+engine::RuntimeOptions EngineCore::MakeRuntimeOptions() const {
+  engine::RuntimeOptions r;
+  r.eval.lookback_delta_ms = options_.lookback.count();
+  r.eval.compat = options_.compat == PromqlCompat::kPrometheus2 ? promql::Compat::kPrometheus2
+                                                                 : promql::Compat::kPrometheus3;
+  r.eval.default_subquery_step_ms = options_.default_eval_interval.count();
+  r.default_interval_ms = options_.default_eval_interval.count();
+  std::vector<promql::Label> external;
+  for (const auto& l : options_.external_labels) external.push_back({l.name, l.value});
+  r.external_labels = promql::Labels::FromUnsorted(std::move(external));
+  r.external_url = options_.external_url;
+  r.eager_alerts = options_.eager_alerts;
+  r.incremental_thresholds = options_.incremental_thresholds;
+  return r;
+}
+
+Result<std::unique_ptr<engine::RuleRuntime>> EngineCore::BuildRuntime(const RuleSet& rules) {
+  return engine::RuleRuntime::Build(rules, MakeRuntimeOptions(), &inputs_);
+}
+
+std::vector<pipeline::RuleSelectors> EngineCore::InputSelectors(
+    const engine::RuleRuntime& runtime) const {
+  std::vector<std::uint32_t> ids = runtime.InputIds();
+  ids.insert(ids.end(), tracked_inputs_.begin(), tracked_inputs_.end());
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return inputs_.Selectors(ids);
+}
+
+Result<std::shared_ptr<EngineCore>> EngineCore::Create(EngineOptions options,
+                                                          std::shared_ptr<const RuleSet> rules) {
+  if (options.shards == 0) options.shards = std::max(1u, std::thread::hardware_concurrency());
+  if (options.lookback.count() <= 0) return Status::InvalidArgument("lookback must be > 0");
+  if (options.default_eval_interval.count() <= 0) {
+    return Status::InvalidArgument("default_eval_interval must be > 0");
+  }
+  if (options.allowed_lateness.count() < 0 || options.retention.count() < 0) {
+    return Status::InvalidArgument("allowed_lateness and retention must be >= 0");
+  }
+  for (std::size_t i = 0; i < options.external_labels.size(); ++i) {
+    const auto& l = options.external_labels[i];
+    if (!promql::IsValidLabelName(l.name)) {
+      return Status::InvalidArgument("external label name \"" + l.name + "\" is not valid");
+    }
+  }
+  if (!rules) rules = RuleSet::Empty();
+
+  std::shared_ptr<EngineCore> impl(new EngineCore(std::move(options)));
+  const EngineOptions& opts = impl->options_;
+  NIMIFY_ASSIGN_OR_RETURN(impl->runtime_, impl->BuildRuntime(*rules));
+  impl->rules_ = rules;
+  impl->step_ms_ = impl->runtime_->step_ms();
+  // +1: the shards keep (t - retention, t], and Prometheus 2's closed windows
+  // also read the sample exactly at t - range.
+  const std::int64_t needed = std::max(impl->runtime_->lookbehind_ms(), opts.lookback.count()) + 1;
+  if (opts.retention.count() > 0) {
+    if (opts.retention.count() < needed) {
+      return Status::InvalidArgument("retention " + promql::FormatDuration(opts.retention.count()) +
+                                     " is shorter than the rules need (" +
+                                     promql::FormatDuration(needed) + ")");
+    }
+    impl->retention_ms_ = opts.retention.count();
+  } else {
+    impl->retention_ms_ = needed;
+  }
+  impl->outputs_ = std::make_unique<engine::OutputStore>(impl->retention_ms_);
+
+  pipeline::PipelineOptions p;
+  p.shards = opts.shards;
+  p.ring_capacity = opts.ring_capacity;
+  // Wall-clock mode keeps one producer of its own for the clock.
+  p.max_producers = opts.max_producers + (opts.clock == ClockMode::kWallClock ? 1 : 0);
+  p.batch_size = std::min<std::uint32_t>(64, std::max<std::uint32_t>(opts.ring_capacity / 4, 1));
+  p.allowed_lateness_ms = opts.allowed_lateness.count();
+  p.retention_ms = impl->retention_ms_;
+  p.max_series = opts.max_series;
+  p.cut_interval_ms = impl->step_ms_;
+  p.eager_cuts = opts.eager_alerts;
+  p.series_order = opts.deterministic_order ? storage::SeriesOrder::kByLabels
+                                             : storage::SeriesOrder::kArrival;
+  NIMIFY_ASSIGN_OR_RETURN(impl->pipeline_, pipeline::Pipeline::Create(p));
+  // Threshold predicates are tracked from the first sample on; rule sets
+  // given later reuse them (a new predicate would have missed earlier samples).
+  std::vector<std::vector<engine::ThresholdPredicate>> predicates =
+      impl->runtime_->ThresholdPredicates();
+  for (std::uint32_t id = 0; id < predicates.size(); ++id) {
+    if (!predicates[id].empty()) impl->tracked_inputs_.push_back(id);
+  }
+  impl->tracker_ = std::make_unique<engine::SampleTracker>(
+      opts.shards, impl->MakeRuntimeOptions().eval, std::move(predicates));
+  impl->runtime_->BindTracker(impl->tracker_.get());
+  impl->pipeline_->SetSampleObserver(impl->tracker_.get());
+  impl->pipeline_->SetSelectors(impl->InputSelectors(*impl->runtime_));
+  EngineCore* raw = impl.get();
+  impl->pipeline_->OnCut([raw](const pipeline::Cut& cut) { raw->OnCut(cut); });
+
+  NIMIFY_RETURN_IF_ERROR(impl->dispatcher_.Start());
+  NIMIFY_RETURN_IF_ERROR(impl->pipeline_->Start());
+  if (opts.clock == ClockMode::kWallClock) {
+    NIMIFY_ASSIGN_OR_RETURN(impl->clock_producer_, impl->pipeline_->NewProducer());
+    try {
+      impl->clock_thread_ = std::thread([raw] { raw->ClockLoop(); });
+    } catch (const std::system_error& e) {
+      return Status::Internal(std::string("cannot start the clock thread: ") + e.what());
+    }
+  }
+  return impl;
+}
+
+// ---- EngineCore: evaluation --------------------------------------------------
+
+void EngineCore::OnCut(const pipeline::Cut& cut) {
+  engine::EvalOutput out;
+  {
+    std::lock_guard lock(eval_mu_);
+    runtime_->Evaluate(cut.t, cut.dirty, cut.storage, outputs_.get(), &out);
+    tracker_->Prune(cut.t);
+    outputs_->Trim(cut.t);
+  }
+  last_eval_.store(cut.t, std::memory_order_relaxed);
+  evaluation_instants_.fetch_add(1, std::memory_order_relaxed);
+  rule_evaluations_.fetch_add(out.rule_evaluations, std::memory_order_relaxed);
+  incremental_evaluations_.fetch_add(out.incremental_evaluations, std::memory_order_relaxed);
+  rule_failures_.fetch_add(out.rule_failures, std::memory_order_relaxed);
+  dispatcher_.Push(std::move(out));
+}
+
+Status EngineCore::SetRules(std::shared_ptr<const RuleSet> rules) {
+  if (stopped()) return Status::FailedPrecondition("engine is stopped");
+  if (!rules) rules = RuleSet::Empty();
+  NIMIFY_ASSIGN_OR_RETURN(std::unique_ptr<engine::RuleRuntime> next, BuildRuntime(*rules));
+  NIMIFY_RETURN_IF_ERROR(next->CheckIntervalsAreMultiplesOf(step_ms_));
+  if (next->lookbehind_ms() + 1 > retention_ms_) {
+    return Status::FailedPrecondition(
+        "the new rules read " + promql::FormatDuration(next->lookbehind_ms()) +
+        " of history but the engine keeps " + promql::FormatDuration(retention_ms_) +
+        " (set EngineOptions::retention when creating the engine)");
+  }
+  next->BindTracker(tracker_.get());
+  engine::EvalOutput out;
+  {
+    std::lock_guard lock(eval_mu_);
+    next->TakeStateFrom(*runtime_, last_eval_.load(std::memory_order_relaxed), &out);
+    runtime_ = std::move(next);
+    rules_ = std::move(rules);
+    pipeline_->SetSelectors(InputSelectors(*runtime_));
+  }
+  dispatcher_.Push(std::move(out));
+  return Status::Ok();
+}
+
+// ---- EngineCore: producers and series ------------------------------------------
+
+Result<SeriesRef> EngineCore::Resolve(std::span<const Label> labels) {
+  if (labels.size() > kMaxLabelsPerSeries) {
+    return Status::InvalidArgument("a series has " + std::to_string(labels.size()) +
+                                   " labels; at most " + std::to_string(kMaxLabelsPerSeries) +
+                                   " are allowed");
+  }
+  // Most label sets are small: sort a copy on the stack.
+  std::array<storage::LabelView, 32> small;
+  std::vector<storage::LabelView> large;
+  std::span<storage::LabelView> views;
+  if (labels.size() <= small.size()) {
+    views = std::span<storage::LabelView>(small.data(), labels.size());
+  } else {
+    large.resize(labels.size());
+    views = large;
+  }
+  std::size_t n = 0;
+  for (const Label& l : labels) {
+    // An empty value means "no such label", as in Prometheus.
+    if (!l.value.empty()) views[n++] = storage::LabelView{l.name, l.value};
+  }
+  views = views.first(n);
+  std::sort(views.begin(), views.end(),
+            [](const storage::LabelView& a, const storage::LabelView& b) { return a.name < b.name; });
+  bool has_name = false;
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    const storage::LabelView& l = views[i];
+    if (i > 0 && views[i - 1].name == l.name) {
+      return Status::InvalidArgument("duplicate label name \"" + std::string(l.name) + "\"");
+    }
+    if (l.name == promql::kMetricNameLabel) {
+      if (!promql::IsValidMetricName(l.value)) {
+        return Status::InvalidArgument("invalid metric name \"" + std::string(l.value) + "\"");
+      }
+      has_name = true;
+    } else if (!promql::IsValidLabelName(l.name)) {
+      return Status::InvalidArgument("invalid label name \"" + std::string(l.name) + "\"");
+    }
+  }
+  if (!has_name) return Status::InvalidArgument("a series needs a __name__ label");
+  return pipeline_->Resolve(views);
+}
+
+Result<std::unique_ptr<pipeline::Producer>> EngineCore::NewPipelineProducer(
+    const ProducerOptions& options) {
+  if (stopped()) return Status::FailedPrecondition("engine is stopped");
+  pipeline::ProducerOptions p;
+  p.backpressure = options.backpressure == BackpressurePolicy::kRefuse
+                       ? pipeline::Backpressure::kRefuse
+                       : pipeline::Backpressure::kWait;
+  p.max_wait = options.max_wait;
+  return pipeline_->NewProducer(p);
+}
+
+void EngineCore::RegisterClocked(ProducerCore* p) {
+  std::lock_guard lock(clocked_mu_);
+  clocked_.push_back(p);
+}
+
+void EngineCore::UnregisterClocked(ProducerCore* p) {
+  std::lock_guard lock(clocked_mu_);
+  clocked_.erase(std::remove(clocked_.begin(), clocked_.end(), p), clocked_.end());
+}
+
+void EngineCore::ClockLoop() {
+  const auto tick = std::min<std::chrono::milliseconds>(
+      kMaxClockTick, std::chrono::milliseconds(std::max<std::int64_t>(step_ms_ / 4, 1)));
+  std::unique_lock lock(clock_mu_);
+  while (!clock_stop_) {
+    const std::int64_t t = WallClockMs() - options_.allowed_lateness.count();
+    lock.unlock();
+    {
+      std::lock_guard producers(clocked_mu_);
+      for (ProducerCore* p : clocked_) p->ClockTick(t);
+    }
+    (void)clock_producer_->AdvanceWatermark(t);
+    lock.lock();
+    clock_cv_.wait_for(lock, tick, [this] { return clock_stop_; });
+  }
+}
+
+// ---- EngineCore: stats and stop ----------------------------------------------
+
+EngineStats EngineCore::stats() const {
+  const pipeline::PipelineStats p = pipeline_->stats();
+  EngineStats s;
+  s.samples_accepted = p.samples_accepted;
+  s.samples_refused = p.samples_refused;
+  s.samples_late = p.samples_late;
+  s.samples_rejected =
+      p.shards.conflicts + p.shards.out_of_order + p.shards.too_old + p.shards.unknown_series;
+  s.series_live = p.shards.series_live;
+  s.series_refused = p.shards.series_refused;
+  s.memory_bytes = p.shards.memory_bytes;
+  s.evaluation_instants = evaluation_instants_.load(std::memory_order_relaxed);
+  s.rule_evaluations = rule_evaluations_.load(std::memory_order_relaxed);
+  s.incremental_evaluations = incremental_evaluations_.load(std::memory_order_relaxed);
+  s.rule_failures = rule_failures_.load(std::memory_order_relaxed);
+  s.alert_events = dispatcher_.events_queued();
+  s.handler_calls = dispatcher_.handler_calls();
+  s.handler_failures = dispatcher_.handler_failures();
+  s.queue_depth = dispatcher_.queue_depth();
+  s.last_evaluation_ms = last_eval_.load(std::memory_order_relaxed);
+  return s;
+}
+
+Status EngineCore::Stop() {
+  if (dispatcher_.OnDispatcherThread()) {
+    return Status::FailedPrecondition("Engine::Stop() must not be called from an alert handler");
+  }
+  std::lock_guard stop(stop_mu_);
+  if (stopped_.load(std::memory_order_acquire)) return stop_status_;
+  if (clock_thread_.joinable()) {
+    {
+      std::lock_guard lock(clock_mu_);
+      clock_stop_ = true;
+    }
+    clock_cv_.notify_all();
+    clock_thread_.join();
+  }
+  if (clock_producer_) clock_producer_->Close();
+  stopped_.store(true, std::memory_order_release);
+  // Runs the evaluations still due on this thread, then the dispatcher drains.
+  if (pipeline_) pipeline_->Stop();
+  const pipeline::PipelineStats p = pipeline_ ? pipeline_->stats() : pipeline::PipelineStats{};
+  if (p.callback_failures > 0) {
+    dispatcher_.Log(LogLevel::kError, std::to_string(p.callback_failures) +
+                                          " evaluations ended with an exception");
+    stop_status_ = Status::Internal(std::to_string(p.callback_failures) +
+                                    " evaluations ended with an exception");
+  }
+  dispatcher_.Stop();
+  return stop_status_;
+}
+
+}  // namespace internal
+
+// ---- Public classes ----------------------------------------------------------------
+
+Producer::Producer(std::unique_ptr<internal::ProducerCore> impl) : impl_(std::move(impl)) {}
+Producer::~Producer() { Close(); }
+
+Result<SeriesRef> Producer::Resolve(std::span<const Label> labels) {
+  try {
+    return impl_->Resolve(labels);
+  } catch (...) {
+    return FromException();
+  }
+}
+
+Status Producer::Append(SeriesRef series, std::int64_t timestamp_ms, double value) {
+  return impl_->Append(series, timestamp_ms, value);
+}
+
+Status Producer::AppendBatch(std::span<const Sample> samples, std::size_t* accepted) {
+  return impl_->AppendBatch(samples, accepted);
+}
+
+Status Producer::Flush() { return impl_->Flush(); }
+Status Producer::AdvanceWatermark(std::int64_t t_ms) { return impl_->AdvanceWatermark(t_ms); }
+void Producer::Close() {
+  if (impl_) impl_->Close();
+}
+std::int64_t Producer::watermark() const noexcept { return impl_->watermark(); }
+ProducerStats Producer::stats() const noexcept { return impl_->stats(); }
+
+Engine::Engine(std::shared_ptr<internal::EngineCore> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() { (void)impl_->Stop(); }
+
+Result<std::unique_ptr<Engine>> Engine::Create(EngineOptions options,
+                                               std::shared_ptr<const RuleSet> rules) {
+  try {
+    NIMIFY_ASSIGN_OR_RETURN(std::shared_ptr<internal::EngineCore> impl,
+                            internal::EngineCore::Create(std::move(options), std::move(rules)));
+    return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+  } catch (...) {
+    return FromException();
+  }
+}
+
+Result<std::unique_ptr<Producer>> Engine::NewProducer(ProducerOptions options) {
+  try {
+    NIMIFY_ASSIGN_OR_RETURN(std::unique_ptr<pipeline::Producer> p,
+                            impl_->NewPipelineProducer(options));
+    auto producer_impl = std::make_unique<internal::ProducerCore>(impl_, std::move(p));
+    if (impl_->wall_clock()) {
+      producer_impl->ClockTick(WallClockMs() - impl_->allowed_lateness_ms());
+      impl_->RegisterClocked(producer_impl.get());
+    }
+    return std::unique_ptr<Producer>(new Producer(std::move(producer_impl)));
+  } catch (...) {
+    return FromException();
+  }
+}
+
+Result<SeriesRef> Engine::Resolve(std::span<const Label> labels) {
+  try {
+    return impl_->Resolve(labels);
+  } catch (...) {
+    return FromException();
+  }
+}
+
+HandlerId Engine::AddHandler(std::shared_ptr<AlertHandler> handler) {
+  return impl_->dispatcher().Add(std::move(handler));
+}
+
+HandlerId Engine::Subscribe(std::function<void(const AlertEvent&)> callback) {
+  return impl_->dispatcher().Add(std::make_shared<CallbackHandler>(std::move(callback)));
+}
+
+Status Engine::RemoveHandler(HandlerId id) { return impl_->dispatcher().Remove(id); }
+
+Status Engine::SetRules(std::shared_ptr<const RuleSet> rules) {
+  try {
+    return impl_->SetRules(std::move(rules));
+  } catch (...) {
+    return FromException();
+  }
+}
+
+std::shared_ptr<const RuleSet> Engine::rules() const { return impl_->rules(); }
+
+std::vector<AlertEvent> Engine::ActiveAlerts() const {
+  try {
+    return impl_->ActiveAlerts();
+  } catch (...) {
+    return {};
+  }
+}
+
+EngineStats Engine::stats() const { return impl_->stats(); }
+std::int64_t Engine::last_evaluation_ms() const { return impl_->last_evaluation_ms(); }
+Status Engine::Stop() { return impl_->Stop(); }
+
+}  // namespace nimify

@@ -1,0 +1,31 @@
+// What the engine needs to know about a rule's expression before running it:
+// the vector selectors (so the pipeline can tell which series feed the rule)
+// and how far back in time it reads (so the shards keep enough history).
+#ifndef NIMIFY_ENGINE_RULE_ANALYSIS_H_
+#define NIMIFY_ENGINE_RULE_ANALYSIS_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "promql/ast.h"
+#include "promql/storage.h"
+
+namespace nimify::engine {
+
+// The matchers of every vector selector in `expr` (matrix selectors and
+// subqueries included), in tree order.
+std::vector<std::vector<promql::LabelMatcher>> CollectSelectors(const promql::Expr& expr);
+
+// How far before the evaluation instant `expr` may read samples: the largest
+// range + offset of its selectors (+ lookback for instant selectors, +
+// the ranges of enclosing subqueries). `@` modifiers are ignored: samples
+// they pin are kept only while inside this window.
+std::int64_t LookbehindMs(const promql::Expr& expr, std::int64_t lookback_ms);
+
+// True when some selector or subquery of `expr` has an offset or an `@`
+// modifier, so that a sample at time T can change results at other instants.
+bool HasTimeShift(const promql::Expr& expr);
+
+}  // namespace nimify::engine
+
+#endif  // NIMIFY_ENGINE_RULE_ANALYSIS_H_

@@ -1,0 +1,428 @@
+#include "engine/rule_runtime.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include "engine/rule_analysis.h"
+#include "engine/rule_set_internal.h"
+#include "promql/parser.h"
+
+namespace nimify::engine {
+namespace {
+
+OwnedLabels ToOwned(const promql::Labels& labels) {
+  OwnedLabels out;
+  out.reserve(labels.size());
+  for (const auto& l : labels) out.push_back({l.name, l.value});
+  return out;
+}
+
+OwnedLabels ToOwned(const alerting::LabelPairs& pairs) {
+  OwnedLabels out;
+  out.reserve(pairs.size());
+  for (const auto& l : pairs) out.push_back({l.name, l.value});
+  return out;
+}
+
+// Group instants are the multiples of the group's interval, as in promtool.
+bool OnGrid(std::int64_t t, std::int64_t interval) { return t % interval == 0; }
+
+// Matches RuleGroup::CopyStateFrom: rules are the same when name and labels are.
+std::string NameAndLabels(const alerting::Rule& r) {
+  return r.name() + alerting::FormatLabelPairsBraced(r.labels());
+}
+
+}  // namespace
+
+std::uint32_t InputRegistry::Intern(
+    const std::vector<std::vector<promql::LabelMatcher>>& selectors) {
+  std::string key;
+  for (const auto& matchers : selectors) {
+    key += '{';
+    for (const auto& m : matchers) key += m.ToString() + ',';
+    key += '}';
+  }
+  std::lock_guard lock(mu_);
+  auto [it, inserted] = ids_.emplace(std::move(key), static_cast<std::uint32_t>(selectors_.size()));
+  if (inserted) selectors_.push_back(selectors);
+  return it->second;
+}
+
+std::vector<pipeline::RuleSelectors> InputRegistry::Selectors(
+    const std::vector<std::uint32_t>& ids) const {
+  std::lock_guard lock(mu_);
+  std::vector<pipeline::RuleSelectors> out;
+  for (const std::uint32_t id : ids) {
+    if (id < selectors_.size()) out.push_back({id, selectors_[id]});
+  }
+  return out;
+}
+
+Result<std::unique_ptr<RuleRuntime>> RuleRuntime::Build(const RuleSet& rules,
+                                                         const RuntimeOptions& options,
+                                                         InputRegistry* inputs) {
+  std::unique_ptr<RuleRuntime> rt(new RuleRuntime());
+  rt->options_ = options;
+  alerting::GroupOptions group_options;
+  group_options.default_interval_ms = options.default_interval_ms;
+  group_options.external_labels = options.external_labels;
+  group_options.external_url = options.external_url;
+  // Write ALERTS / ALERTS_FOR_STATE from the first evaluation, as promtool does
+  // (nimify has no earlier state to restore `for` from).
+  group_options.alerting.restored = true;
+  // Series written by rules live outside the shards, so the tracker never sees them.
+  std::set<std::string, std::less<>> rule_outputs = {"ALERTS", "ALERTS_FOR_STATE"};
+  for (const auto& file : internal::RuleSetAccess::Files(rules)) {
+    for (const auto& spec : file.groups) {
+      for (const auto& rule : spec.rules) {
+        if (rule.kind == alerting::RuleKind::kRecording) rule_outputs.insert(rule.name);
+      }
+    }
+  }
+  auto reads_only_ingested = [&](const promql::VectorSelector& selector) {
+    for (const auto& m : selector.matchers) {
+      if (m.name() == promql::kMetricNameLabel && m.type() == promql::MatchType::kEqual) {
+        return rule_outputs.count(m.value()) == 0;
+      }
+    }
+    return false;
+  };
+  std::int64_t step = 0;
+  for (const auto& file : internal::RuleSetAccess::Files(rules)) {
+    for (const auto& spec : file.groups) {
+      NIMIFY_ASSIGN_OR_RETURN(std::unique_ptr<alerting::RuleGroup> group,
+                              alerting::RuleGroup::Create(spec, group_options));
+      RuntimeGroup g;
+      step = std::gcd(step, group->interval_ms());
+      for (const auto& rule : group->rules()) {
+        RuntimeRule r;
+        r.rule = rule.get();
+        r.alerting = dynamic_cast<alerting::AlertingRule*>(rule.get());
+        const alerting::RuleSpec& rs = rule->spec();
+        if (rs.parsed_expr) {
+          r.generator_url = alerting::GeneratorURL(options.external_url, rs.parsed_expr->ToString());
+          rt->lookbehind_ms_ =
+              std::max(rt->lookbehind_ms_, LookbehindMs(*rs.parsed_expr, options.eval.lookback_delta_ms) +
+                                               std::max<std::int64_t>(group->query_offset_ms(), 0));
+        }
+        if (inputs != nullptr && r.alerting != nullptr && rs.parsed_expr) {
+          // Eager: a `for: 0` alert whose result at T depends only on samples <= T
+          // (no offset, @ or query offset), so it can run at its samples' times.
+          r.eager = options.eager_alerts && rs.for_ms == 0 && rs.keep_firing_for_ms == 0 &&
+                    group->query_offset_ms() == 0 && !HasTimeShift(*rs.parsed_expr);
+          const promql::VectorSelector* selector = nullptr;
+          if (options.incremental_thresholds) {
+            r.threshold = MatchThreshold(*rs.parsed_expr, &selector);
+            if (r.threshold && !reads_only_ingested(*selector)) r.threshold.reset();
+          }
+          const auto selectors = CollectSelectors(*rs.parsed_expr);
+          r.eager = r.eager && !selectors.empty();
+          if (r.eager || r.threshold) r.input = inputs->Intern(selectors);
+        }
+        g.has_eager = g.has_eager || r.eager;
+        g.rules.push_back(std::move(r));
+      }
+      g.group = std::move(group);
+      rt->groups_.push_back(std::move(g));
+    }
+  }
+  rt->step_ms_ = step > 0 ? step : options.default_interval_ms;
+  return rt;
+}
+
+std::vector<std::vector<ThresholdPredicate>> RuleRuntime::ThresholdPredicates() const {
+  std::vector<std::vector<ThresholdPredicate>> out;
+  for (const auto& g : groups_) {
+    for (const auto& r : g.rules) {
+      if (!r.threshold || r.input == kNoInput) continue;
+      if (r.input >= out.size()) out.resize(std::size_t{r.input} + 1);
+      auto& list = out[r.input];
+      if (std::find(list.begin(), list.end(), *r.threshold) == list.end()) {
+        list.push_back(*r.threshold);
+      }
+    }
+  }
+  return out;
+}
+
+void RuleRuntime::BindTracker(const SampleTracker* tracker) {
+  tracker_ = tracker;
+  tracked_exprs_.clear();
+  if (tracker == nullptr) return;
+  for (auto& g : groups_) {
+    for (auto& r : g.rules) {
+      r.tracked.reset();
+      if (!r.threshold || r.input == kNoInput) continue;
+      r.tracked = tracker->Find(r.input, *r.threshold);
+      if (r.tracked) {
+        tracked_exprs_[r.rule->spec().parsed_expr.get()] = {r.input, *r.tracked};
+      }
+    }
+  }
+}
+
+std::vector<std::uint32_t> RuleRuntime::InputIds() const {
+  std::vector<std::uint32_t> out;
+  for (const auto& g : groups_) {
+    for (const auto& r : g.rules) {
+      if (r.input != kNoInput) out.push_back(r.input);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+alerting::QueryFunc RuleRuntime::MakeQuery(const promql::Evaluator* evaluator,
+                                           EvalOutput* out) const {
+  alerting::QueryFunc general = alerting::MakeEvaluatorQueryFunc(evaluator);
+  if (tracked_exprs_.empty()) return general;
+  return [this, out, general = std::move(general)](const promql::Expr& expr,
+                                                   std::int64_t ts) -> Result<promql::Vector> {
+    auto it = tracked_exprs_.find(&expr);
+    if (it == tracked_exprs_.end()) return general(expr, ts);
+    ++out->incremental_evaluations;
+    return tracker_->Result(it->second.first, it->second.second, ts);
+  };
+}
+
+Status RuleRuntime::CheckIntervalsAreMultiplesOf(std::int64_t step_ms) const {
+  for (const auto& g : groups_) {
+    if (g.group->interval_ms() % step_ms != 0) {
+      return Status::InvalidArgument(
+          "group \"" + g.group->name() + "\" (" + g.group->file() + "): interval " +
+          promql::FormatDuration(g.group->interval_ms()) +
+          " is not a multiple of the engine's evaluation step " + promql::FormatDuration(step_ms) +
+          " (the greatest common divisor of the intervals it was created with)");
+    }
+  }
+  return Status::Ok();
+}
+
+void RuleRuntime::TakeStateFrom(RuleRuntime& old, std::int64_t now_ms, EvalOutput* out) {
+  last_t_ = old.last_t_;  // eager rules resume after the last instant, never before it
+  std::map<std::pair<std::string, std::string>, RuntimeGroup*> old_groups;
+  for (auto& g : old.groups_) old_groups.emplace(std::pair(g.group->file(), g.group->name()), &g);
+  for (auto& g : groups_) {
+    auto found = old_groups.find(std::pair(g.group->file(), g.group->name()));
+    if (found == old_groups.end()) continue;
+    RuntimeGroup& from = *found->second;
+    old_groups.erase(found);
+    g.group->CopyStateFrom(*from.group);
+    // Pair rules as CopyStateFrom does (name and labels, duplicates in order),
+    // then require the same expression too.
+    std::map<std::string, std::vector<RuntimeRule*>> by_key;
+    for (auto& r : from.rules) by_key[NameAndLabels(*r.rule)].push_back(&r);
+    for (auto& r : g.rules) {
+      auto it = by_key.find(NameAndLabels(*r.rule));
+      if (it == by_key.end() || it->second.empty()) continue;
+      RuntimeRule* prev = it->second.front();
+      it->second.erase(it->second.begin());
+      if (prev->rule->spec().expr == r.rule->spec().expr) {
+        r.reported = std::move(prev->reported);
+        r.last_error = prev->last_error;
+        continue;
+      }
+      // A changed expression is a different rule: its alerts end here.
+      if (r.alerting != nullptr) r.alerting->RestoreAlerts({});
+      for (const auto& [labels, a] : prev->reported) {
+        if (a.state == alerting::AlertState::kInactive) continue;
+        out->events.push_back(MakeEvent(from, *prev, a, AlertState::kResolved, now_ms));
+      }
+      prev->reported.clear();
+    }
+    for (auto& [key, rest] : by_key) {
+      for (RuntimeRule* r : rest) {
+        for (const auto& [labels, a] : r->reported) {
+          if (a.state == alerting::AlertState::kInactive) continue;
+          out->events.push_back(MakeEvent(from, *r, a, AlertState::kResolved, now_ms));
+        }
+        r->reported.clear();
+      }
+    }
+  }
+  for (auto& [key, g] : old_groups) {
+    for (auto& r : g->rules) {
+      for (const auto& [labels, a] : r.reported) {
+        if (a.state == alerting::AlertState::kInactive) continue;
+        out->events.push_back(MakeEvent(*g, r, a, AlertState::kResolved, now_ms));
+      }
+      r.reported.clear();
+    }
+  }
+  evaluate_all_eager_ = true;
+}
+
+void RuleRuntime::ResolveAll(std::int64_t now_ms, EvalOutput* out) {
+  for (auto& g : groups_) {
+    for (auto& r : g.rules) {
+      for (const auto& [labels, a] : r.reported) {
+        if (a.state == alerting::AlertState::kInactive) continue;
+        out->events.push_back(MakeEvent(g, r, a, AlertState::kResolved, now_ms));
+      }
+      r.reported.clear();
+    }
+  }
+}
+
+void RuleRuntime::Evaluate(std::int64_t t, const pipeline::DirtySet& dirty,
+                           promql::Queryable& storage, OutputStore* outputs, EvalOutput* out) {
+  const std::int64_t after = last_t_;
+  last_t_ = t;
+  for (auto& g : groups_) {
+    const bool on_grid = OnGrid(t, g.group->interval_ms());
+    if (g.has_eager) {
+      for (auto& r : g.rules) {
+        if (!r.eager || !(evaluate_all_eager_ || dirty.Contains(r.input))) continue;
+        std::vector<std::int64_t> times;
+        if (tracker_ != nullptr) times = tracker_->Times(r.input, after, t);
+        if (evaluate_all_eager_ && (times.empty() || times.back() != t)) times.push_back(t);
+        for (const std::int64_t ti : times) {
+          if (ti == t && on_grid) break;  // the group runs it at t below
+          EvalEager(g, r, ti, storage, outputs, out);
+        }
+      }
+    }
+    if (!on_grid) continue;
+    UnionQueryable view(&storage, outputs);
+    const promql::Evaluator evaluator(&view, options_.eval);
+    g.group->Eval(t, MakeQuery(&evaluator, out), outputs, /*sink=*/nullptr);
+    for (auto& r : g.rules) AfterEvaluation(g, r, t, out);
+  }
+  evaluate_all_eager_ = false;
+}
+
+void RuleRuntime::EvalEager(RuntimeGroup& g, RuntimeRule& r, std::int64_t t,
+                            promql::Queryable& storage, OutputStore* outputs, EvalOutput* out) {
+  // One rule of the group, as RuleGroup::Eval runs each of its rules, over the
+  // samples up to t.
+  CappedQueryable capped(&storage, t);
+  UnionQueryable view(&capped, outputs);
+  const promql::Evaluator evaluator(&view, options_.eval);
+  const alerting::QueryFunc query = MakeQuery(&evaluator, out);
+  const auto start = std::chrono::steady_clock::now();
+  const alerting::EvalContext ctx{query, options_.external_labels, options_.external_url};
+  auto vector = r.rule->Eval(ctx, t, g.group->query_offset_ms(), g.group->limit());
+  if (!vector.ok()) {
+    r.rule->SetHealth(alerting::RuleHealth::kBad, std::string(vector.status().message()));
+  } else {
+    r.rule->SetHealth(alerting::RuleHealth::kGood, {});
+    for (const auto& sample : *vector) {
+      Status st = outputs->Append(sample.metric, sample.t, sample.v);
+      if (!st.ok()) r.rule->SetHealth(alerting::RuleHealth::kBad, std::string(st.message()));
+    }
+  }
+  r.rule->RecordEvaluation(t, std::chrono::steady_clock::now() - start);
+  AfterEvaluation(g, r, t, out);
+}
+
+void RuleRuntime::AfterEvaluation(const RuntimeGroup& g, RuntimeRule& r, std::int64_t t,
+                                  EvalOutput* out) {
+  ++out->rule_evaluations;
+  if (r.rule->health() == alerting::RuleHealth::kBad) {
+    ++out->rule_failures;
+    std::string error = r.rule->last_error();
+    if (error != r.last_error) {
+      out->logs.emplace_back(LogLevel::kWarn, "rule \"" + r.rule->name() + "\" (group \"" +
+                                                  g.group->name() + "\") failed at t=" +
+                                                  std::to_string(t) + " ms: " + error);
+      r.last_error = std::move(error);
+    }
+    // A failed query leaves the alerts as they were: nothing to report.
+    return;
+  }
+  if (!r.last_error.empty()) {
+    out->logs.emplace_back(LogLevel::kInfo, "rule \"" + r.rule->name() + "\" (group \"" +
+                                                g.group->name() + "\") evaluates again");
+    r.last_error.clear();
+  }
+  if (r.alerting != nullptr) ReportTransitions(g, r, t, out);
+}
+
+void RuleRuntime::ReportTransitions(const RuntimeGroup& g, RuntimeRule& r, std::int64_t t,
+                                    EvalOutput* out) {
+  using alerting::AlertState;
+  // Only pending and firing alerts: resolved ones stay in the rule for 15
+  // minutes, and copying them at every evaluation would dominate the cost.
+  std::vector<alerting::Alert> now = r.alerting->ActiveAlerts();
+  if (now.empty() && r.reported.empty()) return;
+  std::unordered_map<promql::Labels, alerting::Alert, LabelsHash> next;
+  next.reserve(now.size());
+  for (auto& a : now) {
+    auto it = r.reported.find(a.labels);
+    const bool known = it != r.reported.end();
+    if (a.state == AlertState::kPending && (!known || it->second.state != AlertState::kPending)) {
+      out->events.push_back(MakeEvent(g, r, a, nimify::AlertState::kPending, t));
+    } else if (a.state == AlertState::kFiring &&
+               (!known || it->second.state != AlertState::kFiring)) {
+      out->events.push_back(MakeEvent(g, r, a, nimify::AlertState::kFiring, t));
+    }
+    if (known) r.reported.erase(it);
+    promql::Labels key = a.labels;
+    next.emplace(std::move(key), std::move(a));
+  }
+  // No longer active: resolved (Prometheus keeps the alert inactive with
+  // ResolvedAt = t), or a pending alert that stopped matching (deleted), or
+  // alerts cleared by a limit error. The last copy has their annotations.
+  std::vector<const alerting::Alert*> gone;
+  for (const auto& [labels, a] : r.reported) gone.push_back(&a);
+  std::sort(gone.begin(), gone.end(),
+            [](const alerting::Alert* x, const alerting::Alert* y) { return x->labels < y->labels; });
+  for (const alerting::Alert* a : gone) {
+    alerting::Alert ended = *a;
+    ended.state = AlertState::kInactive;
+    ended.resolved_at_ms = t;
+    out->events.push_back(MakeEvent(g, r, ended, nimify::AlertState::kResolved, t));
+  }
+  r.reported = std::move(next);
+}
+
+AlertEvent RuleRuntime::MakeEvent(const RuntimeGroup& g, const RuntimeRule& r,
+                                  const alerting::Alert& a, AlertState state,
+                                  std::int64_t t) const {
+  AlertEvent e;
+  e.rule = r.rule->name();
+  e.group = g.group->name();
+  e.file = g.group->file();
+  e.expr = r.rule->spec().expr;
+  e.labels = ToOwned(a.labels);
+  e.annotations = ToOwned(a.annotations);
+  e.state = state;
+  e.value = a.value;
+  e.eval_time_ms = t;
+  e.active_at_ms = a.active_at_ms;
+  e.fired_at_ms = a.fired_at_ms;
+  e.resolved_at_ms = a.resolved_at_ms;
+  if (state == AlertState::kResolved && !e.resolved_at_ms) e.resolved_at_ms = t;
+  e.generator_url = r.generator_url;
+  return e;
+}
+
+std::vector<AlertEvent> RuleRuntime::ActiveAlerts(std::int64_t last_eval_ms) const {
+  std::vector<AlertEvent> out;
+  for (const auto& g : groups_) {
+    for (const auto& r : g.rules) {
+      for (const auto& [labels, a] : r.reported) {
+        if (a.state == alerting::AlertState::kPending) {
+          out.push_back(MakeEvent(g, r, a, AlertState::kPending, last_eval_ms));
+        } else if (a.state == alerting::AlertState::kFiring) {
+          out.push_back(MakeEvent(g, r, a, AlertState::kFiring, last_eval_ms));
+        }
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const AlertEvent& a, const AlertEvent& b) {
+    if (a.rule != b.rule) return a.rule < b.rule;
+    return std::lexicographical_compare(
+        a.labels.begin(), a.labels.end(), b.labels.begin(), b.labels.end(),
+        [](const OwnedLabel& x, const OwnedLabel& y) {
+          return x.name != y.name ? x.name < y.name : x.value < y.value;
+        });
+  });
+  return out;
+}
+
+}  // namespace nimify::engine

@@ -1,0 +1,163 @@
+// The rules of one RuleSet as the engine runs them: one alerting::RuleGroup
+// per group, each rule's pipeline id, and each alerting rule's alert states
+// as of its last evaluation (to report transitions).
+//
+//   NIMIFY_ASSIGN_OR_RETURN(auto runtime, RuleRuntime::Build(*rules, options, first_id));
+//   runtime->TakeStateFrom(*old_runtime, &out);      // on SetRules
+//   runtime->Evaluate(cut.t, cut.dirty, cut.storage, &outputs, &out);
+#ifndef NIMIFY_ENGINE_RULE_RUNTIME_H_
+#define NIMIFY_ENGINE_RULE_RUNTIME_H_
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "alerting/group.h"
+#include "alerting/rule.h"
+#include "engine/output_store.h"
+#include "engine/sample_tracker.h"
+#include "nimify/alert.h"
+#include "nimify/engine.h"
+#include "nimify/rules.h"
+#include "nimify/status.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/selector_index.h"
+#include "promql/evaluator.h"
+#include "promql/labels.h"
+
+namespace nimify::engine {
+
+struct RuntimeOptions {
+  promql::EvalOptions eval;
+  std::int64_t default_interval_ms = 60 * 1000;
+  promql::Labels external_labels;
+  std::string external_url;
+  bool eager_alerts = true;
+  // Evaluate threshold rules from the SampleTracker's candidates (see BindTracker).
+  bool incremental_thresholds = true;
+};
+
+// Rule inputs (the selectors of a rule) by stable id: rules with the same
+// selectors share an input, also across rule sets, so the pipeline's ids and
+// the SampleTracker's state survive SetRules. Thread safety: all methods lock.
+class InputRegistry {
+ public:
+  std::uint32_t Intern(const std::vector<std::vector<promql::LabelMatcher>>& selectors);
+  std::vector<pipeline::RuleSelectors> Selectors(const std::vector<std::uint32_t>& ids) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::uint32_t> ids_;
+  std::vector<std::vector<std::vector<promql::LabelMatcher>>> selectors_;
+};
+
+// What one evaluation (or a rule swap) produced, for the dispatcher.
+struct EvalOutput {
+  std::vector<AlertEvent> events;
+  std::vector<std::pair<LogLevel, std::string>> logs;
+  std::uint64_t rule_evaluations = 0;
+  std::uint64_t incremental_evaluations = 0;
+  std::uint64_t rule_failures = 0;
+};
+
+// Thread safety: none; the engine calls it under its evaluation lock.
+class RuleRuntime {
+ public:
+  // Creates the groups. Eager and threshold rules get input ids from
+  // `inputs` (null: no eager evaluation, for one-off evaluations).
+  static Result<std::unique_ptr<RuleRuntime>> Build(const RuleSet& rules,
+                                                    const RuntimeOptions& options,
+                                                    InputRegistry* inputs);
+
+  // The threshold predicates of this rule set, by input id (for a new SampleTracker).
+  std::vector<std::vector<ThresholdPredicate>> ThresholdPredicates() const;
+  // Evaluates eager rules at their inputs' sample times, and threshold rules
+  // whose predicate `tracker` tracks from its candidates. May be null; must
+  // outlive the runtime.
+  void BindTracker(const SampleTracker* tracker);
+  // Input ids of the rules that need the pipeline's dirty marks or the tracker.
+  std::vector<std::uint32_t> InputIds() const;
+
+  // The greatest common divisor of the group intervals (the default interval
+  // when there are no groups): every group instant is a multiple of it.
+  std::int64_t step_ms() const noexcept { return step_ms_; }
+  // Largest lookbehind + query offset over the rules.
+  std::int64_t lookbehind_ms() const noexcept { return lookbehind_ms_; }
+  // kInvalidArgument naming the first group whose interval is not a multiple of step_ms.
+  Status CheckIntervalsAreMultiplesOf(std::int64_t step_ms) const;
+
+  // Takes over alert state, staleness tracking and the last reported states
+  // from the runtime this one replaces (groups matched by file and name, rules
+  // by name, labels and expression). Alerts of old rules without a match are
+  // reported resolved at `now_ms`.
+  void TakeStateFrom(RuleRuntime& old, std::int64_t now_ms, EvalOutput* out);
+
+  // Evaluates at instant t (later than the previous call's): every group with
+  // t on its interval grid (all its rules, in order), and the eager rules
+  // marked in `dirty` at each timestamp of their input samples since the
+  // previous call (so the instants do not depend on how the cuts grouped the
+  // samples). After a swap every eager rule runs at least at t.
+  void Evaluate(std::int64_t t, const pipeline::DirtySet& dirty, promql::Queryable& storage,
+                OutputStore* outputs, EvalOutput* out);
+
+  // Pending and firing alerts as of the last evaluation.
+  std::vector<AlertEvent> ActiveAlerts(std::int64_t last_eval_ms) const;
+
+  // Reports every pending or firing alert as resolved at now_ms (rules removed).
+  void ResolveAll(std::int64_t now_ms, EvalOutput* out);
+
+ private:
+  struct LabelsHash {
+    std::size_t operator()(const promql::Labels& l) const noexcept {
+      return static_cast<std::size_t>(l.Hash());
+    }
+  };
+  static constexpr std::uint32_t kNoInput = ~std::uint32_t{0};
+  struct RuntimeRule {
+    alerting::Rule* rule = nullptr;
+    alerting::AlertingRule* alerting = nullptr;  // null for recording rules
+    bool eager = false;
+    std::uint32_t input = kNoInput;  // eager and threshold rules
+    std::optional<ThresholdPredicate> threshold;
+    std::optional<std::size_t> tracked;  // the tracker's predicate index, when bound
+    std::string generator_url;
+    std::string last_error;  // to log a failure once, not at every evaluation
+    std::unordered_map<promql::Labels, alerting::Alert, LabelsHash> reported;
+  };
+  struct RuntimeGroup {
+    std::unique_ptr<alerting::RuleGroup> group;
+    std::vector<RuntimeRule> rules;
+    bool has_eager = false;
+  };
+
+  RuleRuntime() = default;
+  void EvalEager(RuntimeGroup& g, RuntimeRule& r, std::int64_t t, promql::Queryable& storage,
+                 OutputStore* outputs, EvalOutput* out);
+  // The evaluator, except for the expressions of tracked threshold rules.
+  alerting::QueryFunc MakeQuery(const promql::Evaluator* evaluator, EvalOutput* out) const;
+  void AfterEvaluation(const RuntimeGroup& g, RuntimeRule& r, std::int64_t t, EvalOutput* out);
+  void ReportTransitions(const RuntimeGroup& g, RuntimeRule& r, std::int64_t t, EvalOutput* out);
+  AlertEvent MakeEvent(const RuntimeGroup& g, const RuntimeRule& r, const alerting::Alert& a,
+                       AlertState state, std::int64_t t) const;
+
+  RuntimeOptions options_;
+  std::vector<RuntimeGroup> groups_;
+  std::int64_t step_ms_ = 0;
+  std::int64_t lookbehind_ms_ = 0;
+  const SampleTracker* tracker_ = nullptr;
+  // Tracked threshold rules by expression (what the rules pass to the query function).
+  std::unordered_map<const promql::Expr*, std::pair<std::uint32_t, std::size_t>> tracked_exprs_;
+  bool evaluate_all_eager_ = true;
+  std::int64_t last_t_ = std::numeric_limits<std::int64_t>::min();
+};
+
+}  // namespace nimify::engine
+
+#endif  // NIMIFY_ENGINE_RULE_RUNTIME_H_

@@ -1,0 +1,222 @@
+#include "engine/sample_tracker.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+
+namespace nimify::engine {
+namespace {
+
+const promql::Expr* StripParens(const promql::Expr* e) {
+  while (e->kind() == promql::ExprKind::kParen) {
+    e = static_cast<const promql::ParenExpr*>(e)->expr.get();
+  }
+  return e;
+}
+
+std::optional<double> NumberOf(const promql::Expr* e) {
+  e = StripParens(e);
+  if (e->kind() == promql::ExprKind::kNumberLiteral) {
+    return static_cast<const promql::NumberLiteral*>(e)->value;
+  }
+  if (e->kind() == promql::ExprKind::kUnary) {
+    const auto* u = static_cast<const promql::UnaryExpr*>(e);
+    if (auto v = NumberOf(u->expr.get())) return u->negate ? -*v : *v;
+  }
+  return std::nullopt;
+}
+
+const promql::VectorSelector* PlainSelector(const promql::Expr* e) {
+  e = StripParens(e);
+  if (e->kind() != promql::ExprKind::kVectorSelector) return nullptr;
+  const auto* v = static_cast<const promql::VectorSelector*>(e);
+  if (v->offset_ms != 0 || v->at != promql::AtKind::kNone) return nullptr;
+  return v;
+}
+
+}  // namespace
+
+bool ThresholdPredicate::Holds(double v) const noexcept {
+  const double l = number_on_left ? threshold : v;
+  const double r = number_on_left ? v : threshold;
+  // IEEE comparisons: anything involving NaN is false except !=, as in PromQL.
+  switch (op) {
+    case promql::BinaryOp::kEql: return l == r;
+    case promql::BinaryOp::kNeq: return l != r;
+    case promql::BinaryOp::kGtr: return l > r;
+    case promql::BinaryOp::kLss: return l < r;
+    case promql::BinaryOp::kGte: return l >= r;
+    case promql::BinaryOp::kLte: return l <= r;
+    default: return false;
+  }
+}
+
+std::optional<ThresholdPredicate> MatchThreshold(const promql::Expr& expr,
+                                                 const promql::VectorSelector** selector) {
+  const promql::Expr* e = StripParens(&expr);
+  if (e->kind() != promql::ExprKind::kBinary) return std::nullopt;
+  const auto* b = static_cast<const promql::BinaryExpr*>(e);
+  if (!promql::IsComparison(b->op) || b->return_bool) return std::nullopt;
+  ThresholdPredicate p;
+  p.op = b->op;
+  if (const auto* sel = PlainSelector(b->lhs.get())) {
+    const auto number = NumberOf(b->rhs.get());
+    if (!number) return std::nullopt;
+    p.threshold = *number;
+    *selector = sel;
+    return p;
+  }
+  if (const auto* sel = PlainSelector(b->rhs.get())) {
+    const auto number = NumberOf(b->lhs.get());
+    if (!number) return std::nullopt;
+    p.threshold = *number;
+    p.number_on_left = true;
+    *selector = sel;
+    return p;
+  }
+  return std::nullopt;
+}
+
+SampleTracker::SampleTracker(std::uint32_t shards, const promql::EvalOptions& eval,
+                             std::vector<std::vector<ThresholdPredicate>> predicates)
+    : lookback_ms_(eval.lookback_delta_ms),
+      closed_windows_(eval.compat == promql::Compat::kPrometheus2),
+      predicates_(std::move(predicates)),
+      shards_(shards) {}
+
+void SampleTracker::OnSample(const storage::Shard& shard, storage::SeriesRef ref,
+                             std::span<const std::uint32_t> inputs, std::int64_t t, double v) {
+  ShardState& s = shards_[shard.index()];
+  const std::uint32_t slot = storage::SlotOf(ref);
+  for (const std::uint32_t id : inputs) {
+    if (id >= s.inputs.size()) s.inputs.resize(std::size_t{id} + 1);
+    InputState& in = s.inputs[id];
+    // Mostly in order: the common case is one comparison with the last time.
+    if (in.times.empty() || in.times.back() < t) {
+      in.times.push_back(t);
+    } else if (in.times.back() != t) {
+      auto it = std::lower_bound(in.times.begin(), in.times.end(), t);
+      if (it == in.times.end() || *it != t) in.times.insert(it, t);
+    }
+    if (id >= predicates_.size() || predicates_[id].empty()) continue;
+    const std::vector<ThresholdPredicate>& preds = predicates_[id];
+    if (in.candidates.size() != preds.size()) in.candidates.resize(preds.size());
+    if (slot >= s.candidates_per_slot.size()) s.candidates_per_slot.resize(std::size_t{slot} + 1, 0);
+    const bool maybe_candidate = s.candidates_per_slot[slot] != 0;
+    const bool stale = promql::IsStaleNaN(v);
+    for (std::size_t k = 0; k < preds.size(); ++k) {
+      const bool holds = !stale && preds[k].Holds(v);
+      if (!holds && !maybe_candidate) continue;
+      auto& map = in.candidates[k];
+      auto it = map.find(ref);
+      if (it != map.end()) {
+        it->second.history.push_back({t, v});
+      } else if (holds) {
+        Candidate c{shard.LabelsOf(slot), {{t, v}}};
+        map.emplace(ref, std::move(c));
+        ++s.candidates_per_slot[slot];
+      }
+    }
+  }
+}
+
+std::vector<std::int64_t> SampleTracker::Times(std::uint32_t input, std::int64_t after,
+                                               std::int64_t upto) const {
+  std::vector<std::int64_t> out;
+  for (const ShardState& s : shards_) {
+    if (input >= s.inputs.size()) continue;
+    for (const std::int64_t t : s.inputs[input].times) {
+      if (t > after && t <= upto) out.push_back(t);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+const promql::Point* SampleTracker::LatestAtOrBefore(const std::vector<promql::Point>& history,
+                                                     std::int64_t ts) {
+  auto it = std::upper_bound(history.begin(), history.end(), ts,
+                             [](std::int64_t t, const promql::Point& p) { return t < p.t; });
+  return it == history.begin() ? nullptr : &*(it - 1);
+}
+
+bool SampleTracker::InWindow(std::int64_t sample_t, std::int64_t ts) const noexcept {
+  return closed_windows_ ? sample_t >= ts - lookback_ms_ : sample_t > ts - lookback_ms_;
+}
+
+promql::Vector SampleTracker::Result(std::uint32_t input, std::size_t index,
+                                     std::int64_t ts) const {
+  promql::Vector out;
+  if (!Tracks(input, index)) return out;
+  const ThresholdPredicate& pred = predicates_[input][index];
+  for (const ShardState& s : shards_) {
+    if (input >= s.inputs.size() || index >= s.inputs[input].candidates.size()) continue;
+    for (const auto& [ref, c] : s.inputs[input].candidates[index]) {
+      const promql::Point* p = LatestAtOrBefore(c.history, ts);
+      if (p == nullptr || !InWindow(p->t, ts) || promql::IsStaleNaN(p->v) || !pred.Holds(p->v)) {
+        continue;
+      }
+      out.push_back(promql::Sample{c.labels, ts, p->v, false});
+    }
+  }
+  return out;
+}
+
+void SampleTracker::Prune(std::int64_t t) {
+  for (ShardState& s : shards_) {
+    for (std::uint32_t id = 0; id < s.inputs.size(); ++id) {
+      InputState& in = s.inputs[id];
+      in.times.erase(in.times.begin(), std::upper_bound(in.times.begin(), in.times.end(), t));
+      for (std::size_t k = 0; k < in.candidates.size(); ++k) {
+        const ThresholdPredicate& pred = predicates_[id][k];
+        auto& map = in.candidates[k];
+        for (auto it = map.begin(); it != map.end();) {
+          auto& h = it->second.history;
+          auto latest = std::upper_bound(h.begin(), h.end(), t,
+                                         [](std::int64_t x, const promql::Point& p) { return x < p.t; });
+          // Keep the newest point at or before t (later instants may still see it).
+          if (latest != h.begin()) h.erase(h.begin(), latest - 1);
+          const bool has_newer = !h.empty() && h.back().t > t;
+          const promql::Point& first = h.front();
+          const bool still_true = first.t <= t && InWindow(first.t, t) &&
+                                  !promql::IsStaleNaN(first.v) && pred.Holds(first.v);
+          if (has_newer || still_true) {
+            ++it;
+            continue;
+          }
+          // Never true again without a new sample, which re-adds it.
+          --s.candidates_per_slot[storage::SlotOf(it->first)];
+          it = map.erase(it);
+        }
+      }
+    }
+  }
+}
+
+std::optional<std::size_t> SampleTracker::Find(std::uint32_t input,
+                                                const ThresholdPredicate& predicate) const {
+  if (input >= predicates_.size()) return std::nullopt;
+  const auto& list = predicates_[input];
+  for (std::size_t k = 0; k < list.size(); ++k) {
+    // Bitwise: a NaN threshold must find itself.
+    if (list[k].op == predicate.op && list[k].number_on_left == predicate.number_on_left &&
+        std::bit_cast<std::uint64_t>(list[k].threshold) ==
+            std::bit_cast<std::uint64_t>(predicate.threshold)) {
+      return k;
+    }
+  }
+  return std::nullopt;
+}
+
+std::size_t SampleTracker::candidate_count() const {
+  std::size_t n = 0;
+  for (const ShardState& s : shards_) {
+    for (const InputState& in : s.inputs) {
+      for (const auto& map : in.candidates) n += map.size();
+    }
+  }
+  return n;
+}
+
+}  // namespace nimify::engine

@@ -1,0 +1,116 @@
+// Incremental state for event-driven evaluation, kept per shard while the
+// samples flow:
+//  - the timestamps of the samples each rule input (a set of selectors) got
+//    since the last evaluation instant, so `for: 0` rules run at exactly
+//    their samples' times however the pipeline grouped them into cuts;
+//  - for threshold rules (`selector OP number`), the few series that may
+//    satisfy the comparison, with their recent samples, so that the rule's
+//    result at instant T comes from those series instead of a scan of every
+//    selected series. The result is what the PromQL evaluator returns.
+//
+//   SampleTracker tracker(shards, eval_options, predicates_by_input);
+//   pipeline->SetSampleObserver(&tracker);            // before Start
+//   ... at a cut (every shard held):
+//   std::vector<std::int64_t> times = tracker.Times(input, after, t);
+//   promql::Vector v = tracker.Result(input, predicate, t);
+//   tracker.Prune(t);
+#ifndef NIMIFY_ENGINE_SAMPLE_TRACKER_H_
+#define NIMIFY_ENGINE_SAMPLE_TRACKER_H_
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "pipeline/pipeline.h"
+#include "promql/ast.h"
+#include "promql/evaluator.h"
+#include "promql/labels.h"
+#include "promql/value.h"
+#include "storage/shard.h"
+
+namespace nimify::engine {
+
+// `selector OP number` or `number OP selector` (OP a comparison, no `bool`).
+struct ThresholdPredicate {
+  promql::BinaryOp op = promql::BinaryOp::kGtr;
+  double threshold = 0;
+  bool number_on_left = false;
+
+  // Whether PromQL's comparison filter keeps a sample with value v.
+  bool Holds(double v) const noexcept;
+  friend bool operator==(const ThresholdPredicate&, const ThresholdPredicate&) = default;
+};
+
+// The predicate and the selector when `expr` (parentheses allowed) is a
+// threshold comparison whose selector has no offset or @; nullopt otherwise.
+std::optional<ThresholdPredicate> MatchThreshold(const promql::Expr& expr,
+                                                 const promql::VectorSelector** selector);
+
+// Thread safety
+//   OnSample runs on whichever thread owns the sample's shard and touches only
+//   that shard's state. Times, Result and Prune run at a cut, when every shard
+//   is held (the pipeline's hold protocol orders the workers' writes before
+//   them), or after the workers stopped. The predicates are fixed at
+//   construction; inputs registered later get timestamps only.
+class SampleTracker final : public pipeline::SampleObserver {
+ public:
+  // predicates[input]: the threshold predicates evaluated incrementally on
+  // that input (whose id is its index).
+  SampleTracker(std::uint32_t shards, const promql::EvalOptions& eval,
+                std::vector<std::vector<ThresholdPredicate>> predicates);
+
+  void OnSample(const storage::Shard& shard, storage::SeriesRef ref,
+                std::span<const std::uint32_t> inputs, std::int64_t t, double v) override;
+
+  // Distinct sample times of `input` in (after, upto], sorted.
+  std::vector<std::int64_t> Times(std::uint32_t input, std::int64_t after,
+                                  std::int64_t upto) const;
+
+  // The result of predicate `index` of `input` at instant ts: each series
+  // whose latest sample at or before ts lies in the lookback window, is not a
+  // staleness marker and satisfies the predicate, with that sample's value.
+  promql::Vector Result(std::uint32_t input, std::size_t index, std::int64_t ts) const;
+
+  // Forgets what no instant after t can need.
+  void Prune(std::int64_t t);
+
+  bool Tracks(std::uint32_t input, std::size_t index) const noexcept {
+    return input < predicates_.size() && index < predicates_[input].size();
+  }
+  // The index of `predicate` on `input`, if tracked.
+  std::optional<std::size_t> Find(std::uint32_t input, const ThresholdPredicate& predicate) const;
+  // Series currently tracked as possibly satisfying some predicate.
+  std::size_t candidate_count() const;
+
+ private:
+  struct Candidate {
+    promql::Labels labels;
+    std::vector<promql::Point> history;  // this series' samples, oldest first
+  };
+  struct InputState {
+    std::vector<std::int64_t> times;  // sorted, distinct, after the last Prune
+    // By predicate index; keyed by series ref.
+    std::vector<std::unordered_map<storage::SeriesRef, Candidate>> candidates;
+  };
+  struct ShardState {
+    std::vector<InputState> inputs;  // by input id, grown by OnSample
+    // Candidates per slot over all predicates: most samples skip the maps.
+    std::vector<std::uint16_t> candidates_per_slot;
+  };
+
+  // The newest point at or before ts, or null.
+  static const promql::Point* LatestAtOrBefore(const std::vector<promql::Point>& history,
+                                               std::int64_t ts);
+  bool InWindow(std::int64_t sample_t, std::int64_t ts) const noexcept;
+
+  const std::int64_t lookback_ms_;
+  const bool closed_windows_;  // Prometheus 2: [ts - lookback, ts]
+  const std::vector<std::vector<ThresholdPredicate>> predicates_;
+  std::vector<ShardState> shards_;
+};
+
+}  // namespace nimify::engine
+
+#endif  // NIMIFY_ENGINE_SAMPLE_TRACKER_H_
