@@ -19,5 +19,16 @@ case "$kind" in
   tsan) args+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIMIFY_SANITIZE=thread -DNIMIFY_BUILD_BENCHMARKS=OFF) ;;
   *) echo "unknown build kind: $kind" >&2; exit 2 ;;
 esac
-cmake -S . -B "build/$kind" "${args[@]}" "$@" >/dev/null
-cmake --build "build/$kind" -j "${NIMIFY_JOBS:-$(nproc)}"
+# Arguments after the kind: cmake -D options, then `--target T...` to build only some targets.
+cmake_args=()
+targets=()
+while (($#)); do
+  if [[ "$1" == "--target" ]]; then shift; targets=("$@"); break; fi
+  cmake_args+=("$1"); shift
+done
+cmake -S . -B "build/$kind" "${args[@]}" "${cmake_args[@]}" >/dev/null
+if ((${#targets[@]})); then
+  cmake --build "build/$kind" -j "${NIMIFY_JOBS:-$(nproc)}" --target "${targets[@]}"
+else
+  cmake --build "build/$kind" -j "${NIMIFY_JOBS:-$(nproc)}"
+fi
