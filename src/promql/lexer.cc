@@ -327,9 +327,16 @@ std::string Token::Describe() const {
     default:
       break;
   }
-  if (IsOperatorToken(type)) return "<op:" + std::string(text) + ">";
-  if (IsAggregatorToken(type)) return "<aggr:" + std::string(text) + ">";
-  if (IsKeywordToken(type)) return "<" + std::string(text) + ">";
+  // Built by appending: GCC 12 at -O3 warns falsely (-Wrestrict) on "lit" + std::string.
+  auto bracketed = [this](std::string_view prefix) {
+    std::string out(prefix);
+    out.append(text);
+    out.push_back('>');
+    return out;
+  };
+  if (IsOperatorToken(type)) return bracketed("<op:");
+  if (IsAggregatorToken(type)) return bracketed("<aggr:");
+  if (IsKeywordToken(type)) return bracketed("<");
   return GoQuote(text);  // punctuation and start/end/step/range/max_of/min_of
 }
 
