@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh release
 bin=build/release/bin
-if [[ -x "$bin/embed_runbook" ]]; then
-  "$bin/embed_runbook" rules/runbook.rules.yml
-fi
+echo "== examples/embed_runbook: a runbook incident streamed through the engine"
+"$bin/embed_runbook" rules/runbook.rules.yml
+echo "== nimify test rules: the runbook rules' unit tests"
+"$bin/nimify" test rules rules/runbook.test.yml
 echo "== nimify query: 5xx ratio per instance during the incident (t=15m)"
 "$bin/nimify" query \
   'sum by (instance) (rate(http_requests_total{code=~"5.."}[5m])) / sum by (instance) (rate(http_requests_total[5m]))' \
