@@ -44,7 +44,7 @@ double VectorElemBinop(BinaryOp op, double lhs, double rhs, bool* keep) {
     case BinaryOp::kDiv:
       return lhs / rhs;
     case BinaryOp::kPow:
-      return std::pow(lhs, rhs);
+      return GoPow(lhs, rhs);
     case BinaryOp::kMod:
       return std::fmod(lhs, rhs);
     case BinaryOp::kAtan2:

@@ -295,9 +295,34 @@ std::string FormatGoG(double v) {
 std::string FormatGoF(double v) {
   std::string out;
   if (FormatSpecial(v, &out)) return out;
-  char buf[400];
-  auto res = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
-  return std::string(buf, static_cast<std::size_t>(res.ptr - buf));
+  // Go prints the shortest round-trip digits and pads with zeros (2^100 is
+  // "1267650600228229400000000000000"); to_chars' fixed form would print the
+  // exact integer instead, so place the shortest digits by hand.
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+  std::string_view sci(buf, static_cast<std::size_t>(res.ptr - buf));
+  if (sci.front() == '-') {
+    out.push_back('-');
+    sci.remove_prefix(1);
+  }
+  const std::size_t e = sci.find('e');
+  int exp = 0;
+  std::from_chars(sci.data() + e + 1 + (sci[e + 1] == '+' ? 1 : 0), sci.data() + sci.size(), exp);
+  std::string digits;
+  for (char ch : sci.substr(0, e)) {
+    if (ch != '.') digits.push_back(ch);
+  }
+  const int point = exp + 1;  // digits before the decimal point
+  const int n = static_cast<int>(digits.size());
+  if (point <= 0) {
+    out += "0." + std::string(static_cast<std::size_t>(-point), '0') + digits;
+  } else if (point >= n) {
+    out += digits + std::string(static_cast<std::size_t>(point - n), '0');
+  } else {
+    out += digits.substr(0, static_cast<std::size_t>(point)) + "." +
+           digits.substr(static_cast<std::size_t>(point));
+  }
+  return out;
 }
 
 std::string FormatGoGPrec(double v, int prec) {
@@ -528,35 +553,156 @@ bool ParseGoFloat(std::string_view s, double* out) {
   return true;
 }
 
+namespace {
+
+bool GoIsOddInt(double x) {
+  if (std::fabs(x) >= 0x1p53) return false;  // so large it has no fraction: even
+  double int_part;
+  const double frac = std::modf(x, &int_part);
+  return frac == 0 && (static_cast<std::int64_t>(int_part) & 1) == 1;
+}
+
+}  // namespace
+
+double GoPow(double x, double y) noexcept {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  // Go's special cases, in Go's order.
+  if (y == 0 || x == 1) return 1;
+  if (y == 1) return x;
+  if (std::isnan(x) || std::isnan(y)) return std::numeric_limits<double>::quiet_NaN();
+  if (x == 0) {
+    if (y < 0) return std::signbit(x) && GoIsOddInt(y) ? -kInf : kInf;
+    return std::signbit(x) && GoIsOddInt(y) ? x : 0;
+  }
+  if (std::isinf(y)) {
+    if (x == -1) return 1;
+    return (std::fabs(x) < 1) == (y > 0) ? 0 : kInf;
+  }
+  if (std::isinf(x)) {
+    if (x < 0) return GoPow(1 / x, -y);  // Pow(-0, -y)
+    return y < 0 ? 0 : kInf;
+  }
+  if (y == 0.5) return std::sqrt(x);
+  if (y == -0.5) return 1 / std::sqrt(x);
+
+  double yi;
+  double yf = std::modf(std::fabs(y), &yi);
+  if (yf != 0 && x < 0) return std::numeric_limits<double>::quiet_NaN();
+  if (yi >= 0x1p63) {
+    // A huge even integer: overflow or underflow for every x but -1.
+    if (x == -1) return 1;
+    return (std::fabs(x) < 1) == (y > 0) ? 0 : kInf;
+  }
+  // The result is a1 * 2^ae.
+  double a1 = 1;
+  std::int64_t ae = 0;
+  if (yf != 0) {
+    if (yf > 0.5) {
+      yf--;
+      yi++;
+    }
+    a1 = GoExp(yf * std::log(x));  // Go's own Log may differ in the last bit
+  }
+  int xe_int;
+  double x1 = std::frexp(x, &xe_int);
+  std::int64_t xe = xe_int;
+  for (auto i = static_cast<std::int64_t>(yi); i != 0; i >>= 1) {
+    if (xe < -(1 << 12) || (1 << 12) < xe) {
+      ae += xe;  // certain overflow or underflow
+      break;
+    }
+    if ((i & 1) == 1) {
+      a1 *= x1;
+      ae += xe;
+    }
+    x1 *= x1;
+    xe <<= 1;
+    if (x1 < .5) {
+      x1 += x1;
+      xe--;
+    }
+  }
+  if (y < 0) {
+    a1 = 1 / a1;
+    ae = -ae;
+  }
+  ae = std::clamp<std::int64_t>(ae, -100000, 100000);  // beyond this ldexp gives 0 or Inf anyway
+  return std::ldexp(a1, static_cast<int>(ae));
+}
+
+double GoExp(double x) noexcept {
+  // Measured with promtool 2.42: exp(709.43613930310) is finite,
+  // exp(709.436139303104) is +Inf.
+  if (x >= 709.436139303104) return std::numeric_limits<double>::infinity();
+  return std::exp(x);
+}
+
+double GoCosh(double x) noexcept {
+  x = std::fabs(x);
+  const double ex = GoExp(x);
+  if (x > 21) return ex * 0.5;
+  return (ex + 1 / ex) * 0.5;
+}
+
+double GoSinh(double x) noexcept {
+  const double ax = std::fabs(x);
+  if (ax <= 0.5) return std::sinh(x);  // Go uses a rational approximation here
+  const double ex = GoExp(ax);
+  const double r = ax > 21 ? ex * 0.5 : (ex - 1 / ex) * 0.5;
+  return x < 0 ? -r : r;
+}
+
 bool IsLeapYear(std::int64_t y) noexcept { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 CivilTime ToCivil(std::int64_t unix_secs) noexcept {
-  // Floor division keeps times before 1970 on the right day.
-  std::int64_t days = unix_secs / 86400;
-  std::int64_t rem = unix_secs % 86400;
-  if (rem < 0) {
-    rem += 86400;
-    --days;
-  }
+  // Go's time package (1.19, as Prometheus 2.42 is built): unsigned seconds
+  // since Jan 1 of year -292277022399 (a Monday), wrapping around at 2^64 as
+  // Go does. So NaN and +-Inf, which arrive here as MinInt64, give a date in
+  // the year 292277026596, exactly as promtool shows.
+  constexpr std::uint64_t kUnixToAbsolute = 9223372028715321600ull;
+  constexpr std::int64_t kAbsoluteZeroYear = -292277022399;
+  constexpr std::uint64_t kDaysPer400Years = 365 * 400 + 97;
+  constexpr std::uint64_t kDaysPer100Years = 365 * 100 + 24;
+  constexpr std::uint64_t kDaysPer4Years = 365 * 4 + 1;
+  const std::uint64_t abs = static_cast<std::uint64_t>(unix_secs) + kUnixToAbsolute;
   CivilTime c;
-  c.hour = static_cast<int>(rem / 3600);
-  c.minute = static_cast<int>(rem / 60 % 60);
-  c.second = static_cast<int>(rem % 60);
-  c.weekday = static_cast<int>(((days % 7) + 7 + 4) % 7);  // 1970-01-01 was a Thursday
-  // Days to civil date (H. Hinnant's algorithm).
-  const std::int64_t z = days + 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const std::int64_t doe = z - era * 146097;
-  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  std::int64_t y = yoe + era * 400;
-  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const std::int64_t mp = (5 * doy + 2) / 153;
-  c.day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  c.month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  if (c.month <= 2) ++y;
-  c.year = y;
-  static constexpr int kCumDays[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
-  c.yday = kCumDays[c.month - 1] + c.day + ((c.month > 2 && IsLeapYear(y)) ? 1 : 0);
+  c.hour = static_cast<int>(abs % 86400 / 3600);
+  c.minute = static_cast<int>(abs % 3600 / 60);
+  c.second = static_cast<int>(abs % 60);
+  c.weekday = static_cast<int>((abs + 86400) % (7 * 86400) / 86400);  // 0 = Sunday
+  // Whole 400-, 100-, 4- and 1-year cycles; `n -= n >> 2` handles the last
+  // day of a 400-year (or 4-year) cycle.
+  std::uint64_t d = abs / 86400;
+  std::uint64_t n = d / kDaysPer400Years;
+  std::uint64_t y = 400 * n;
+  d -= kDaysPer400Years * n;
+  n = d / kDaysPer100Years;
+  n -= n >> 2;
+  y += 100 * n;
+  d -= kDaysPer100Years * n;
+  n = d / kDaysPer4Years;
+  y += 4 * n;
+  d -= kDaysPer4Years * n;
+  n = d / 365;
+  n -= n >> 2;
+  y += n;
+  d -= 365 * n;
+  c.year = static_cast<std::int64_t>(y) + kAbsoluteZeroYear;
+  int day = static_cast<int>(d);  // 0-based day of the year
+  c.yday = day + 1;
+  if (IsLeapYear(c.year)) {
+    if (day == 31 + 29 - 1) {
+      c.month = 2;
+      c.day = 29;
+      return c;
+    }
+    if (day > 31 + 29 - 1) --day;
+  }
+  static constexpr int kDaysBefore[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365};
+  int month = day / 31;  // 0-based; one too small near month ends
+  if (day >= kDaysBefore[month + 1]) ++month;
+  c.month = month + 1;
+  c.day = day - kDaysBefore[month] + 1;
   return c;
 }
 

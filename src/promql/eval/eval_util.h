@@ -169,6 +169,19 @@ inline void KahanIncV2(double inc, double* sum, double* c) noexcept {
   *sum = t;
 }
 
+// Go's math.Pow (as `^` computes it): integer powers by repeated squaring, so
+// the result can differ from std::pow in the last bits, which `%` or the
+// trigonometric functions of a huge power would make visible.
+double GoPow(double x, double y) noexcept;
+// Go's math.Exp on amd64 (Prometheus's platform): its assembly builds 2^k
+// with k = round(x/ln 2), so it overflows to +Inf from 1023.5 ln 2 = 709.436...
+// on, where std::exp stays finite up to 709.78.
+double GoExp(double x) noexcept;
+// Go's math.Cosh and math.Sinh: above |x| = 21 they are Exp(|x|)/2, which
+// overflows to Inf about 0.7 sooner than std::cosh/std::sinh.
+double GoCosh(double x) noexcept;
+double GoSinh(double x) noexcept;
+
 // Go's strconv.FormatFloat(v, 'g', -1, 64), which is also fmt's %v and %g.
 std::string FormatGoG(double v);
 // Go's strconv.FormatFloat(v, 'f', -1, 64).

@@ -491,7 +491,10 @@ Status Ev::EvalMatrixSelector(const MatrixSelector& ms, EMatrix* out) {
 Status Ev::EvalSubquery(const SubqueryExpr& sq, EMatrix* out) {
   const NodeInfo& ni = q_->Info(sq);
   std::int64_t parent_start = start_;
-  std::int64_t parent_end = start_ + ((end_ - start_) / interval_) * interval_;
+  // Prometheus ends the inner steps at the parent's end, not at its last step:
+  // the extra inner steps are never read, but their errors (duplicate label
+  // sets, too many samples) still count.
+  std::int64_t parent_end = end_;
   if (ni.has_at) parent_start = parent_end = ni.at_ms;
   std::int64_t step = sq.step_ms != 0 ? sq.step_ms : q_->opts.default_subquery_step_ms;
   if (step <= 0) return Status::InvalidArgument("subquery step must be positive");

@@ -80,7 +80,7 @@ Status CallInstantFn(Ev* ev, const Call& c, FnKind kind, std::span<EVector> v, N
       SimpleFloatFn(q, v[0], out, [](double x) { return std::floor(x); });
       break;
     case FnKind::kExp:
-      SimpleFloatFn(q, v[0], out, [](double x) { return std::exp(x); });
+      SimpleFloatFn(q, v[0], out, [](double x) { return GoExp(x); });
       break;
     case FnKind::kSqrt:
       SimpleFloatFn(q, v[0], out, [](double x) { return std::sqrt(x); });
@@ -113,10 +113,10 @@ Status CallInstantFn(Ev* ev, const Call& c, FnKind kind, std::span<EVector> v, N
       SimpleFloatFn(q, v[0], out, [](double x) { return std::atan(x); });
       break;
     case FnKind::kSinh:
-      SimpleFloatFn(q, v[0], out, [](double x) { return std::sinh(x); });
+      SimpleFloatFn(q, v[0], out, [](double x) { return GoSinh(x); });
       break;
     case FnKind::kCosh:
-      SimpleFloatFn(q, v[0], out, [](double x) { return std::cosh(x); });
+      SimpleFloatFn(q, v[0], out, [](double x) { return GoCosh(x); });
       break;
     case FnKind::kTanh:
       SimpleFloatFn(q, v[0], out, [](double x) { return std::tanh(x); });
