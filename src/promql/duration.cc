@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/go_strconv.h"
+#include "common/utf8.h"
 #include "promql/lexer.h"
 #include "promql/parser.h"
 
@@ -35,91 +37,6 @@ constexpr DurationUnit kUnits[] = {
 
 bool IsDigit(char c) noexcept { return c >= '0' && c <= '9'; }
 char Lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-// Go's strconv underscoreOK: '_' only between digits (or after a base prefix).
-bool UnderscoreOk(std::string_view s) {
-  char saw = '^';
-  std::size_t i = 0;
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
-  bool hex = false;
-  if (s.size() >= 2 && s[0] == '0' &&
-      (Lower(s[1]) == 'b' || Lower(s[1]) == 'o' || Lower(s[1]) == 'x')) {
-    i = 2;
-    saw = '0';
-    hex = Lower(s[1]) == 'x';
-  }
-  for (; i < s.size(); ++i) {
-    if (IsDigit(s[i]) || (hex && Lower(s[i]) >= 'a' && Lower(s[i]) <= 'f')) {
-      saw = '0';
-      continue;
-    }
-    if (s[i] == '_') {
-      if (saw != '0') return false;
-      saw = '_';
-      continue;
-    }
-    if (saw == '_') return false;
-    saw = '!';
-  }
-  return saw != '_';
-}
-
-// strconv.ParseInt(s, 0, 64) without error details.
-bool ParseGoInt(std::string_view s, std::int64_t* out) {
-  if (s.empty()) return false;
-  bool negative = false;
-  if (s[0] == '+' || s[0] == '-') {
-    negative = s[0] == '-';
-    s.remove_prefix(1);
-  }
-  if (s.empty()) return false;
-  const std::string_view unsigned_text = s;
-  std::uint64_t base = 10;
-  if (s[0] == '0') {
-    if (s.size() >= 3 && Lower(s[1]) == 'b') {
-      base = 2;
-      s.remove_prefix(2);
-    } else if (s.size() >= 3 && Lower(s[1]) == 'o') {
-      base = 8;
-      s.remove_prefix(2);
-    } else if (s.size() >= 3 && Lower(s[1]) == 'x') {
-      base = 16;
-      s.remove_prefix(2);
-    } else {
-      base = 8;
-      s.remove_prefix(1);
-    }
-  }
-  bool underscores = false;
-  std::uint64_t n = 0;
-  for (char c : s) {
-    std::uint64_t d = 0;
-    if (c == '_') {
-      underscores = true;
-      continue;
-    }
-    if (IsDigit(c)) {
-      d = static_cast<std::uint64_t>(c - '0');
-    } else if (Lower(c) >= 'a' && Lower(c) <= 'z') {
-      d = static_cast<std::uint64_t>(Lower(c) - 'a' + 10);
-    } else {
-      return false;
-    }
-    if (d >= base) return false;
-    if (n > (std::numeric_limits<std::uint64_t>::max() - d) / base) return false;  // overflow
-    n = n * base + d;
-  }
-  if (underscores && !UnderscoreOk(unsigned_text)) return false;
-  constexpr std::uint64_t kLimit = 1ull << 63;
-  if (negative) {
-    if (n > kLimit) return false;
-    *out = n == kLimit ? std::numeric_limits<std::int64_t>::min() : -static_cast<std::int64_t>(n);
-  } else {
-    if (n >= kLimit) return false;
-    *out = static_cast<std::int64_t>(n);
-  }
-  return true;
-}
 
 double StrtodC(const std::string& s) {
   static const locale_t c_locale = newlocale(LC_ALL_MASK, "C", static_cast<locale_t>(nullptr));
@@ -169,7 +86,7 @@ bool ParseGoFloat(std::string_view s, double* value, std::string* error) {
     }
     digits.push_back(c);
   }
-  if (!any_digit || (has_underscore && !UnderscoreOk(s))) {
+  if (!any_digit || (has_underscore && !internal::GoUnderscoresOk(s))) {
     *error = FloatSyntaxError(s);
     return false;
   }
@@ -195,37 +112,11 @@ bool ParseGoFloat(std::string_view s, double* value, std::string* error) {
 
 bool ContainsByte(std::string_view s, char c) { return s.find(c) != std::string_view::npos; }
 
-int UnhexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-void AppendRuneUtf8(std::uint32_t r, std::string* out) {
-  if (r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF)) r = 0xFFFD;
-  if (r < 0x80) {
-    out->push_back(static_cast<char>(r));
-  } else if (r < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (r >> 6)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else if (r < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (r >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (r >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  }
-}
-
 }  // namespace
 
 bool ParseGoNumber(std::string_view s, double* value, std::string* error) {
   std::int64_t as_int = 0;
-  if (ParseGoInt(s, &as_int)) {
+  if (internal::ParseGoInt(s, &as_int)) {
     *value = static_cast<double>(as_int);
     return true;
   }
@@ -358,7 +249,7 @@ bool UnquoteString(std::string_view token, std::string* out) {
         if (s.size() < len) return false;
         std::uint32_t v = 0;
         for (std::size_t j = 0; j < len; ++j) {
-          const int x = UnhexValue(s[j]);
+          const int x = internal::HexDigitValue(s[j]);
           if (x < 0) return false;
           v = (v << 4) | static_cast<std::uint32_t>(x);
         }
@@ -368,7 +259,7 @@ bool UnquoteString(std::string_view token, std::string* out) {
           break;
         }
         if (v > 0x10FFFF) return false;
-        AppendRuneUtf8(v, out);
+        internal::AppendUtf8(static_cast<std::int32_t>(v), out);  // surrogates become U+FFFD
         break;
       }
       case '0':

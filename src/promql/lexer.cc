@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <utility>
 
+#include "common/utf8.h"
+
 namespace nimify::promql {
 
 namespace {
@@ -107,55 +109,9 @@ bool IsDurationKeywordStart(int c) noexcept {
   return c >= 0 && (lower == 's' || lower == 'r' || lower == 'm');
 }
 
-// Decodes one UTF-8 sequence as Go's utf8.DecodeRuneInString does: invalid or
-// overlong sequences and surrogates give U+FFFD with width 1.
+// Decodes the code point at `pos` (< s.size()), as Go's utf8.DecodeRuneInString.
 std::int32_t DecodeRune(std::string_view s, std::size_t pos, int* width) noexcept {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char c0 = byte(pos);
-  *width = 1;
-  if (c0 < 0x80) return c0;
-  const std::size_t left = s.size() - pos;
-  auto cont = [&](std::size_t i) { return i < s.size() && (byte(i) & 0xC0) == 0x80; };
-  if (c0 >= 0xC2 && c0 <= 0xDF && left >= 2 && cont(pos + 1)) {
-    *width = 2;
-    return ((c0 & 0x1F) << 6) | (byte(pos + 1) & 0x3F);
-  }
-  if (c0 >= 0xE0 && c0 <= 0xEF && left >= 3 && cont(pos + 1) && cont(pos + 2)) {
-    const std::int32_t r =
-        ((c0 & 0x0F) << 12) | ((byte(pos + 1) & 0x3F) << 6) | (byte(pos + 2) & 0x3F);
-    if (r >= 0x800 && (r < 0xD800 || r > 0xDFFF)) {
-      *width = 3;
-      return r;
-    }
-    return 0xFFFD;
-  }
-  if (c0 >= 0xF0 && c0 <= 0xF4 && left >= 4 && cont(pos + 1) && cont(pos + 2) && cont(pos + 3)) {
-    const std::int32_t r = ((c0 & 0x07) << 18) | ((byte(pos + 1) & 0x3F) << 12) |
-                           ((byte(pos + 2) & 0x3F) << 6) | (byte(pos + 3) & 0x3F);
-    if (r >= 0x10000 && r <= 0x10FFFF) {
-      *width = 4;
-      return r;
-    }
-  }
-  return 0xFFFD;
-}
-
-void AppendUtf8(std::int32_t r, std::string* out) {
-  if (r < 0x80) {
-    out->push_back(static_cast<char>(r));
-  } else if (r < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (r >> 6)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else if (r < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (r >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (r >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  }
+  return internal::DecodeUtf8(s.substr(pos), width);
 }
 
 // An approximation of Go's unicode.IsPrint without the full Unicode tables:
@@ -187,7 +143,7 @@ void AppendEscapedRune(std::int32_t r, char quote, std::string* out) {
   // U+FFFD is printable for Go, but PromQL's lexer rejects it in a string, so
   // it is escaped to keep printed queries parseable.
   if (IsGoPrintable(r) && (r != 0xFFFD || quote != '"')) {
-    AppendUtf8(r, out);
+    internal::AppendUtf8(r, out);
     return;
   }
   switch (r) {
@@ -246,7 +202,7 @@ std::string GoRuneCodePoint(std::int32_t r) {
   std::string out = buf;
   if (IsGoPrintable(r)) {
     out += " '";
-    AppendUtf8(r, &out);
+    internal::AppendUtf8(r, &out);
     out += "'";
   }
   return out;

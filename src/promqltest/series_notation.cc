@@ -8,6 +8,8 @@
 #include <string>
 #include <utility>
 
+#include "common/go_strconv.h"
+#include "common/utf8.h"
 #include "promql/value.h"
 
 namespace nimify::promqltest {
@@ -35,36 +37,6 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-// Go's rule for digit separators: an underscore sits between two digits, or
-// between a base prefix and a digit.
-bool UnderscoresOk(std::string_view s) {
-  char saw = '^';  // ^ start, 0 digit or prefix, _ underscore, ! other
-  std::size_t i = 0;
-  if (!s.empty() && (s[0] == '+' || s[0] == '-')) s.remove_prefix(1);
-  bool hex = false;
-  if (s.size() >= 2 && s[0] == '0' &&
-      (Lower(s[1]) == 'b' || Lower(s[1]) == 'o' || Lower(s[1]) == 'x')) {
-    i = 2;
-    saw = '0';
-    hex = Lower(s[1]) == 'x';
-  }
-  for (; i < s.size(); ++i) {
-    const char c = s[i];
-    if (IsDigit(c) || (hex && Lower(c) >= 'a' && Lower(c) <= 'f')) {
-      saw = '0';
-      continue;
-    }
-    if (c == '_') {
-      if (saw != '0') return false;
-      saw = '_';
-      continue;
-    }
-    if (saw == '_') return false;
-    saw = '!';
-  }
-  return saw != '_';
-}
-
 std::string WithoutUnderscores(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -72,62 +44,6 @@ std::string WithoutUnderscores(std::string_view s) {
     if (c != '_') out.push_back(c);
   }
   return out;
-}
-
-// strconv.ParseInt(s, 0, 64): sign, 0x/0o/0b prefixes, a leading 0 means octal.
-std::optional<std::int64_t> ParseGoInt(std::string_view s) {
-  if (s.empty()) return std::nullopt;
-  const std::string_view original = s;
-  bool negative = false;
-  if (s[0] == '+' || s[0] == '-') {
-    negative = s[0] == '-';
-    s.remove_prefix(1);
-  }
-  if (s.empty()) return std::nullopt;
-  int base = 10;
-  if (s[0] == '0') {
-    if (s.size() >= 3 && Lower(s[1]) == 'b') {
-      base = 2;
-      s.remove_prefix(2);
-    } else if (s.size() >= 3 && Lower(s[1]) == 'o') {
-      base = 8;
-      s.remove_prefix(2);
-    } else if (s.size() >= 3 && Lower(s[1]) == 'x') {
-      base = 16;
-      s.remove_prefix(2);
-    } else {
-      base = 8;
-      s.remove_prefix(1);
-    }
-  }
-  bool underscores = false;
-  std::uint64_t n = 0;
-  const std::uint64_t limit = negative ? (std::uint64_t{1} << 63) : (std::uint64_t{1} << 63) - 1;
-  for (char c : s) {
-    int digit = 0;
-    if (c == '_') {
-      underscores = true;
-      continue;
-    }
-    if (IsDigit(c)) {
-      digit = c - '0';
-    } else if (Lower(c) >= 'a' && Lower(c) <= 'z') {
-      digit = Lower(c) - 'a' + 10;
-    } else {
-      return std::nullopt;
-    }
-    if (digit >= base) return std::nullopt;
-    if (n > (limit - static_cast<std::uint64_t>(digit)) / static_cast<std::uint64_t>(base)) {
-      return std::nullopt;  // out of range: Go reports an error, so the float parse decides
-    }
-    n = n * static_cast<std::uint64_t>(base) + static_cast<std::uint64_t>(digit);
-  }
-  if (underscores && !UnderscoresOk(original)) return std::nullopt;
-  if (negative) {
-    return n == (std::uint64_t{1} << 63) ? std::numeric_limits<std::int64_t>::min()
-                                         : -static_cast<std::int64_t>(n);
-  }
-  return static_cast<std::int64_t>(n);
 }
 
 // The syntax of a Go decimal float after the sign: digits with at most one
@@ -188,7 +104,8 @@ std::optional<double> ParseGoFloat(std::string_view s) {
     if (has_sign) return std::nullopt;  // Go accepts a sign only on Inf
     return std::numeric_limits<double>::quiet_NaN();
   }
-  if (body.find('_') != std::string_view::npos && !UnderscoresOk(s)) return std::nullopt;
+  const bool has_underscore = body.find('_') != std::string_view::npos;
+  if (has_underscore && !internal::GoUnderscoresOk(s)) return std::nullopt;
   const std::string clean = WithoutUnderscores(body);
   if (!IsDecimalFloatSyntax(clean) && !IsHexFloatSyntax(clean)) return std::nullopt;
   errno = 0;
@@ -221,7 +138,7 @@ std::string Quoted(std::string_view s) { return promql::QuoteLabelValue(s); }
 // Parses the number token of a series value (`1`, `2.5e3`, `.5`, `Inf`, `NaN`),
 // as Prometheus's parser.number does.
 std::optional<double> NumberToken(std::string_view token) {
-  if (auto i = ParseGoInt(token)) return static_cast<double>(*i);
+  if (std::int64_t i = 0; internal::ParseGoInt(token, &i)) return static_cast<double>(i);
   return ParseGoFloat(token);
 }
 
@@ -411,28 +328,6 @@ std::optional<ParseFailure> Unquote(std::string_view s, std::size_t base, std::s
                                     std::string* out) {
   const char quote = s[0];
   std::size_t i = 1;
-  auto append_utf8 = [out](std::uint32_t cp) {
-    if (cp < 0x80) {
-      out->push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  };
-  auto hex_value = [](char c) -> int {
-    if (IsDigit(c)) return c - '0';
-    if (Lower(c) >= 'a' && Lower(c) <= 'f') return Lower(c) - 'a' + 10;
-    return -1;
-  };
   while (i < s.size()) {
     const char c = s[i];
     if (c == quote) {
@@ -486,7 +381,7 @@ std::optional<ParseFailure> Unquote(std::string_view s, std::size_t base, std::s
         const std::size_t digits = e == 'x' ? 2 : (e == 'u' ? 4 : 8);
         std::uint32_t v = 0;
         for (std::size_t k = 0; k < digits; ++k) {
-          const int h = i + k < s.size() ? hex_value(s[i + k]) : -1;
+          const int h = i + k < s.size() ? internal::HexDigitValue(s[i + k]) : -1;
           if (h < 0) return ParseFailure{base + escape_pos, "invalid escape sequence in string"};
           v = v * 16 + static_cast<std::uint32_t>(h);
         }
@@ -497,7 +392,7 @@ std::optional<ParseFailure> Unquote(std::string_view s, std::size_t base, std::s
           if (v > 0x10FFFF || (v >= 0xD800 && v < 0xE000)) {
             return ParseFailure{base + escape_pos, "invalid Unicode code point in string"};
           }
-          append_utf8(v);
+          internal::AppendUtf8(static_cast<std::int32_t>(v), out);
         }
         break;
       }
@@ -618,7 +513,7 @@ std::optional<ParseFailure> ParseMetricPart(std::string_view line, Labels* label
 }  // namespace
 
 Result<double> ParseGoNumber(std::string_view text) {
-  if (auto i = ParseGoInt(text)) return static_cast<double>(*i);
+  if (std::int64_t i = 0; internal::ParseGoInt(text, &i)) return static_cast<double>(i);
   if (auto f = ParseGoFloat(text)) return *f;
   return Status::InvalidArgument("error parsing number: " + Quoted(text));
 }

@@ -9,13 +9,15 @@
 #include <limits>
 #include <vector>
 
+#include "common/utf8.h"
+
 namespace nimify::tmpl {
 namespace {
 
 constexpr std::string_view kLowerHex = "0123456789abcdefx";
 constexpr std::string_view kUpperHex = "0123456789ABCDEFX";
-constexpr std::int32_t kRuneError = 0xFFFD;
-constexpr std::int32_t kMaxRune = 0x10FFFF;
+using internal::kMaxRune;
+using internal::kRuneError;
 
 // ---------------------------------------------------------------------------
 // Decimal digits of a float, as strconv's decimalSlice: digits d[0..nd) with
@@ -379,53 +381,7 @@ std::int64_t GoFloatToInt64(double v) noexcept {
 // ---------------------------------------------------------------------------
 // UTF-8 and Unicode.
 
-std::int32_t DecodeRune(std::string_view s, int* width) {
-  if (s.empty()) {
-    *width = 0;
-    return kRuneError;
-  }
-  const auto c0 = static_cast<unsigned char>(s[0]);
-  if (c0 < 0x80) {
-    *width = 1;
-    return c0;
-  }
-  int n = 0;
-  std::int32_t r = 0, min = 0;
-  if (c0 >= 0xC2 && c0 <= 0xDF) {
-    n = 2;
-    r = c0 & 0x1F;
-    min = 0x80;
-  } else if (c0 >= 0xE0 && c0 <= 0xEF) {
-    n = 3;
-    r = c0 & 0x0F;
-    min = 0x800;
-  } else if (c0 >= 0xF0 && c0 <= 0xF4) {
-    n = 4;
-    r = c0 & 0x07;
-    min = 0x10000;
-  } else {
-    *width = 1;
-    return kRuneError;
-  }
-  if (s.size() < static_cast<std::size_t>(n)) {
-    *width = 1;
-    return kRuneError;
-  }
-  for (int i = 1; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(s[static_cast<std::size_t>(i)]);
-    if ((c & 0xC0) != 0x80) {
-      *width = 1;
-      return kRuneError;
-    }
-    r = (r << 6) | (c & 0x3F);
-  }
-  if (r < min || r > kMaxRune || (r >= 0xD800 && r <= 0xDFFF)) {
-    *width = 1;
-    return kRuneError;
-  }
-  *width = n;
-  return r;
-}
+std::int32_t DecodeRune(std::string_view s, int* width) { return internal::DecodeUtf8(s, width); }
 
 std::int32_t DecodeLastRune(std::string_view s, int* width) {
   if (s.empty()) {
@@ -445,25 +401,7 @@ std::int32_t DecodeLastRune(std::string_view s, int* width) {
   return r;
 }
 
-void AppendRune(std::string* out, std::int32_t r) {
-  if (r < 0 || r > kMaxRune || (r >= 0xD800 && r <= 0xDFFF)) r = kRuneError;
-  const auto u = static_cast<std::uint32_t>(r);
-  if (u < 0x80) {
-    out->push_back(static_cast<char>(u));
-  } else if (u < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (u >> 6)));
-    out->push_back(static_cast<char>(0x80 | (u & 0x3F)));
-  } else if (u < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (u >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((u >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (u & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (u >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((u >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((u >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (u & 0x3F)));
-  }
-}
+void AppendRune(std::string* out, std::int32_t r) { internal::AppendUtf8(r, out); }
 
 std::size_t RuneCount(std::string_view s) {
   std::size_t n = 0;
@@ -673,17 +611,6 @@ bool CanBackquote(std::string_view s) {
   return true;
 }
 
-namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
-
 bool UnquoteChar(std::string_view* s, char quote, std::int32_t* rune) {
   if (s->empty()) return false;
   const char c = (*s)[0];
@@ -731,7 +658,7 @@ bool UnquoteChar(std::string_view* s, char quote, std::int32_t* rune) {
       if (s->size() < n) return false;
       std::int32_t v = 0;
       for (std::size_t i = 0; i < n; ++i) {
-        const int h = HexValue((*s)[i]);
+        const int h = internal::HexDigitValue((*s)[i]);
         if (h < 0) return false;
         v = (v << 4) | h;
       }
