@@ -16,6 +16,7 @@
 #include "promql/parser.h"
 #include "promqltest/memory_storage.h"
 #include "promqltest/script.h"
+#include "template/go_format.h"
 
 namespace nimify::cli {
 namespace {
@@ -39,12 +40,12 @@ int UsageError(const std::string& msg) {
 }
 
 // Go's strconv.FormatFloat(v, 'f', -1, 64), as Prometheus prints sample values.
+// Go's strconv.FormatFloat(v, 'f', -1, 64): shortest digits, padded with zeros
+// (std::to_chars' fixed form would print a large value's exact decimal expansion).
 std::string FormatFloatF(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[512];
-  auto res = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
-  return std::string(buf, res.ptr);
+  return tmpl::FormatFloat(v, 'f', -1);
 }
 
 // Prometheus's API value format (jsonutil.MarshalFloat): 'e' for tiny or huge.
