@@ -320,7 +320,9 @@ bool Pipeline::DrainOnce(Worker& w, bool* progressed) {
       RematchAll(w);
     }
     const std::int64_t dirty_before = w.dirty_min;
-    for (const RingItem& item : items) {
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (i + 8 < items.size()) w.shard->PrefetchForAppend(items[i + 8].ref);
+      const RingItem& item = items[i];
       if (item.ref == kPunctuationRef) {
         // release: the samples before the marker are applied before a decider reads it.
         w.consumed[p].store(item.t, std::memory_order_release);

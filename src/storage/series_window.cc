@@ -213,7 +213,7 @@ AppendStatus SeriesWindow::Append(std::int64_t t, double v, std::int64_t horizon
 bool SeriesWindow::EnsureRoom(std::uint64_t bits, std::int64_t horizon) {
   if (BytesFor(bit_size_ + bits) + kWordSlackBytes <= capacity_) return false;
   bool compacted = false;
-  if (count_ != 0 && first_t_ < horizon) {
+  if (count_ != 0 && first_t_ < horizon && WorthCompacting(horizon)) {
     Compact(horizon, bits);
     compacted = true;
     if (BytesFor(bit_size_ + bits) + kWordSlackBytes <= capacity_) return true;
@@ -222,15 +222,31 @@ bool SeriesWindow::EnsureRoom(std::uint64_t bits, std::int64_t horizon) {
   return compacted;
 }
 
+bool SeriesWindow::WorthCompacting(std::int64_t horizon) const noexcept {
+  // A window holding exactly its retention would drop one sample (and re-encode
+  // its head) on every append. Growing instead until an eighth of the samples
+  // have expired makes each compaction drop many at once. The share is
+  // estimated from the time span, assuming evenly spaced samples; a wrong guess
+  // only costs some bytes or an early compaction, never a needed sample.
+  if (count_ < kMinSamplesToDefer) return true;
+  const double span = static_cast<double>(last_t_) - static_cast<double>(first_t_);
+  if (!(span > 0)) return true;
+  const double expired = static_cast<double>(horizon) - static_cast<double>(first_t_);
+  return expired * kExpiredShareToCompact >= span;
+}
+
 void SeriesWindow::Reallocate(std::uint64_t used_bits, std::uint64_t extra_bits) {
-  // Slack of an eighth (at least 12 bytes): a few samples between compactions.
+  // Slack of a quarter (at least 16 bytes): with the deferred compaction the
+  // window grows until a good share of it has expired, then drops that share.
   const std::uint64_t used = BytesFor(used_bits + extra_bits);
-  const std::uint64_t wanted =
-      (used + std::max<std::uint64_t>(used / 8, 12) + kWordSlackBytes + 7) & ~std::uint64_t{7};
-  auto fresh = std::make_unique<std::uint8_t[]>(wanted);  // zero-filled
+  const std::uint64_t wanted = used + std::max<std::uint64_t>(used / 4, 16) + kWordSlackBytes;
+  // Round up to what malloc hands out anyway (16-byte chunks with an 8-byte
+  // header), so the rounding becomes usable slack instead of waste.
+  const std::uint64_t rounded = ((wanted + 8 + 15) & ~std::uint64_t{15}) - 8;
+  auto fresh = std::make_unique<std::uint8_t[]>(rounded);  // zero-filled
   if (bit_size_ != 0) std::memcpy(fresh.get(), bytes_.get(), BytesFor(bit_size_));
   bytes_ = std::move(fresh);
-  capacity_ = static_cast<std::uint32_t>(wanted);
+  capacity_ = static_cast<std::uint32_t>(rounded);
 }
 
 void SeriesWindow::Compact(std::int64_t horizon, std::uint64_t extra_bits) {
@@ -256,7 +272,10 @@ void SeriesWindow::Compact(std::int64_t horizon, std::uint64_t extra_bits) {
   // a new XOR window: from j on, the bits do not depend on what came before
   // (its delta-of-delta is unchanged and its window is explicit), so they are
   // copied as they are.
-  std::vector<promql::Point> head = {keep_first};
+  // Per-thread scratch: compaction runs on the append path; no allocation per call.
+  thread_local std::vector<promql::Point> head;
+  head.clear();
+  head.push_back(keep_first);
   std::uint64_t tail_from = bit_size_;
   std::uint32_t j = k + 1;
   for (; j < count_; ++j) {
@@ -270,7 +289,8 @@ void SeriesWindow::Compact(std::int64_t horizon, std::uint64_t extra_bits) {
   }
   // Scratch with room for the worst case of the re-encoded head plus the tail.
   const std::uint64_t worst_bits = head.size() * 146 + (bit_size_ - tail_from) + extra_bits;
-  std::vector<std::uint8_t> scratch(BytesFor(worst_bits) + kWordSlackBytes, 0);
+  thread_local std::vector<std::uint8_t> scratch;
+  scratch.assign(BytesFor(worst_bits) + kWordSlackBytes, 0);
   BitWriter w(scratch.data(), 0);
   EncodeState s;
   for (std::size_t i = 0; i < head.size(); ++i) {

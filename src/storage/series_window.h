@@ -57,6 +57,13 @@ class SeriesWindow {
   std::size_t HeapBytes() const noexcept { return capacity_; }
   std::size_t bit_size() const noexcept { return bit_size_; }
 
+  // Hints the cache that this window will soon be appended to: the append's
+  // cost at scale is the miss on the tail of the bit string. Call it a few
+  // samples ahead of the Append.
+  [[gnu::always_inline]] void PrefetchTail() const noexcept {
+    if (bytes_ != nullptr) __builtin_prefetch(bytes_.get() + (bit_size_ >> 3), /*rw=*/1);
+  }
+
  private:
   // Encoder state, as of the newest stored sample.
   struct EncodeState {
@@ -76,6 +83,10 @@ class SeriesWindow {
   // Drops the samples older than `horizon`: re-encodes the first few kept
   // samples and copies the rest of the bit string unchanged.
   void Compact(std::int64_t horizon, std::uint64_t extra_bits);
+  // Whether enough samples are older than `horizon` to compact rather than grow.
+  bool WorthCompacting(std::int64_t horizon) const noexcept;
+  static constexpr std::uint32_t kMinSamplesToDefer = 8;
+  static constexpr double kExpiredShareToCompact = 8;  // compact once 1/8 has expired
   void Reallocate(std::uint64_t used_bits, std::uint64_t extra_bits);
 
   std::unique_ptr<std::uint8_t[]> bytes_;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -229,6 +230,39 @@ TEST(SeriesWindowTest, EvictsOnlySamplesOlderThanTheHorizon) {
   }
   // Bounded: the window never keeps much more than the retention needs (21 samples).
   EXPECT_LE(w.size(), 40u);
+}
+
+// A full window drops expired samples in batches, not one per append (each drop
+// re-encodes the head), while keeping every sample at or after the horizon and
+// staying within a bounded size.
+TEST(SeriesWindowTest, SteadyStateCompactsInBatches) {
+  constexpr std::int64_t kStep = 15'000;
+  constexpr std::int64_t kRetention = 300'000;
+  SeriesWindow w;
+  std::mt19937 rng(5);
+  double v = 1000;
+  std::int64_t t = 1'700'000'000'000;
+  std::size_t drops = 0;
+  std::size_t max_heap = 0;
+  constexpr int kAppends = 400;
+  for (int i = 0; i < kAppends; ++i) {
+    const std::size_t before = w.size();
+    ASSERT_EQ(w.Append(t, v, t - kRetention), AppendStatus::kOk);
+    if (w.size() <= before) ++drops;
+    if (i >= 100) max_heap = std::max(max_heap, w.HeapBytes());
+    // The sample at the horizon (and so everything after it) is still there.
+    if (i >= 20) {
+      ASSERT_LE(w.first_t(), t - kRetention);
+    }
+    v += static_cast<double>(rng() % 50);
+    t += kStep;
+  }
+  // About one compaction per ten appends once full (growing until an eighth of
+  // the window has expired); dropping as soon as the buffer is full compacts
+  // about every fifth append here.
+  EXPECT_GT(drops, 0u);
+  EXPECT_LE(drops, static_cast<std::size_t>(kAppends / 6));
+  EXPECT_LE(max_heap, 200u);
 }
 
 TEST(SeriesWindowTest, DropBeforeAndRefillAfterFullEviction) {

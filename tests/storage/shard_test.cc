@@ -108,8 +108,10 @@ TEST(ShardTest, AppendClassifiesEverySample) {
   auto ref = shard.Resolve(Labels{{"__name__", "x"}});
   ASSERT_TRUE(ref.ok());
   bool is_new = false;
+  shard.PrefetchForAppend(*ref);  // a hint only, even before the owner has seen the series
   EXPECT_EQ(shard.Append(*ref, 1000, 1, &is_new), SampleResult::kOk);
   EXPECT_TRUE(is_new);
+  shard.PrefetchForAppend(*ref);
   EXPECT_EQ(shard.Append(*ref, 2000, 2, &is_new), SampleResult::kOk);
   EXPECT_FALSE(is_new);
   EXPECT_EQ(shard.Append(*ref, 1500, 2), SampleResult::kOutOfOrder);
@@ -117,6 +119,8 @@ TEST(ShardTest, AppendClassifiesEverySample) {
   EXPECT_EQ(shard.Append(*ref, 2000, 5), SampleResult::kConflict);
   shard.SetHorizon(10'000);
   EXPECT_EQ(shard.Append(*ref, 9'999, 5), SampleResult::kTooOld);
+  shard.PrefetchForAppend(MakeSeriesRef(0, 1, 77));
+  shard.PrefetchForAppend(MakeSeriesRef(1, GenerationOf(*ref), SlotOf(*ref)));
   EXPECT_EQ(shard.Append(MakeSeriesRef(0, 1, 77), 20'000, 1), SampleResult::kUnknownSeries);
   EXPECT_EQ(shard.Append(MakeSeriesRef(1, GenerationOf(*ref), SlotOf(*ref)), 20'000, 1),
             SampleResult::kUnknownSeries);
