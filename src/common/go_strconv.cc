@@ -95,4 +95,18 @@ bool ParseGoInt(std::string_view s, std::int64_t* out) noexcept {
   return true;
 }
 
+int GoSimpleEscape(char letter) noexcept {
+  switch (letter) {
+    case 'a': return '\a';
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    case 'v': return '\v';
+    case '\\': return '\\';
+    default: return -1;
+  }
+}
+
 }  // namespace nimify::internal

@@ -220,28 +220,11 @@ bool UnquoteString(std::string_view token, std::string* out) {
     if (s.size() <= 1) return false;
     const char e = s[1];
     s.remove_prefix(2);
+    if (const int simple = internal::GoSimpleEscape(e); simple >= 0) {
+      out->push_back(static_cast<char>(simple));
+      continue;
+    }
     switch (e) {
-      case 'a':
-        out->push_back('\a');
-        break;
-      case 'b':
-        out->push_back('\b');
-        break;
-      case 'f':
-        out->push_back('\f');
-        break;
-      case 'n':
-        out->push_back('\n');
-        break;
-      case 'r':
-        out->push_back('\r');
-        break;
-      case 't':
-        out->push_back('\t');
-        break;
-      case 'v':
-        out->push_back('\v');
-        break;
       case 'x':
       case 'u':
       case 'U': {
@@ -282,9 +265,6 @@ bool UnquoteString(std::string_view token, std::string* out) {
         out->push_back(static_cast<char>(v));
         break;
       }
-      case '\\':
-        out->push_back('\\');
-        break;
       case '\'':
       case '"':
         if (e != quote) return false;

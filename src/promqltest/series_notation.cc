@@ -343,31 +343,11 @@ std::optional<ParseFailure> Unquote(std::string_view s, std::size_t base, std::s
     ++i;
     if (i >= s.size()) break;
     const char e = s[i++];
+    if (const int simple = internal::GoSimpleEscape(e); simple >= 0) {
+      out->push_back(static_cast<char>(simple));
+      continue;
+    }
     switch (e) {
-      case 'a':
-        out->push_back('\a');
-        break;
-      case 'b':
-        out->push_back('\b');
-        break;
-      case 'f':
-        out->push_back('\f');
-        break;
-      case 'n':
-        out->push_back('\n');
-        break;
-      case 'r':
-        out->push_back('\r');
-        break;
-      case 't':
-        out->push_back('\t');
-        break;
-      case 'v':
-        out->push_back('\v');
-        break;
-      case '\\':
-        out->push_back('\\');
-        break;
       case '"':
       case '\'':
         if (e != quote) {

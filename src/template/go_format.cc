@@ -9,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "common/go_strconv.h"
 #include "common/utf8.h"
 
 namespace nimify::tmpl {
@@ -629,28 +630,11 @@ bool UnquoteChar(std::string_view* s, char quote, std::int32_t* rune) {
   if (s->size() <= 1) return false;
   const char e = (*s)[1];
   s->remove_prefix(2);
+  if (const int simple = internal::GoSimpleEscape(e); simple >= 0) {
+    *rune = simple;
+    return true;
+  }
   switch (e) {
-    case 'a':
-      *rune = '\a';
-      return true;
-    case 'b':
-      *rune = '\b';
-      return true;
-    case 'f':
-      *rune = '\f';
-      return true;
-    case 'n':
-      *rune = '\n';
-      return true;
-    case 'r':
-      *rune = '\r';
-      return true;
-    case 't':
-      *rune = '\t';
-      return true;
-    case 'v':
-      *rune = '\v';
-      return true;
     case 'x':
     case 'u':
     case 'U': {
@@ -688,9 +672,6 @@ bool UnquoteChar(std::string_view* s, char quote, std::int32_t* rune) {
       *rune = -1 - v;  // a byte value, like \x
       return true;
     }
-    case '\\':
-      *rune = '\\';
-      return true;
     case '\'':
     case '"':
       if (e != quote) return false;

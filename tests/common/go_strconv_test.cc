@@ -63,3 +63,26 @@ TEST(GoUnderscoresOkTest, FollowsGoRules) {
 
 }  // namespace
 }  // namespace nimify::internal
+
+namespace nimify::internal {
+namespace {
+
+TEST(GoSimpleEscapeTest, OneLetterEscapes) {
+  EXPECT_EQ(GoSimpleEscape('a'), '\a');
+  EXPECT_EQ(GoSimpleEscape('b'), '\b');
+  EXPECT_EQ(GoSimpleEscape('f'), '\f');
+  EXPECT_EQ(GoSimpleEscape('n'), '\n');
+  EXPECT_EQ(GoSimpleEscape('r'), '\r');
+  EXPECT_EQ(GoSimpleEscape('t'), '\t');
+  EXPECT_EQ(GoSimpleEscape('v'), '\v');
+  EXPECT_EQ(GoSimpleEscape('\\'), '\\');
+}
+
+TEST(GoSimpleEscapeTest, OthersAreLeftToTheCaller) {
+  for (char c : {'"', '\'', 'x', 'u', 'U', '0', '7', 'q', 'N', '\0'}) {
+    EXPECT_EQ(GoSimpleEscape(c), -1) << c;
+  }
+}
+
+}  // namespace
+}  // namespace nimify::internal
