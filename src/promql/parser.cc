@@ -393,6 +393,13 @@ class Parser {
   void Unexpected(std::string_view context, std::string_view expected);
   Status ErrorStatus() const;
 
+  // After one item of a comma-separated list ended by `close`: takes a "," (a
+  // trailing one right before `close` is allowed) or `close` itself, whose end
+  // goes to *close_end when that is not null.
+  enum class ListStep { kNextItem, kClosed, kError };
+  ListStep AfterListItem(TokenType close, std::string_view context, std::string_view expected,
+                         int* close_end);
+
   // ---- Expressions.
   Parsed ParseBinary(int min_prec, int level);
   Parsed ParseUnary(int level);
@@ -465,6 +472,21 @@ void Parser::Fail(int pos, std::string message) {
   has_error_ = true;
   error_pos_ = pos;
   error_message_ = std::move(message);
+}
+
+Parser::ListStep Parser::AfterListItem(TokenType close, std::string_view context,
+                                       std::string_view expected, int* close_end) {
+  const TokenType next = Peek().type;
+  if (next == TokenType::kComma) {
+    Take();
+    if (Peek().type != close) return ListStep::kNextItem;
+  } else if (next != close) {
+    Unexpected(context, expected);
+    return ListStep::kError;
+  }
+  const int end = Take().end();
+  if (close_end != nullptr) *close_end = end;
+  return ListStep::kClosed;
 }
 
 void Parser::Unexpected(std::string_view context, std::string_view expected) {
@@ -625,21 +647,10 @@ bool Parser::ParseGroupingLabels(std::vector<std::string>* labels, int* close_en
       Unexpected("grouping opts", "label");
       return false;
     }
-    const TokenType next = Peek().type;
-    if (next == TokenType::kComma) {
-      Take();
-      if (Peek().type == TokenType::kRightParen) {
-        *close_end = Take().end();
-        return true;
-      }
-      continue;
-    }
-    if (next == TokenType::kRightParen) {
-      *close_end = Take().end();
-      return true;
-    }
-    Unexpected("grouping opts", "\",\" or \")\"");
-    return false;
+    const ListStep step =
+        AfterListItem(TokenType::kRightParen, "grouping opts", "\",\" or \")\"", close_end);
+    if (step == ListStep::kNextItem) continue;
+    return step == ListStep::kClosed;
   }
 }
 
@@ -947,21 +958,10 @@ bool Parser::ParseLabelMatchers(std::vector<LabelMatcher>* matchers, int* close_
       Unexpected("label matching", "identifier or \"}\"");
       return false;
     }
-    const TokenType next = Peek().type;
-    if (next == TokenType::kComma) {
-      Take();
-      if (Peek().type == TokenType::kRightBrace) {
-        *close_end = Take().end();
-        return true;
-      }
-      continue;
-    }
-    if (next == TokenType::kRightBrace) {
-      *close_end = Take().end();
-      return true;
-    }
-    Unexpected("label matching", "\",\" or \"}\"");
-    return false;
+    const ListStep step =
+        AfterListItem(TokenType::kRightBrace, "label matching", "\",\" or \"}\"", close_end);
+    if (step == ListStep::kNextItem) continue;
+    return step == ListStep::kClosed;
   }
 }
 
@@ -1531,21 +1531,10 @@ bool Parser::ParseLabelSet(std::vector<Label>* labels) {
       Unexpected("label set", "identifier or \"}\"");
       return false;
     }
-    const TokenType next = Peek().type;
-    if (next == TokenType::kComma) {
-      Take();
-      if (Peek().type == TokenType::kRightBrace) {
-        Take();
-        return true;
-      }
-      continue;
-    }
-    if (next == TokenType::kRightBrace) {
-      Take();
-      return true;
-    }
-    Unexpected("label set", "\",\" or \"}\"");
-    return false;
+    const ListStep step =
+        AfterListItem(TokenType::kRightBrace, "label set", "\",\" or \"}\"", nullptr);
+    if (step == ListStep::kNextItem) continue;
+    return step == ListStep::kClosed;
   }
 }
 
