@@ -81,6 +81,11 @@ struct EngineOptions {
   // scan of every selected series. Same results; only threshold comparisons
   // present when the engine is created are tracked.
   bool incremental_thresholds = true;
+  // Event-driven evaluation: at a group's instant, skip a rule whose selected
+  // series got no sample since its last evaluation when that evaluation had
+  // an empty result and the expression cannot produce anything without new
+  // samples (docs/architecture.md lists the expressions). Same results.
+  bool skip_quiet_rules = true;
   // Sort the series every query reads by labels, so that float aggregations
   // add in the same order whatever the thread timing (bit-identical replays),
   // at the cost of a sort per selector.
@@ -128,6 +133,9 @@ struct EngineStats {
   std::uint64_t evaluation_instants = 0;
   std::uint64_t rule_evaluations = 0;
   std::uint64_t incremental_evaluations = 0;  // queries answered by the threshold tracker
+  // Rule evaluations at group instants left out because the result was known
+  // to be empty (EngineOptions::skip_quiet_rules); not in rule_evaluations.
+  std::uint64_t rule_evaluations_skipped = 0;
   std::uint64_t rule_failures = 0;
   std::uint64_t alert_events = 0;      // transitions queued for the handlers
   std::uint64_t handler_calls = 0;

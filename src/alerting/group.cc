@@ -29,7 +29,7 @@ Result<std::unique_ptr<RuleGroup>> RuleGroup::Create(const RuleGroupSpec& spec,
 }
 
 GroupEvalStats RuleGroup::Eval(std::int64_t ts_ms, const QueryFunc& query, SampleAppender* appender,
-                               AlertSink* sink) {
+                               AlertSink* sink, std::span<const std::uint8_t> skip) {
   const auto group_start = std::chrono::steady_clock::now();
   GroupEvalStats stats;
   const EvalContext ctx{query, options_.external_labels, options_.external_url};
@@ -37,6 +37,11 @@ GroupEvalStats RuleGroup::Eval(std::int64_t ts_ms, const QueryFunc& query, Sampl
 
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     Rule& rule = *rules_[i];
+    if (i < skip.size() && skip[i] != 0) {
+      rule.RecordEvaluation(ts_ms, std::chrono::nanoseconds{0});
+      ++stats.rules_skipped;
+      continue;
+    }
     const auto start = std::chrono::steady_clock::now();
     auto vector = rule.Eval(ctx, ts_ms, query_offset_ms_, limit_);
     if (!vector.ok()) {
@@ -48,11 +53,11 @@ GroupEvalStats RuleGroup::Eval(std::int64_t ts_ms, const QueryFunc& query, Sampl
     }
     rule.SetHealth(RuleHealth::kGood, {});
 
-    if (auto* alerting = dynamic_cast<AlertingRule*>(&rule)) {
+    if (auto* alerting = sink != nullptr ? dynamic_cast<AlertingRule*>(&rule) : nullptr) {
       auto to_send = alerting->CollectAlertsToSend(ts_ms, options_.resend_delay_ms, interval_ms_,
                                                    options_.external_url);
       stats.alerts_sent += to_send.size();
-      if (sink != nullptr && !to_send.empty()) {
+      if (!to_send.empty()) {
         sink->Send(rule.name(),
                    rule.spec().parsed_expr ? rule.spec().parsed_expr->ToString() : rule.spec().expr,
                    std::move(to_send));

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -51,6 +52,7 @@ struct GroupEvalStats {
   std::size_t samples_written = 0;
   std::size_t stale_markers = 0;
   std::size_t alerts_sent = 0;
+  std::size_t rules_skipped = 0;
 };
 
 // Thread safety: Eval, CopyStateFrom and the setters run on one thread at a
@@ -68,10 +70,19 @@ class RuleGroup {
 
   // Evaluates every rule in file order at slot time ts_ms. A rule whose query
   // fails records the error as its health and changes nothing else that cycle.
-  // `sink` may be null (alerts are then not sent, but LastSentAt still moves,
-  // as with Prometheus's no-op notifier).
+  // `sink` may be null: nothing is then sent, and the alerts' send bookkeeping
+  // (LastSentAt, ValidUntil) is left alone, since nobody reads it.
+  // Rules i with skip[i] != 0 are not evaluated: the caller knows their result
+  // is empty again, as it was at their last evaluation (which wrote no series),
+  // so there is nothing to write, mark stale or change. Their last evaluation
+  // time moves to ts_ms. An empty `skip` evaluates every rule.
   GroupEvalStats Eval(std::int64_t ts_ms, const QueryFunc& query, SampleAppender* appender,
-                      AlertSink* sink);
+                      AlertSink* sink, std::span<const std::uint8_t> skip = {});
+
+  // Series rule i wrote at its last evaluation (ALERTS for alerting rules).
+  std::size_t series_written(std::size_t rule_index) const noexcept {
+    return series_in_previous_eval_[rule_index].size();
+  }
 
   // The evaluation slot at or before `now_ms`: groups are spread over their
   // interval by a hash of (name, file), as Prometheus's EvalTimestamp does.

@@ -124,6 +124,7 @@ class EngineCore {
   std::atomic<std::uint64_t> evaluation_instants_{0};
   std::atomic<std::uint64_t> rule_evaluations_{0};
   std::atomic<std::uint64_t> incremental_evaluations_{0};
+  std::atomic<std::uint64_t> rule_evaluations_skipped_{0};
   std::atomic<std::uint64_t> rule_failures_{0};
 
   // Wall-clock mode.
@@ -244,6 +245,7 @@ engine::RuntimeOptions EngineCore::MakeRuntimeOptions() const {
   r.external_url = options_.external_url;
   r.eager_alerts = options_.eager_alerts;
   r.incremental_thresholds = options_.incremental_thresholds;
+  r.skip_quiet_rules = options_.skip_quiet_rules;
   return r;
 }
 
@@ -354,6 +356,7 @@ void EngineCore::OnCut(const pipeline::Cut& cut) {
   evaluation_instants_.fetch_add(1, std::memory_order_relaxed);
   rule_evaluations_.fetch_add(out.rule_evaluations, std::memory_order_relaxed);
   incremental_evaluations_.fetch_add(out.incremental_evaluations, std::memory_order_relaxed);
+  rule_evaluations_skipped_.fetch_add(out.rule_evaluations_skipped, std::memory_order_relaxed);
   rule_failures_.fetch_add(out.rule_failures, std::memory_order_relaxed);
   dispatcher_.Push(std::move(out));
 }
@@ -481,6 +484,7 @@ EngineStats EngineCore::stats() const {
   s.evaluation_instants = evaluation_instants_.load(std::memory_order_relaxed);
   s.rule_evaluations = rule_evaluations_.load(std::memory_order_relaxed);
   s.incremental_evaluations = incremental_evaluations_.load(std::memory_order_relaxed);
+  s.rule_evaluations_skipped = rule_evaluations_skipped_.load(std::memory_order_relaxed);
   s.rule_failures = rule_failures_.load(std::memory_order_relaxed);
   s.alert_events = dispatcher_.events_queued();
   s.handler_calls = dispatcher_.handler_calls();

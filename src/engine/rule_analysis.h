@@ -26,6 +26,25 @@ std::int64_t LookbehindMs(const promql::Expr& expr, std::int64_t lookback_ms);
 // modifier, so that a sample at time T can change results at other instants.
 bool HasTimeShift(const promql::Expr& expr);
 
+// What the result of an expression can do between two instants t1 < t2 when
+// no series it selects got a sample with a timestamp in (t1, t2]: time still
+// passes, so samples leave lookback and range windows, rates extrapolate to
+// other bounds, absent() may start to return its series. Ordered from the
+// weakest guarantee to the strongest.
+enum class QuietChange : std::uint8_t {
+  kAny,             // the result may change arbitrarily (time(), absent, `x > 0` on a rate, ...)
+  kEmptyStaysEmpty, // an empty result stays empty
+  kShrinks,         // the set of output label sets can only shrink; values may change
+  kShrinksSameValues,  // only shrinks, and every remaining element keeps its value
+  kConstant,        // a scalar or string that never changes (literals and arithmetic on them)
+};
+
+// The guarantee for `expr` (selectors with offset or @ count as kAny: a sample
+// at T changes results at other instants). An evaluation at t2 of a rule whose
+// result was empty at t1 can be skipped when this is at least
+// kEmptyStaysEmpty and none of its selectors got a sample in (t1, t2].
+QuietChange ClassifyQuietChange(const promql::Expr& expr);
+
 }  // namespace nimify::engine
 
 #endif  // NIMIFY_ENGINE_RULE_ANALYSIS_H_

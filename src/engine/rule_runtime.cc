@@ -82,8 +82,8 @@ Result<std::unique_ptr<RuleRuntime>> RuleRuntime::Build(const RuleSet& rules,
       }
     }
   }
-  auto reads_only_ingested = [&](const promql::VectorSelector& selector) {
-    for (const auto& m : selector.matchers) {
+  auto reads_only_ingested = [&](const std::vector<promql::LabelMatcher>& matchers) {
+    for (const auto& m : matchers) {
       if (m.name() == promql::kMetricNameLabel && m.type() == promql::MatchType::kEqual) {
         return rule_outputs.count(m.value()) == 0;
       }
@@ -108,19 +108,27 @@ Result<std::unique_ptr<RuleRuntime>> RuleRuntime::Build(const RuleSet& rules,
               std::max(rt->lookbehind_ms_, LookbehindMs(*rs.parsed_expr, options.eval.lookback_delta_ms) +
                                                std::max<std::int64_t>(group->query_offset_ms(), 0));
         }
-        if (inputs != nullptr && r.alerting != nullptr && rs.parsed_expr) {
-          // Eager: a `for: 0` alert whose result at T depends only on samples <= T
-          // (no offset, @ or query offset), so it can run at its samples' times.
-          r.eager = options.eager_alerts && rs.for_ms == 0 && rs.keep_firing_for_ms == 0 &&
-                    group->query_offset_ms() == 0 && !HasTimeShift(*rs.parsed_expr);
-          const promql::VectorSelector* selector = nullptr;
-          if (options.incremental_thresholds) {
-            r.threshold = MatchThreshold(*rs.parsed_expr, &selector);
-            if (r.threshold && !reads_only_ingested(*selector)) r.threshold.reset();
-          }
+        if (inputs != nullptr && rs.parsed_expr) {
           const auto selectors = CollectSelectors(*rs.parsed_expr);
-          r.eager = r.eager && !selectors.empty();
-          if (r.eager || r.threshold) r.input = inputs->Intern(selectors);
+          const bool no_time_shift =
+              group->query_offset_ms() == 0 && !HasTimeShift(*rs.parsed_expr);
+          if (r.alerting != nullptr) {
+            // Eager: a `for: 0` alert whose result at T depends only on samples <= T
+            // (no offset, @ or query offset), so it can run at its samples' times.
+            r.eager = options.eager_alerts && rs.for_ms == 0 && rs.keep_firing_for_ms == 0 &&
+                      no_time_shift && !selectors.empty();
+            const promql::VectorSelector* selector = nullptr;
+            if (options.incremental_thresholds) {
+              r.threshold = MatchThreshold(*rs.parsed_expr, &selector);
+              if (r.threshold && !reads_only_ingested(selector->matchers)) r.threshold.reset();
+            }
+          }
+          r.skippable = options.skip_quiet_rules && no_time_shift &&
+                        ClassifyQuietChange(*rs.parsed_expr) >= QuietChange::kEmptyStaysEmpty &&
+                        std::all_of(selectors.begin(), selectors.end(), reads_only_ingested);
+          if ((r.eager || r.threshold || r.skippable) && !selectors.empty()) {
+            r.input = inputs->Intern(selectors);
+          }
         }
         g.has_eager = g.has_eager || r.eager;
         g.rules.push_back(std::move(r));
@@ -272,6 +280,17 @@ void RuleRuntime::Evaluate(std::int64_t t, const pipeline::DirtySet& dirty,
                            promql::Queryable& storage, OutputStore* outputs, EvalOutput* out) {
   const std::int64_t after = last_t_;
   last_t_ = t;
+  // The cut's dirty set covers samples in (previous cut, t]; a rule stays
+  // changed until an evaluation at or after those samples' times.
+  if (!dirty.empty()) {
+    for (auto& g : groups_) {
+      for (auto& r : g.rules) {
+        if (r.input != kNoInput && !r.inputs_changed && dirty.Contains(r.input)) {
+          r.inputs_changed = true;
+        }
+      }
+    }
+  }
   for (auto& g : groups_) {
     const bool on_grid = OnGrid(t, g.group->interval_ms());
     if (g.has_eager) {
@@ -281,16 +300,37 @@ void RuleRuntime::Evaluate(std::int64_t t, const pipeline::DirtySet& dirty,
         if (tracker_ != nullptr) times = tracker_->Times(r.input, after, t);
         if (evaluate_all_eager_ && (times.empty() || times.back() != t)) times.push_back(t);
         for (const std::int64_t ti : times) {
-          if (ti == t && on_grid) break;  // the group runs it at t below
+          if (ti == t && on_grid) {
+          r.inputs_changed = true;  // the group runs it at t below
+          break;
+        }
           EvalEager(g, r, ti, storage, outputs, out);
         }
       }
     }
     if (!on_grid) continue;
+    skip_.assign(g.rules.size(), 0);
+    bool any_to_run = false;
+    for (std::size_t i = 0; i < g.rules.size(); ++i) {
+      const RuntimeRule& r = g.rules[i];
+      skip_[i] = r.skippable && r.known_empty && !r.inputs_changed ? 1 : 0;
+      any_to_run = any_to_run || skip_[i] == 0;
+    }
+    if (!any_to_run) {
+      // The group's result is known: no evaluator, no queries.
+      const alerting::GroupEvalStats stats =
+          g.group->Eval(t, alerting::QueryFunc{}, outputs, /*sink=*/nullptr, skip_);
+      out->rule_evaluations_skipped += stats.rules_skipped;
+      continue;
+    }
     UnionQueryable view(&storage, outputs);
     const promql::Evaluator evaluator(&view, options_.eval);
-    g.group->Eval(t, MakeQuery(&evaluator, out), outputs, /*sink=*/nullptr);
-    for (auto& r : g.rules) AfterEvaluation(g, r, t, out);
+    const alerting::GroupEvalStats stats =
+        g.group->Eval(t, MakeQuery(&evaluator, out), outputs, /*sink=*/nullptr, skip_);
+    out->rule_evaluations_skipped += stats.rules_skipped;
+    for (std::size_t i = 0; i < g.rules.size(); ++i) {
+      if (skip_[i] == 0) AfterEvaluation(g, i, t, out);
+    }
   }
   evaluate_all_eager_ = false;
 }
@@ -316,12 +356,15 @@ void RuleRuntime::EvalEager(RuntimeGroup& g, RuntimeRule& r, std::int64_t t,
     }
   }
   r.rule->RecordEvaluation(t, std::chrono::steady_clock::now() - start);
-  AfterEvaluation(g, r, t, out);
+  AfterEvaluation(g, static_cast<std::size_t>(&r - g.rules.data()), t, out);
 }
 
-void RuleRuntime::AfterEvaluation(const RuntimeGroup& g, RuntimeRule& r, std::int64_t t,
+void RuleRuntime::AfterEvaluation(RuntimeGroup& g, std::size_t index, std::int64_t t,
                                   EvalOutput* out) {
+  RuntimeRule& r = g.rules[index];
   ++out->rule_evaluations;
+  r.inputs_changed = false;
+  r.known_empty = false;
   if (r.rule->health() == alerting::RuleHealth::kBad) {
     ++out->rule_failures;
     std::string error = r.rule->last_error();
@@ -340,6 +383,9 @@ void RuleRuntime::AfterEvaluation(const RuntimeGroup& g, RuntimeRule& r, std::in
     r.last_error.clear();
   }
   if (r.alerting != nullptr) ReportTransitions(g, r, t, out);
+  // Empty: no series written (ALERTS for alerting rules; their stale markers
+  // went out at this evaluation) and no pending or firing alert.
+  r.known_empty = g.group->series_written(index) == 0 && r.reported.empty();
 }
 
 void RuleRuntime::ReportTransitions(const RuntimeGroup& g, RuntimeRule& r, std::int64_t t,

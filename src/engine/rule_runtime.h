@@ -42,6 +42,8 @@ struct RuntimeOptions {
   bool eager_alerts = true;
   // Evaluate threshold rules from the SampleTracker's candidates (see BindTracker).
   bool incremental_thresholds = true;
+  // Skip group evaluations whose result is known to be empty (see RuntimeRule::skippable).
+  bool skip_quiet_rules = true;
 };
 
 // Rule inputs (the selectors of a rule) by stable id: rules with the same
@@ -63,6 +65,9 @@ struct EvalOutput {
   std::vector<AlertEvent> events;
   std::vector<std::pair<LogLevel, std::string>> logs;
   std::uint64_t rule_evaluations = 0;
+  // Group evaluations skipped because the rule's inputs got no sample and its
+  // result, empty before, could not have changed (see QuietChange).
+  std::uint64_t rule_evaluations_skipped = 0;
   std::uint64_t incremental_evaluations = 0;
   std::uint64_t rule_failures = 0;
 };
@@ -124,7 +129,14 @@ class RuleRuntime {
     alerting::Rule* rule = nullptr;
     alerting::AlertingRule* alerting = nullptr;  // null for recording rules
     bool eager = false;
-    std::uint32_t input = kNoInput;  // eager and threshold rules
+    // The group may skip it at instants when its inputs got no sample and its
+    // last result was empty: the expression keeps an empty result empty while
+    // its inputs are quiet, it has no offset, @ or query offset, and it reads
+    // only ingested series (rule outputs bypass the pipeline's dirty marks).
+    bool skippable = false;
+    bool inputs_changed = true;  // a sample since the last evaluation
+    bool known_empty = false;    // the last evaluation succeeded, with an empty result
+    std::uint32_t input = kNoInput;  // eager, threshold and skippable rules
     std::optional<ThresholdPredicate> threshold;
     std::optional<std::size_t> tracked;  // the tracker's predicate index, when bound
     std::string generator_url;
@@ -142,7 +154,7 @@ class RuleRuntime {
                  OutputStore* outputs, EvalOutput* out);
   // The evaluator, except for the expressions of tracked threshold rules.
   alerting::QueryFunc MakeQuery(const promql::Evaluator* evaluator, EvalOutput* out) const;
-  void AfterEvaluation(const RuntimeGroup& g, RuntimeRule& r, std::int64_t t, EvalOutput* out);
+  void AfterEvaluation(RuntimeGroup& g, std::size_t index, std::int64_t t, EvalOutput* out);
   void ReportTransitions(const RuntimeGroup& g, RuntimeRule& r, std::int64_t t, EvalOutput* out);
   AlertEvent MakeEvent(const RuntimeGroup& g, const RuntimeRule& r, const alerting::Alert& a,
                        AlertState state, std::int64_t t) const;
@@ -155,6 +167,7 @@ class RuleRuntime {
   // Tracked threshold rules by expression (what the rules pass to the query function).
   std::unordered_map<const promql::Expr*, std::pair<std::uint32_t, std::size_t>> tracked_exprs_;
   bool evaluate_all_eager_ = true;
+  std::vector<std::uint8_t> skip_;  // scratch: the group's rules to skip at this instant
   std::int64_t last_t_ = std::numeric_limits<std::int64_t>::min();
 };
 
