@@ -22,6 +22,7 @@
 #include "alerting/rule.h"
 #include "alerting/rule_file.h"
 #include "alerting/yaml_util.h"
+#include "common/go_strconv.h"
 #include "promql/parser.h"
 #include "promqltest/memory_storage.h"
 #include "promqltest/series_notation.h"
@@ -50,18 +51,7 @@ std::string GoDurationString(std::int64_t ms) {
   return out;
 }
 
-std::string FormatFloatE(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
-  if (ec != std::errc()) return "NaN";
-  std::string out(buf, end);
-  for (char& c : out) {
-    if (c == 'e') c = 'E';
-  }
-  return out;
-}
+std::string FormatFloatE(double v) { return internal::FormatGoFloat(v, 'E', -1); }
 
 namespace {
 

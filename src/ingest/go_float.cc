@@ -6,6 +6,7 @@
 #include <limits>
 #include <system_error>
 
+#include "common/go_strconv.h"
 #include "ingest/series_checks.h"
 
 namespace nimify::ingest::internal {
@@ -120,53 +121,9 @@ Result<double> ParsePromFloat(std::string_view text) {
 std::string FormatOpenMetricsFloat(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  // Shortest round-trip digits in scientific form: [-]d[.ddd]e[+-]XX.
-  char buf[64];
-  const auto res = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
-  std::string_view sci(buf, static_cast<std::size_t>(res.ptr - buf));
-  std::string out;
-  if (!sci.empty() && sci[0] == '-') {
-    out.push_back('-');
-    sci.remove_prefix(1);
-  }
-  const std::size_t e_pos = sci.find('e');
-  std::string digits;
-  for (char c : sci.substr(0, e_pos)) {
-    if (c != '.') digits.push_back(c);
-  }
-  int exp = 0;
-  std::from_chars(sci.data() + e_pos + 1 + (sci[e_pos + 1] == '+' ? 1 : 0), sci.data() + sci.size(),
-                  exp);
-  const int nd = static_cast<int>(digits.size());
-  if (exp < -4 || exp >= 6) {
-    // Go's %e: d[.ddd]e±XX with at least two exponent digits.
-    out.push_back(digits[0]);
-    if (nd > 1) {
-      out.push_back('.');
-      out.append(digits, 1);
-    }
-    out.push_back('e');
-    out.push_back(exp < 0 ? '-' : '+');
-    const int abs_exp = exp < 0 ? -exp : exp;
-    if (abs_exp < 10) out.push_back('0');
-    out += std::to_string(abs_exp);
-    return out;
-  }
-  // Go's %f with exactly the significant digits.
-  const int dp = exp + 1;  // digits before the decimal point
-  if (dp <= 0) {
-    out += "0.";
-    out.append(static_cast<std::size_t>(-dp), '0');
-    out += digits;
-  } else if (dp >= nd) {
-    out += digits;
-    out.append(static_cast<std::size_t>(dp - nd), '0');
-    out += ".0";
-  } else {
-    out.append(digits, 0, static_cast<std::size_t>(dp));
-    out.push_back('.');
-    out.append(digits, static_cast<std::size_t>(dp));
-  }
+  std::string out = nimify::internal::FormatGoFloat(v, 'g', -1);
+  // An integer gets ".0" so that it reads as a float.
+  if (out.find_first_of(".e") == std::string::npos) out += ".0";
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/go_strconv.h"
 #include "nimify/status.h"
 #include "template/go_value.h"
 
@@ -20,7 +21,9 @@ namespace nimify::tmpl {
 
 // strconv.FormatFloat(v, fmt, prec, 64) for fmt in b e E f g G x X; prec -1 is
 // the shortest representation that reads back as v.
-std::string FormatFloat(double v, char fmt, int prec);
+inline std::string FormatFloat(double v, char fmt, int prec) {
+  return internal::FormatGoFloat(v, fmt, prec);
+}
 
 // strconv.ParseFloat(s, 64). The error text is Go's, e.g.
 // `strconv.ParseFloat: parsing "abc": invalid syntax`.

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/go_strconv.h"
 #include "promql/eval/scratch_alloc.h"
 #include "promql/labels.h"
 
@@ -183,12 +184,14 @@ double GoCosh(double x) noexcept;
 double GoSinh(double x) noexcept;
 
 // Go's strconv.FormatFloat(v, 'g', -1, 64), which is also fmt's %v and %g.
-std::string FormatGoG(double v);
+inline std::string FormatGoG(double v) { return internal::FormatGoFloat(v, 'g', -1); }
 // Go's strconv.FormatFloat(v, 'f', -1, 64).
-std::string FormatGoF(double v);
-// fmt's %.<prec>g and %f (precision 6) with Go's spelling of NaN/Inf.
-std::string FormatGoGPrec(double v, int prec);
-std::string FormatGoFixed6(double v);
+inline std::string FormatGoF(double v) { return internal::FormatGoFloat(v, 'f', -1); }
+// fmt's %.<prec>g and %f (precision 6).
+inline std::string FormatGoGPrec(double v, int prec) {
+  return internal::FormatGoFloat(v, 'g', prec);
+}
+inline std::string FormatGoFixed6(double v) { return internal::FormatGoFloat(v, 'f', 6); }
 // Go's strconv.Quote (invalid UTF-8 bytes become \xNN).
 std::string GoQuote(std::string_view s);
 // Go's strconv.ParseFloat(s, 64) acceptance rules; false on syntax errors.
