@@ -241,8 +241,9 @@ bool UnquoteString(std::string_view token, std::string* out) {
           out->push_back(static_cast<char>(v));  // a single byte, possibly not UTF-8
           break;
         }
-        if (v > 0x10FFFF) return false;
-        internal::AppendUtf8(static_cast<std::int32_t>(v), out);  // surrogates become U+FFFD
+        // utf8.ValidRune, as strutil.Unquote requires: no surrogate halves.
+        if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return false;
+        internal::AppendUtf8(static_cast<std::int32_t>(v), out);
         break;
       }
       case '0':

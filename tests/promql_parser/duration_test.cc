@@ -128,6 +128,12 @@ TEST(UnquoteStringTest, GoEscapes) {
   EXPECT_FALSE(UnquoteString(R"("\q")", &out));
   EXPECT_FALSE(UnquoteString("\"a\nb\"", &out));
   EXPECT_FALSE(UnquoteString("x", &out));
+  // Surrogate halves and runes past U+10FFFF are not valid runes in Go.
+  EXPECT_FALSE(UnquoteString(R"("\uD800")", &out));
+  EXPECT_FALSE(UnquoteString(R"("\uDFFF")", &out));
+  EXPECT_FALSE(UnquoteString(R"("\U00110000")", &out));
+  ASSERT_TRUE(UnquoteString(R"("\uD7FF\uE000")", &out));
+  EXPECT_EQ(out, "\xed\x9f\xbf\xee\x80\x80");
 }
 
 }  // namespace
