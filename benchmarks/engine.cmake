@@ -4,3 +4,8 @@
 nimify_benchmark(engine_benchmark SOURCES engine_benchmark.cc
   DEPS nimify_common nimify_promql nimify_promql_eval nimify_promqltest nimify_template
     nimify_storage nimify_pipeline nimify_alerting nimify_engine)
+
+# Event-driven evaluation: a group instant with idle inputs, with and without skipping.
+nimify_benchmark(event_driven_benchmark SOURCES event_driven_benchmark.cc
+  DEPS nimify_common nimify_promql nimify_promql_eval nimify_promqltest nimify_template
+    nimify_storage nimify_pipeline nimify_alerting nimify_engine)
