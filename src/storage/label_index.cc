@@ -16,6 +16,36 @@ std::uint32_t NameHash(std::uint32_t name) noexcept {
 
 }  // namespace
 
+void SlotList::push_back(std::uint32_t slot) {
+  if (size_ == capacity_) {
+    const std::uint32_t grown = capacity_ * 2;
+    auto* fresh = new std::uint32_t[grown];
+    std::copy_n(data(), size_, fresh);
+    if (capacity_ > kInline) delete[] heap_;
+    heap_ = fresh;
+    capacity_ = grown;
+  }
+  data()[size_++] = slot;
+}
+
+void SlotList::Release() noexcept {
+  if (capacity_ > kInline) delete[] heap_;
+  size_ = 0;
+  capacity_ = kInline;
+}
+
+void SlotList::TakeFrom(SlotList& other) noexcept {
+  size_ = other.size_;
+  capacity_ = other.capacity_;
+  if (capacity_ > kInline) {
+    heap_ = other.heap_;
+  } else {
+    std::copy_n(other.inline_, kInline, inline_);
+  }
+  other.size_ = 0;
+  other.capacity_ = kInline;
+}
+
 std::uint32_t LabelIndex::FindList(std::uint32_t name, std::uint32_t value) const {
   return list_table_.Find(PairHash(name, value), [&](std::uint32_t id) {
     return lists_[id].name == name && lists_[id].value == value;
@@ -30,7 +60,7 @@ std::uint32_t LabelIndex::FindName(std::uint32_t name) const {
 std::span<const std::uint32_t> LabelIndex::Postings(std::uint32_t name, std::uint32_t value) const {
   const std::uint32_t list = FindList(name, value);
   if (list == IdTable::kNotFound) return {};
-  return lists_[list].slots;
+  return lists_[list].slots.span();
 }
 
 void LabelIndex::Add(std::uint32_t slot, std::span<const LabelPair> labels) {
@@ -84,15 +114,13 @@ void LabelIndex::Remove(std::span<const std::uint32_t> slots,
   std::vector<std::uint32_t> emptied_names;
   std::vector<bool> list_emptied(lists_.size(), false);
   for (std::uint32_t list : affected) {
-    auto& s = lists_[list].slots;
-    s.erase(std::remove_if(s.begin(), s.end(),
-                           [&](std::uint32_t x) { return x <= max_slot && dropped[x]; }),
-            s.end());
+    SlotList& s = lists_[list].slots;
+    s.RemoveIf([&](std::uint32_t x) { return x <= max_slot && dropped[x]; });
     if (!s.empty()) continue;
     list_emptied[list] = true;
     list_table_.Erase(PairHash(lists_[list].name, lists_[list].value), list);
     emptied_names.push_back(lists_[list].name);
-    std::vector<std::uint32_t>().swap(s);
+    s.Release();
     free_lists_.push_back(list);
   }
   std::sort(emptied_names.begin(), emptied_names.end());
@@ -114,7 +142,7 @@ std::size_t LabelIndex::MemoryBytes() const noexcept {
   std::size_t bytes = lists_.capacity() * sizeof(PostingList) + list_table_.MemoryBytes() +
                       names_.capacity() * sizeof(NameEntry) + name_table_.MemoryBytes() +
                       (free_lists_.capacity() + free_names_.capacity()) * sizeof(std::uint32_t);
-  for (const PostingList& l : lists_) bytes += l.slots.capacity() * sizeof(std::uint32_t);
+  for (const PostingList& l : lists_) bytes += l.slots.HeapBytes();
   for (const NameEntry& n : names_) bytes += n.lists.capacity() * sizeof(std::uint32_t);
   return bytes;
 }

@@ -20,6 +20,60 @@ struct LabelPair {
   friend bool operator==(const LabelPair&, const LabelPair&) = default;
 };
 
+// A growable list of slots that keeps up to two inline: most label values in
+// a high-cardinality label (an id, a pod name) belong to one series, and a
+// heap block for each would cost more than the value itself.
+// Thread safety: none (a value type).
+class SlotList {
+ public:
+  SlotList() = default;
+  ~SlotList() { Release(); }
+  SlotList(SlotList&& other) noexcept { TakeFrom(other); }
+  SlotList& operator=(SlotList&& other) noexcept {
+    if (this != &other) {
+      Release();
+      TakeFrom(other);
+    }
+    return *this;
+  }
+  SlotList(const SlotList&) = delete;
+  SlotList& operator=(const SlotList&) = delete;
+
+  void push_back(std::uint32_t slot);
+  // Removes the slots for which drop(slot) is true; keeps the order of the rest.
+  template <typename Pred>
+  void RemoveIf(Pred&& drop) {
+    std::uint32_t* d = data();
+    std::uint32_t kept = 0;
+    for (std::uint32_t i = 0; i < size_; ++i) {
+      if (!drop(d[i])) d[kept++] = d[i];
+    }
+    size_ = kept;
+  }
+  // Empties the list and frees its heap block.
+  void Release() noexcept;
+
+  const std::uint32_t* data() const noexcept { return capacity_ > kInline ? heap_ : inline_; }
+  std::uint32_t* data() noexcept { return capacity_ > kInline ? heap_ : inline_; }
+  std::uint32_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  std::span<const std::uint32_t> span() const noexcept { return {data(), size_}; }
+  std::size_t HeapBytes() const noexcept {
+    return capacity_ > kInline ? capacity_ * sizeof(std::uint32_t) : 0;
+  }
+
+ private:
+  static constexpr std::uint32_t kInline = 2;
+  void TakeFrom(SlotList& other) noexcept;
+
+  std::uint32_t size_ = 0;
+  std::uint32_t capacity_ = kInline;
+  union {
+    std::uint32_t inline_[kInline] = {};
+    std::uint32_t* heap_;  // when capacity_ > kInline
+  };
+};
+
 // Postings lists are unsorted (slots are reused); a slot appears at most once
 // per list. Removal is batched so that dropping many series costs one pass
 // over each affected list.
@@ -41,7 +95,7 @@ class LabelIndex {
     const std::uint32_t n = FindName(name);
     if (n == IdTable::kNotFound) return;
     for (std::uint32_t list : names_[n].lists) {
-      fn(lists_[list].value, std::span<const std::uint32_t>(lists_[list].slots));
+      fn(lists_[list].value, lists_[list].slots.span());
     }
   }
 
@@ -52,7 +106,7 @@ class LabelIndex {
   struct PostingList {
     std::uint32_t name = 0;
     std::uint32_t value = 0;
-    std::vector<std::uint32_t> slots;
+    SlotList slots;
   };
   struct NameEntry {
     std::uint32_t name = 0;

@@ -47,10 +47,11 @@ class SeriesWindow {
   // Appends every stored sample to `out`, oldest first.
   void Decode(std::vector<promql::Point>* out) const;
 
-  std::size_t size() const noexcept { return count_; }
-  bool empty() const noexcept { return count_ == 0; }
-  // Oldest stored sample time; kNoTime when empty.
-  std::int64_t first_t() const noexcept { return count_ == 0 ? kNoTime : first_t_; }
+  // Stored samples (walks the bit string beyond 65534 samples).
+  std::size_t size() const noexcept;
+  bool empty() const noexcept { return bit_size_ == 0; }
+  // Oldest stored sample time (read from the bit string); kNoTime when empty.
+  std::int64_t first_t() const noexcept;
   // Newest sample ever appended (kept after older ones are dropped); kNoTime if none.
   std::int64_t last_t() const noexcept { return last_t_; }
   // Heap bytes held (the compressed buffer).
@@ -81,24 +82,30 @@ class SeriesWindow {
   // first when the buffer is full. Returns true if it re-encoded the head.
   bool EnsureRoom(std::uint64_t bits, std::int64_t horizon);
   // Drops the samples older than `horizon`: re-encodes the first few kept
-  // samples and copies the rest of the bit string unchanged.
-  void Compact(std::int64_t horizon, std::uint64_t extra_bits);
+  // samples and copies the rest of the bit string unchanged. Returns how many
+  // it dropped.
+  std::uint32_t Compact(std::int64_t horizon, std::uint64_t extra_bits);
   // Whether enough samples are older than `horizon` to compact rather than grow.
   bool WorthCompacting(std::int64_t horizon) const noexcept;
-  static constexpr std::uint32_t kMinSamplesToDefer = 8;
+  static constexpr std::uint16_t kMinSamplesToDefer = 8;
   static constexpr double kExpiredShareToCompact = 8;  // compact once 1/8 has expired
   void Reallocate(std::uint64_t used_bits, std::uint64_t extra_bits);
 
+  // count_ saturates here; then size() walks the bit string.
+  static constexpr std::uint16_t kManySamples = UINT16_MAX;
+
+  // Kept small: a shard holds one per series. The bit string starts with the
+  // first sample's time, so the header needs no copy of it.
   std::unique_ptr<std::uint8_t[]> bytes_;
-  std::int64_t first_t_ = 0;
   std::int64_t last_t_ = kNoTime;
   std::int64_t last_delta_ = 0;
   std::uint64_t last_v_ = 0;
   std::uint32_t bit_size_ = 0;
   std::uint32_t capacity_ = 0;  // bytes
-  std::uint32_t count_ = 0;
+  std::uint16_t count_ = 0;     // samples, up to kManySamples
   std::uint8_t lead_ = kNoWindow;
   std::uint8_t trail_ = 0;
+  // 4 bytes of tail padding: a class deriving from this one may put a field there.
 };
 
 }  // namespace nimify::storage

@@ -163,10 +163,8 @@ Result<SeriesRef> Shard::Resolve(std::span<const LabelView> labels, std::uint64_
     ids.push_back({symbols_.Acquire(l.name), symbols_.Acquire(l.value)});
   }
   e.labels.Assign(ids);
-  e.live = true;
   e.generation = (e.generation + 1) & kGenerationMask;
   if (e.generation == 0) e.generation = 1;  // keeps refs non-zero
-  e.hash = hash32;
   e.created_round = gc_round_;
   series_table_.Insert(hash32, slot);
   Count(series_created_);
@@ -179,14 +177,13 @@ bool Shard::PickUp(std::uint32_t slot, std::uint32_t generation) {
     std::shared_lock lock(catalog_mu_);
     if (slot >= catalog_.size()) return false;
     const CatalogEntry& e = catalog_[slot];
-    if (!e.live || e.generation != generation) return false;
+    if (!e.live() || e.generation != generation) return false;
     labels = e.labels.Unpack();
   }
   if (slot >= slots_.size()) slots_.resize(std::size_t{slot} + 1);
   SlotData& d = slots_[slot];
-  d.window = SeriesWindow();
+  d = SlotData();
   d.generation = generation;
-  d.live = true;
   label_index_.Add(slot, labels);
   return true;
 }
@@ -199,7 +196,8 @@ SampleResult Shard::Append(SeriesRef ref, std::int64_t t, double v, bool* new_se
     Count(unknown_series_);
     return SampleResult::kUnknownSeries;
   }
-  if (slot >= slots_.size() || !slots_[slot].live || slots_[slot].generation != generation) {
+  // A live slot's generation is never 0, so this also rejects free slots.
+  if (slot >= slots_.size() || slots_[slot].generation != generation) {
     if (!PickUp(slot, generation)) {
       Count(unknown_series_);
       return SampleResult::kUnknownSeries;
@@ -211,7 +209,7 @@ SampleResult Shard::Append(SeriesRef ref, std::int64_t t, double v, bool* new_se
     Count(too_old_);
     return SampleResult::kTooOld;
   }
-  SeriesWindow& w = slots_[slot].window;
+  SeriesWindow& w = slots_[slot];
   switch (w.Append(t, v, horizon_)) {
     case AppendStatus::kOk:
       Count(samples_appended_);
@@ -229,15 +227,23 @@ SampleResult Shard::Append(SeriesRef ref, std::int64_t t, double v, bool* new_se
   return SampleResult::kOk;
 }
 
+std::uint32_t Shard::CatalogHashLocked(std::uint32_t slot) const {
+  // Recomputed rather than stored: only removals need it.
+  std::vector<LabelView> views;
+  views.reserve(catalog_[slot].labels.size());
+  catalog_[slot].labels.ForEach(
+      [&](LabelPair l) { views.push_back({symbols_.Get(l.name), symbols_.Get(l.value)}); });
+  return Fold32(HashLabels(views));
+}
+
 void Shard::FreeCatalogEntryLocked(std::uint32_t slot) {
   CatalogEntry& e = catalog_[slot];
-  series_table_.Erase(e.hash, slot);
+  series_table_.Erase(CatalogHashLocked(slot), slot);
   e.labels.ForEach([&](LabelPair l) {
     symbols_.Release(l.name);
     symbols_.Release(l.value);
   });
   e.labels.Clear();
-  e.live = false;
   free_slots_.push_back(slot);
 }
 
@@ -246,11 +252,11 @@ std::size_t Shard::CollectGarbage() {
   std::uint64_t window_bytes = 0;
   for (std::uint32_t slot = 0; slot < slots_.size(); ++slot) {
     SlotData& d = slots_[slot];
-    if (!d.live) continue;
-    if (d.window.last_t() < horizon_) {
+    if (!d.live()) continue;
+    if (d.last_t() < horizon_) {
       stale.push_back(slot);
     } else {
-      window_bytes += d.window.HeapBytes();
+      window_bytes += d.HeapBytes();
     }
   }
   {
@@ -262,7 +268,7 @@ std::size_t Shard::CollectGarbage() {
       return std::span<const LabelPair>(scratch);
     });
   }
-  for (std::uint32_t slot : stale) slots_[slot] = SlotData{};
+  for (std::uint32_t slot : stale) slots_[slot] = SlotData();
 
   std::size_t dropped = stale.size();
   {
@@ -271,9 +277,9 @@ std::size_t Shard::CollectGarbage() {
     // Series resolved but never sent a sample for two rounds: their refs are not in flight.
     for (std::uint32_t slot = 0; slot < catalog_.size(); ++slot) {
       const CatalogEntry& e = catalog_[slot];
-      if (!e.live || gc_round_ - e.created_round < 2) continue;
+      if (!e.live() || gc_round_ - e.created_round < 2) continue;
       const bool seen =
-          slot < slots_.size() && slots_[slot].live && slots_[slot].generation == e.generation;
+          slot < slots_.size() && slots_[slot].generation == e.generation;
       if (seen) continue;
       FreeCatalogEntryLocked(slot);
       ++dropped;
@@ -383,7 +389,7 @@ Status Shard::Select(std::span<const promql::LabelMatcher> matchers, std::int64_
   std::vector<std::uint32_t> all_slots;
   if (!have_candidates) {
     for (std::uint32_t slot = 0; slot < slots_.size(); ++slot) {
-      if (slots_[slot].live) all_slots.push_back(slot);
+      if (slots_[slot].live()) all_slots.push_back(slot);
     }
     candidates = all_slots;
   }
@@ -439,7 +445,7 @@ Status Shard::Select(std::span<const promql::LabelMatcher> matchers, std::int64_
     ShardReadCache::Entry* entry = cache->Find(slot);
     if (entry == nullptr) {
       entry = cache->Add(slot);
-      slots_[slot].window.Decode(&entry->points);
+      slots_[slot].Decode(&entry->points);
       std::vector<promql::Label> labels;
       labels.reserve(e.labels.size());
       e.labels.ForEach([&](LabelPair l) {

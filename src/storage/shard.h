@@ -129,7 +129,9 @@ class ShardReadCache {
 //   the ref from Resolve (which released the lock) before sending it, so the
 //   catalog entry is visible when the owner takes the lock shared to read it.
 //   Only the owner frees catalog entries (in CollectGarbage, exclusively
-//   locked), so the owner may keep using a live entry's labels unlocked.
+//   locked), so the owner may keep using a live entry's label ids unlocked;
+//   their texts (SymbolTable::Get) move when Resolve adds symbols, so those
+//   are read under the lock.
 class Shard final : public promql::Queryable {
  public:
   // `limit` may be null (unlimited) and must outlive the shard.
@@ -164,7 +166,7 @@ class Shard final : public promql::Queryable {
   [[gnu::always_inline]] void PrefetchForAppend(SeriesRef ref) const noexcept {
     const std::uint32_t slot = SlotOf(ref);
     if (ShardOf(ref) != index_ || slot >= slots_.size()) return;
-    slots_[slot].window.PrefetchTail();
+    slots_[slot].PrefetchTail();
   }
 
   // Samples older than `horizon` may be dropped and new ones are rejected.
@@ -187,7 +189,7 @@ class Shard final : public promql::Queryable {
   // Slots currently holding series the owner has seen samples for.
   std::size_t slot_count() const noexcept { return slots_.size(); }
   bool IsLiveSlot(std::uint32_t slot) const noexcept {
-    return slot < slots_.size() && slots_[slot].live;
+    return slot < slots_.size() && slots_[slot].live();
   }
 
   // ---- Reads (see Thread safety) -------------------------------------------
@@ -204,23 +206,26 @@ class Shard final : public promql::Queryable {
                                                       std::int64_t maxt) override;
 
  private:
+  // Per-series structures are kept small: at a million series each byte is a megabyte.
   struct CatalogEntry {
-    PackedLabels labels;  // sorted by name
-    bool live = false;
+    PackedLabels labels;  // sorted by name; empty when the entry is free
     std::uint32_t generation = 0;
-    std::uint32_t hash = 0;
     std::uint32_t created_round = 0;
+    bool live() const noexcept { return !labels.empty(); }
   };
-  struct SlotData {
-    SeriesWindow window;
-    std::uint32_t generation = 0;
-    bool live = false;
+  // The window, with the generation in its tail padding.
+  struct SlotData : SeriesWindow {
+    std::uint32_t generation = 0;  // 0: no live series (live refs never have generation 0)
+    bool live() const noexcept { return generation != 0; }
   };
+  static_assert(sizeof(SlotData) == 48, "the generation should fill the window's tail padding");
+  static_assert(sizeof(CatalogEntry) == 40);
 
   std::uint32_t FindSeriesLocked(std::span<const LabelView> labels, std::uint32_t hash) const;
   bool PickUp(std::uint32_t slot, std::uint32_t generation);
   void FreeCatalogEntryLocked(std::uint32_t slot);
   std::size_t MemoryBytesLocked() const;
+  std::uint32_t CatalogHashLocked(std::uint32_t slot) const;
   void Count(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexcept {
     // relaxed: statistics with a single writer.
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);

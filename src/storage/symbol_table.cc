@@ -1,10 +1,21 @@
 #include "storage/symbol_table.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "storage/hash.h"
 
 namespace nimify::storage {
+namespace {
+
+// What glibc's malloc takes for a text of `size` bytes (16-byte chunks with an
+// 8-byte header, at least 32), or 0 for an inline text.
+std::size_t HeapCost(std::size_t size, std::size_t inline_limit) noexcept {
+  if (size <= inline_limit) return 0;
+  return std::max<std::size_t>((size + 8 + 15) / 16 * 16, 32);
+}
+
+}  // namespace
 
 std::uint32_t SymbolTable::Find(std::string_view text) const {
   return table_.Find(Fold32(HashBytes(text)), [&](std::uint32_t id) { return Get(id) == text; });
@@ -25,11 +36,15 @@ std::uint32_t SymbolTable::Acquire(std::string_view text) {
     entries_.emplace_back();
   }
   Entry& e = entries_[id];
-  e.text.reset(text.empty() ? nullptr : new char[text.size()]);
-  if (!text.empty()) std::memcpy(e.text.get(), text.data(), text.size());
   e.size = static_cast<std::uint32_t>(text.size());
+  if (e.size <= kInlineText) {
+    if (!text.empty()) std::memcpy(e.inline_text, text.data(), text.size());
+  } else {
+    e.heap_text = new char[text.size()];
+    std::memcpy(e.heap_text, text.data(), text.size());
+  }
   e.refs = 1;
-  text_bytes_ += text.size();
+  heap_text_bytes_ += HeapCost(e.size, kInlineText);
   table_.Insert(hash, id);
   return id;
 }
@@ -38,16 +53,23 @@ void SymbolTable::Release(std::uint32_t id) {
   Entry& e = entries_[id];
   if (--e.refs != 0) return;
   table_.Erase(Fold32(HashBytes(Get(id))), id);
-  text_bytes_ -= e.size;
-  e.text.reset();
-  e.size = 0;
+  heap_text_bytes_ -= HeapCost(e.size, kInlineText);
+  FreeText(e);
   free_ids_.push_back(id);
 }
 
+SymbolTable::~SymbolTable() {
+  for (Entry& e : entries_) FreeText(e);
+}
+
+void SymbolTable::FreeText(Entry& e) noexcept {
+  if (e.size > kInlineText) delete[] e.heap_text;
+  e.size = 0;
+}
+
 std::size_t SymbolTable::MemoryBytes() const noexcept {
-  // Small allocations cost at least 32 bytes in glibc's malloc; count that, not the text size.
   return entries_.capacity() * sizeof(Entry) + free_ids_.capacity() * sizeof(std::uint32_t) +
-         table_.MemoryBytes() + text_bytes_ + live() * 16;
+         table_.MemoryBytes() + heap_text_bytes_;
 }
 
 }  // namespace nimify::storage

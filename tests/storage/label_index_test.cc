@@ -75,5 +75,42 @@ TEST(LabelIndexTest, MatchesAModelThroughAddsAndBatchedRemovals) {
   }
 }
 
+// The small lists stay inline; crossing into the heap, moving and removing
+// keep the contents and their order.
+TEST(SlotListTest, GrowsFromInlineToHeapAndMovesAndRemoves) {
+  std::vector<std::uint32_t> want;
+  SlotList list;
+  EXPECT_TRUE(list.empty());
+  for (std::uint32_t i = 0; i < 37; ++i) {
+    list.push_back(i * 3);
+    want.push_back(i * 3);
+    ASSERT_EQ(std::vector<std::uint32_t>(list.span().begin(), list.span().end()), want);
+    EXPECT_EQ(list.HeapBytes() == 0, i < 2) << i;
+  }
+  SlotList moved(std::move(list));
+  EXPECT_TRUE(list.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty
+  EXPECT_EQ(std::vector<std::uint32_t>(moved.span().begin(), moved.span().end()), want);
+  moved.RemoveIf([](std::uint32_t x) { return x % 2 == 1; });
+  std::erase_if(want, [](std::uint32_t x) { return x % 2 == 1; });
+  EXPECT_EQ(std::vector<std::uint32_t>(moved.span().begin(), moved.span().end()), want);
+
+  SlotList small;
+  small.push_back(7);
+  small = std::move(moved);
+  EXPECT_EQ(small.size(), want.size());
+  small.Release();
+  EXPECT_TRUE(small.empty());
+  EXPECT_EQ(small.HeapBytes(), 0u);
+  small.push_back(9);
+  EXPECT_EQ(small.span()[0], 9u);
+
+  SlotList inline_only;
+  inline_only.push_back(1);
+  inline_only.push_back(2);
+  SlotList inline_moved(std::move(inline_only));
+  EXPECT_EQ(inline_moved.size(), 2u);
+  EXPECT_EQ(inline_moved.span()[1], 2u);
+}
+
 }  // namespace
 }  // namespace nimify::storage
