@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 #include <unordered_map>
 
@@ -145,6 +146,80 @@ AlertingRule::AlertingRule(std::shared_ptr<const RuleSpec> spec, const LabelPair
     raw_labels_.Set(l.name, l.value);
   }
   for (const auto& a : spec_->annotations) annotation_templates_.push_back(make(a));
+  for (const auto* list : {&label_templates_, &annotation_templates_}) {
+    for (const auto& t : *list) has_templates_ = has_templates_ || t.compiled.has_value();
+  }
+}
+
+template <typename Map, typename Fn>
+void AlertingRule::ForEachInOrder(Map& active, Map& resolved, Fn&& fn) {
+  // The two maps hold disjoint keys: a merge walk.
+  auto a = active.begin();
+  auto r = resolved.begin();
+  while (a != active.end() || r != resolved.end()) {
+    if (r == resolved.end() || (a != active.end() && a->first < r->first)) {
+      fn(a->second);
+      ++a;
+    } else {
+      fn(r->second);
+      ++r;
+    }
+  }
+}
+
+void AlertingRule::MoveToResolved(AlertMap::iterator it) {
+  auto node = active_.extract(it);
+  auto inserted = resolved_.insert(std::move(node));
+  const Alert& a = inserted.position->second;
+  if (a.resolved_at_ms) {
+    expiry_.insert({*a.resolved_at_ms, inserted.position});
+  } else {
+    resolved_without_time_ = true;
+  }
+  IndexResend(inserted.position);
+}
+
+void AlertingRule::EraseResolved(const promql::Labels& labels) {
+  auto it = resolved_.find(labels);
+  if (it == resolved_.end()) return;
+  if (it->second.resolved_at_ms) expiry_.erase({*it->second.resolved_at_ms, it});
+  UnindexResend(it);
+  resolved_.erase(it);
+}
+
+void AlertingRule::ClearAlerts() {
+  active_.clear();
+  resolved_.clear();
+  expiry_.clear();
+  resend_.clear();
+  resolved_without_time_ = false;
+}
+
+std::optional<std::int64_t> AlertingRule::ResendDue(const Alert& a, std::int64_t resend_delay_ms) {
+  // Only reached without flap detection, where a verdict never changes.
+  if (a.flapping) return std::nullopt;
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  if (!a.last_sent_at_ms || (a.resolved_at_ms && *a.resolved_at_ms > *a.last_sent_at_ms)) {
+    return kMin;
+  }
+  // Due once last_sent + delay < ts.
+  std::int64_t last_not_due = 0;
+  if (__builtin_add_overflow(*a.last_sent_at_ms, resend_delay_ms, &last_not_due)) {
+    return resend_delay_ms > 0 ? std::nullopt : std::optional<std::int64_t>(kMin);
+  }
+  if (last_not_due == kMax) return std::nullopt;
+  return last_not_due + 1;
+}
+
+void AlertingRule::IndexResend(AlertMap::iterator it) {
+  if (!resend_valid_) return;
+  if (auto due = ResendDue(it->second, resend_delay_ms_)) resend_.insert({*due, it});
+}
+
+void AlertingRule::UnindexResend(AlertMap::iterator it) {
+  if (!resend_valid_) return;
+  if (auto due = ResendDue(it->second, resend_delay_ms_)) resend_.erase({*due, it});
 }
 
 std::string AlertingRule::Expand(const TemplatedValue& v, const tmpl::TemplateData& data) const {
@@ -186,18 +261,21 @@ Result<promql::Vector> AlertingRule::ApplyResult(const EvalContext& ctx,
   // 1. One new pending alert per result sample, with expanded labels and annotations.
   std::map<promql::Labels, Alert> alerts;
   for (const auto& sample : result) {
+    // Plain text expands to itself: the data is only built for templates.
     tmpl::TemplateData data;
-    data.labels = sample.metric;
-    data.value = sample.v;
-    data.external_labels = ctx.external_labels;
-    data.external_url = ctx.external_url;
-    data.ts_ms = ts_ms;
-    // The template function `query` runs at ts itself, not at ts - query_offset.
-    data.query = [&ctx, ts_ms](std::string_view text) -> Result<promql::Vector> {
-      if (!ctx.query) return Status::FailedPrecondition("no query engine for templates");
-      NIMIFY_ASSIGN_OR_RETURN(promql::ExprPtr expr, promql::ParseExpr(text));
-      return ctx.query(*expr, ts_ms);
-    };
+    if (has_templates_) {
+      data.labels = sample.metric;
+      data.value = sample.v;
+      data.external_labels = ctx.external_labels;
+      data.external_url = ctx.external_url;
+      data.ts_ms = ts_ms;
+      // The template function `query` runs at ts itself, not at ts - query_offset.
+      data.query = [&ctx, ts_ms](std::string_view text) -> Result<promql::Vector> {
+        if (!ctx.query) return Status::FailedPrecondition("no query engine for templates");
+        NIMIFY_ASSIGN_OR_RETURN(promql::ExprPtr expr, promql::ParseExpr(text));
+        return ctx.query(*expr, ts_ms);
+      };
+    }
 
     promql::Labels lb = sample.metric;
     lb.Del(promql::kMetricNameLabel);
@@ -242,25 +320,31 @@ Result<promql::Vector> AlertingRule::ApplyResult(const EvalContext& ctx,
 
   std::lock_guard lock(alerts_mu_);
   // 3. Merge: known pending/firing alerts keep their labels and ActiveAt;
-  // new ones (or ones that were resolved) start over as pending.
+  // new ones (or ones that were resolved) start over as pending. Only the
+  // keys of `alerts` are used after this.
   for (auto& [labels, a] : alerts) {
     auto it = active_.find(labels);
-    if (it != active_.end() && it->second.state != AlertState::kInactive) {
+    if (it != active_.end()) {
       it->second.value = a.value;
-      it->second.annotations = a.annotations;
+      it->second.annotations = std::move(a.annotations);
       continue;
     }
     // A resolved alert coming back loses its flap verdict only through the tracker.
-    active_.insert_or_assign(labels, a);
+    EraseResolved(labels);
+    active_.emplace(labels, std::move(a));
   }
 
-  // 4. The state machine.
+  // 4. The state machine. Resolved alerts only expire (below); the pending
+  // and firing ones are walked in label order, as are the result's alerts.
   promql::Vector out;
   const std::int64_t out_ts = ts_ms - query_offset_ms;
   std::int64_t num_active = 0;
+  auto returned = alerts.begin();
   for (auto it = active_.begin(); it != active_.end();) {
     Alert& a = it->second;
-    if (!alerts.count(it->first)) {
+    while (returned != alerts.end() && returned->first < it->first) ++returned;
+    const bool in_result = returned != alerts.end() && !(it->first < returned->first);
+    if (!in_result) {
       bool keep_firing = false;
       if (a.state == AlertState::kFiring) {
         const AlertExtension* ext = extensions != nullptr ? extensions->Find(it->first) : nullptr;
@@ -283,12 +367,10 @@ Result<promql::Vector> AlertingRule::ApplyResult(const EvalContext& ctx,
         it = active_.erase(it);
         continue;
       }
-      if (a.state != AlertState::kInactive && !keep_firing) {
+      if (!keep_firing) {
         a.state = AlertState::kInactive;
         a.resolved_at_ms = ts_ms;
-      }
-      if (!keep_firing) {
-        ++it;
+        MoveToResolved(it++);
         continue;
       }
     } else {
@@ -312,26 +394,35 @@ Result<promql::Vector> AlertingRule::ApplyResult(const EvalContext& ctx,
     }
     ++it;
   }
+  // Resolved alerts are dropped after the retention (the oldest first).
+  while (!expiry_.empty() && ts_ms - expiry_.begin()->t > kResolvedRetentionMs) {
+    const auto it = expiry_.begin()->alert;
+    expiry_.erase(expiry_.begin());
+    UnindexResend(it);
+    resolved_.erase(it);
+  }
 
   if (limit > 0 && num_active > limit) {
-    active_.clear();
+    ClearAlerts();
     return Status::ResourceExhausted("exceeded limit of " + std::to_string(limit) + " with " +
                                      std::to_string(num_active) + " alerts");
   }
 
   // 5. Flap detection: one history entry per evaluation for every tracked label set.
   if (extensions != nullptr && !extensions->empty()) {
-    for (auto& [labels, a] : active_) {
-      const AlertExtension* ext = extensions->Find(labels);
-      if (ext == nullptr || !ext->flap_detection) continue;
-      auto [tracker, inserted] = flap_.try_emplace(labels, *ext->flap_detection);
-      (void)inserted;
-      tracker->second.Record(a.state == AlertState::kFiring);
-      a.flapping = tracker->second.flapping();
-      a.flap_share = tracker->second.share();
+    for (auto* held : {&active_, &resolved_}) {
+      for (auto& [labels, a] : *held) {
+        const AlertExtension* ext = extensions->Find(labels);
+        if (ext == nullptr || !ext->flap_detection) continue;
+        auto [tracker, inserted] = flap_.try_emplace(labels, *ext->flap_detection);
+        (void)inserted;
+        tracker->second.Record(a.state == AlertState::kFiring);
+        a.flapping = tracker->second.flapping();
+        a.flap_share = tracker->second.share();
+      }
     }
     for (auto it = flap_.begin(); it != flap_.end();) {
-      if (!active_.count(it->first)) {
+      if (!active_.count(it->first) && !resolved_.count(it->first)) {
         it->second.Record(false);
         if (it->second.Idle()) {
           it = flap_.erase(it);
@@ -344,39 +435,88 @@ Result<promql::Vector> AlertingRule::ApplyResult(const EvalContext& ctx,
   return out;
 }
 
+template <typename Fn>
+void AlertingRule::SendDue(std::int64_t ts_ms, std::int64_t resend_delay_ms,
+                           std::int64_t group_interval_ms, Fn&& on_sent) {
+  auto visit = [&](Alert& a) {
+    if (a.state == AlertState::kPending || a.flapping) return;
+    const bool resolved_since_sent =
+        a.resolved_at_ms && (!a.last_sent_at_ms || *a.resolved_at_ms > *a.last_sent_at_ms);
+    const bool resend_due = !a.last_sent_at_ms || *a.last_sent_at_ms + resend_delay_ms < ts_ms;
+    if (!resolved_since_sent && !resend_due) return;
+    a.last_sent_at_ms = ts_ms;
+    // Allow for two missed evaluations or Alertmanager send failures.
+    a.valid_until_ms = ts_ms + 4 * std::max(group_interval_ms, resend_delay_ms);
+    on_sent(a);
+  };
+  // Flap detection can change any alert's verdict: walk them all.
+  if (options_.extensions != nullptr && !options_.extensions->empty()) {
+    resend_valid_ = false;
+    resend_.clear();
+    ForEachInOrder(active_, resolved_, visit);
+    return;
+  }
+  if (!resend_valid_ || resend_delay_ms_ != resend_delay_ms) {
+    resend_valid_ = true;
+    resend_delay_ms_ = resend_delay_ms;
+    resend_.clear();
+    for (auto it = resolved_.begin(); it != resolved_.end(); ++it) IndexResend(it);
+  }
+  // The resolved alerts due now; the others would not be sent.
+  std::vector<AlertMap::iterator> due;
+  while (!resend_.empty() && resend_.begin()->t <= ts_ms) {
+    due.push_back(resend_.begin()->alert);
+    resend_.erase(resend_.begin());
+  }
+  std::sort(due.begin(), due.end(),
+            [](const auto& x, const auto& y) { return x->first < y->first; });
+  auto next_due = due.begin();
+  for (auto it = active_.begin(); it != active_.end() || next_due != due.end();) {
+    if (next_due == due.end() || (it != active_.end() && it->first < (*next_due)->first)) {
+      visit(it->second);
+      ++it;
+      continue;
+    }
+    visit((*next_due)->second);
+    IndexResend(*next_due);
+    ++next_due;
+  }
+}
+
 std::vector<NotificationAlert> AlertingRule::CollectAlertsToSend(std::int64_t ts_ms,
                                                                  std::int64_t resend_delay_ms,
                                                                  std::int64_t group_interval_ms,
                                                                  std::string_view external_url) {
   std::vector<NotificationAlert> out;
   std::lock_guard lock(alerts_mu_);
-  const std::string url =
-      GeneratorURL(external_url, spec_->parsed_expr ? spec_->parsed_expr->ToString() : spec_->expr);
-  for (auto& [labels, a] : active_) {
-    if (a.state == AlertState::kPending || a.flapping) continue;
-    const bool resolved_since_sent =
-        a.resolved_at_ms && (!a.last_sent_at_ms || *a.resolved_at_ms > *a.last_sent_at_ms);
-    const bool resend_due = !a.last_sent_at_ms || *a.last_sent_at_ms + resend_delay_ms < ts_ms;
-    if (!resolved_since_sent && !resend_due) continue;
-    a.last_sent_at_ms = ts_ms;
-    // Allow for two missed evaluations or Alertmanager send failures.
-    a.valid_until_ms = ts_ms + 4 * std::max(group_interval_ms, resend_delay_ms);
+  SendDue(ts_ms, resend_delay_ms, group_interval_ms, [&](const Alert& a) {
+    if (!has_generator_url_ || generator_url_base_ != external_url) {
+      generator_url_ = GeneratorURL(
+          external_url, spec_->parsed_expr ? spec_->parsed_expr->ToString() : spec_->expr);
+      generator_url_base_ = std::string(external_url);
+      has_generator_url_ = true;
+    }
     NotificationAlert n;
     n.labels = a.labels;
     n.annotations = a.annotations;
     n.starts_at_ms = a.fired_at_ms.value_or(a.active_at_ms);
     n.ends_at_ms = a.resolved_at_ms ? *a.resolved_at_ms : *a.valid_until_ms;
-    n.generator_url = url;
+    n.generator_url = generator_url_;
     out.push_back(std::move(n));
-  }
+  });
   return out;
 }
 
 std::vector<Alert> AlertingRule::ActiveAlerts() const {
   std::lock_guard lock(alerts_mu_);
   std::vector<Alert> out;
-  for (const auto& [labels, a] : active_) {
+  auto visit = [&](const Alert& a) {
     if (!a.resolved_at_ms) out.push_back(a);
+  };
+  if (resolved_without_time_) {
+    ForEachInOrder(active_, resolved_, visit);
+  } else {
+    for (const auto& [labels, a] : active_) visit(a);
   }
   return out;
 }
@@ -384,13 +524,14 @@ std::vector<Alert> AlertingRule::ActiveAlerts() const {
 std::vector<Alert> AlertingRule::CurrentAlerts() const {
   std::lock_guard lock(alerts_mu_);
   std::vector<Alert> out;
-  out.reserve(active_.size());
-  for (const auto& [labels, a] : active_) out.push_back(a);
+  out.reserve(active_.size() + resolved_.size());
+  ForEachInOrder(active_, resolved_, [&](const Alert& a) { out.push_back(a); });
   return out;
 }
 
 AlertState AlertingRule::State() const {
   std::lock_guard lock(alerts_mu_);
+  // resolved_ holds only inactive alerts.
   AlertState max_state = AlertState::kInactive;
   for (const auto& [labels, a] : active_) max_state = std::max(max_state, a.state);
   return max_state;
@@ -398,10 +539,15 @@ AlertState AlertingRule::State() const {
 
 void AlertingRule::RestoreAlerts(std::vector<Alert> alerts) {
   std::lock_guard lock(alerts_mu_);
-  active_.clear();
+  ClearAlerts();
   for (auto& a : alerts) {
     promql::Labels key = a.labels;
-    active_.insert_or_assign(std::move(key), std::move(a));
+    // A later duplicate replaces an earlier one, whatever their states.
+    active_.erase(key);
+    EraseResolved(key);
+    const bool inactive = a.state == AlertState::kInactive;
+    auto it = active_.insert_or_assign(std::move(key), std::move(a)).first;
+    if (inactive) MoveToResolved(it);
   }
 }
 

@@ -16,8 +16,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "alerting/alert.h"
@@ -160,13 +162,63 @@ class AlertingRule final : public Rule {
   promql::Sample AlertsSample(const Alert& alert, std::int64_t t_ms) const;
   promql::Sample ForStateSample(const Alert& alert, std::int64_t t_ms) const;
 
+  using AlertMap = std::map<promql::Labels, Alert>;
+  // A resolved_ alert at a time, ordered by time (then address).
+  struct TimedAlert {
+    std::int64_t t;
+    AlertMap::iterator alert;
+  };
+  struct TimedAlertLess {
+    bool operator()(const TimedAlert& a, const TimedAlert& b) const noexcept {
+      if (a.t != b.t) return a.t < b.t;
+      return std::less<const promql::Labels*>()(&a.alert->first, &b.alert->first);
+    }
+  };
+
+  // Visits every held alert (active_ and resolved_) in label order.
+  template <typename Map, typename Fn>
+  static void ForEachInOrder(Map& active, Map& resolved, Fn&& fn);
+  // Moves a just-resolved alert from active_ to resolved_.
+  void MoveToResolved(AlertMap::iterator it);
+  // Erases a resolved alert (and its expiry entry), if held.
+  void EraseResolved(const promql::Labels& labels);
+  void ClearAlerts();
+  // When a resolved alert is next due for sending (min: now), or nullopt for never.
+  static std::optional<std::int64_t> ResendDue(const Alert& a, std::int64_t resend_delay_ms);
+  void IndexResend(AlertMap::iterator it);
+  void UnindexResend(AlertMap::iterator it);
+  // Prometheus's sendAlerts state change; on_sent(alert) for each alert to
+  // send, in label order.
+  template <typename Fn>
+  void SendDue(std::int64_t ts_ms, std::int64_t resend_delay_ms, std::int64_t group_interval_ms,
+               Fn&& on_sent);
+
   AlertingRuleOptions options_;
   std::vector<TemplatedValue> label_templates_;
   std::vector<TemplatedValue> annotation_templates_;
-  promql::Labels raw_labels_;  // the un-expanded rule labels (ALERTS starts from these)
+  bool has_templates_ = false;  // some label or annotation needs expanding
+  promql::Labels raw_labels_;   // the un-expanded rule labels (ALERTS starts from these)
 
   mutable std::mutex alerts_mu_;
-  std::map<promql::Labels, Alert> active_;
+  // The held alerts, split by state so that an evaluation only walks the
+  // pending and firing ones, not the resolved ones kept for 15 minutes.
+  AlertMap active_;    // pending or firing
+  AlertMap resolved_;  // inactive
+  // resolved_ alerts by ResolvedAt, oldest first, for their expiry.
+  std::set<TimedAlert, TimedAlertLess> expiry_;
+  // Some inactive alert has no ResolvedAt (only RestoreAlerts makes those):
+  // ActiveAlerts must then look at resolved_ too.
+  bool resolved_without_time_ = false;
+  // resolved_ alerts by when they are next due for sending with the resend
+  // delay resend_delay_ms_, so that sending does not walk them all. Unused
+  // with flap detection (verdicts change).
+  std::set<TimedAlert, TimedAlertLess> resend_;
+  std::int64_t resend_delay_ms_ = 0;
+  bool resend_valid_ = false;
+  // GeneratorURL for generator_url_base_, built when first needed.
+  std::string generator_url_;
+  std::string generator_url_base_;
+  bool has_generator_url_ = false;
   std::map<promql::Labels, FlapTracker> flap_;
 };
 

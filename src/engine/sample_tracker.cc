@@ -34,6 +34,17 @@ const promql::VectorSelector* PlainSelector(const promql::Expr* e) {
   return v;
 }
 
+// `x OP y` as `y OP' x`.
+promql::BinaryOp Mirror(promql::BinaryOp op) {
+  switch (op) {
+    case promql::BinaryOp::kGtr: return promql::BinaryOp::kLss;
+    case promql::BinaryOp::kLss: return promql::BinaryOp::kGtr;
+    case promql::BinaryOp::kGte: return promql::BinaryOp::kLte;
+    case promql::BinaryOp::kLte: return promql::BinaryOp::kGte;
+    default: return op;
+  }
+}
+
 }  // namespace
 
 bool ThresholdPredicate::Holds(double v) const noexcept {
@@ -82,7 +93,70 @@ SampleTracker::SampleTracker(std::uint32_t shards, const promql::EvalOptions& ev
     : lookback_ms_(eval.lookback_delta_ms),
       closed_windows_(eval.compat == promql::Compat::kPrometheus2),
       predicates_(std::move(predicates)),
-      shards_(shards) {}
+      any_holds_(predicates_.size()),
+      shards_(shards) {
+  // NaN-aware min/max: a NaN bound means "no predicate of this kind".
+  auto lower = [](double& bound, double x) {
+    if (std::isnan(bound) || x < bound) bound = x;
+  };
+  auto upper = [](double& bound, double x) {
+    if (std::isnan(bound) || x > bound) bound = x;
+  };
+  for (std::size_t id = 0; id < predicates_.size(); ++id) {
+    AnyHolds& any = any_holds_[id];
+    for (const ThresholdPredicate& p : predicates_[id]) {
+      // As `v OP threshold`: a number on the left mirrors the operator.
+      promql::BinaryOp op = p.op;
+      if (p.number_on_left) op = Mirror(op);
+      // A NaN threshold never satisfies an ordering comparison: no bound.
+      const bool nan = std::isnan(p.threshold);
+      switch (op) {
+        case promql::BinaryOp::kGtr:
+          if (!nan) lower(any.above, p.threshold);
+          break;
+        case promql::BinaryOp::kGte:
+          if (!nan) lower(any.at_least, p.threshold);
+          break;
+        case promql::BinaryOp::kLss:
+          if (!nan) upper(any.below, p.threshold);
+          break;
+        case promql::BinaryOp::kLte:
+          if (!nan) upper(any.at_most, p.threshold);
+          break;
+        default:
+          any.has_equality = true;
+          break;
+      }
+    }
+  }
+}
+
+bool SampleTracker::AnyPredicateHolds(std::uint32_t input, double v) const noexcept {
+  const AnyHolds& any = any_holds_[input];
+  // Comparisons with a NaN bound (or a NaN v) are false, as they should be.
+  if (v > any.above || v >= any.at_least || v < any.below || v <= any.at_most) return true;
+  if (!any.has_equality) return false;
+  for (const ThresholdPredicate& p : predicates_[input]) {
+    if (p.Holds(v)) return true;
+  }
+  return false;
+}
+
+void SampleTracker::AddCandidateSlot(ShardState& s, std::uint32_t slot) {
+  if (slot >= s.candidates_per_slot.size()) {
+    s.candidates_per_slot.resize(std::size_t{slot} + 1, 0);
+    s.candidate_bits.resize(s.candidates_per_slot.size() / 64 + 1, 0);
+  }
+  if (s.candidates_per_slot[slot]++ == 0) {
+    s.candidate_bits[slot / 64] |= std::uint64_t{1} << (slot % 64);
+  }
+}
+
+void SampleTracker::RemoveCandidateSlot(ShardState& s, std::uint32_t slot) noexcept {
+  if (--s.candidates_per_slot[slot] == 0) {
+    s.candidate_bits[slot / 64] &= ~(std::uint64_t{1} << (slot % 64));
+  }
+}
 
 void SampleTracker::OnSample(const storage::Shard& shard, storage::SeriesRef ref,
                              std::span<const std::uint32_t> inputs, std::int64_t t, double v) {
@@ -99,23 +173,15 @@ void SampleTracker::OnSample(const storage::Shard& shard, storage::SeriesRef ref
       if (it == in.times.end() || *it != t) in.times.insert(it, t);
     }
     if (id >= predicates_.size() || predicates_[id].empty()) continue;
-    const std::vector<ThresholdPredicate>& preds = predicates_[id];
-    if (in.candidates.size() != preds.size()) in.candidates.resize(preds.size());
-    if (slot >= s.candidates_per_slot.size()) s.candidates_per_slot.resize(std::size_t{slot} + 1, 0);
-    const bool maybe_candidate = s.candidates_per_slot[slot] != 0;
-    const bool stale = promql::IsStaleNaN(v);
-    for (std::size_t k = 0; k < preds.size(); ++k) {
-      const bool holds = !stale && preds[k].Holds(v);
-      if (!holds && !maybe_candidate) continue;
-      auto& map = in.candidates[k];
-      auto it = map.find(ref);
-      if (it != map.end()) {
-        it->second.history.push_back({t, v});
-      } else if (holds) {
-        Candidate c{shard.LabelsOf(slot), {{t, v}}};
-        map.emplace(ref, std::move(c));
-        ++s.candidates_per_slot[slot];
-      }
+    const bool holds = !promql::IsStaleNaN(v) && AnyPredicateHolds(id, v);
+    if (!holds && !IsCandidateSlot(s, slot)) continue;
+    auto it = in.candidate_index.find(ref);
+    if (it != in.candidate_index.end()) {
+      in.candidates[it->second].history.push_back({t, v});
+    } else if (holds) {
+      in.candidate_index.emplace(ref, static_cast<std::uint32_t>(in.candidates.size()));
+      in.candidates.push_back(Candidate{ref, shard.LabelsOf(slot), {{t, v}}});
+      AddCandidateSlot(s, slot);
     }
   }
 }
@@ -151,9 +217,11 @@ promql::Vector SampleTracker::Result(std::uint32_t input, std::size_t index,
   if (!Tracks(input, index)) return out;
   const ThresholdPredicate& pred = predicates_[input][index];
   for (const ShardState& s : shards_) {
-    if (input >= s.inputs.size() || index >= s.inputs[input].candidates.size()) continue;
-    for (const auto& [ref, c] : s.inputs[input].candidates[index]) {
-      const promql::Point* p = LatestAtOrBefore(c.history, ts);
+    if (input >= s.inputs.size()) continue;
+    for (const Candidate& c : s.inputs[input].candidates) {
+      // Usually every sample is at or before ts: no search.
+      const promql::Point* p =
+          c.history.back().t <= ts ? &c.history.back() : LatestAtOrBefore(c.history, ts);
       if (p == nullptr || !InWindow(p->t, ts) || promql::IsStaleNaN(p->v) || !pred.Holds(p->v)) {
         continue;
       }
@@ -168,27 +236,29 @@ void SampleTracker::Prune(std::int64_t t) {
     for (std::uint32_t id = 0; id < s.inputs.size(); ++id) {
       InputState& in = s.inputs[id];
       in.times.erase(in.times.begin(), std::upper_bound(in.times.begin(), in.times.end(), t));
-      for (std::size_t k = 0; k < in.candidates.size(); ++k) {
-        const ThresholdPredicate& pred = predicates_[id][k];
-        auto& map = in.candidates[k];
-        for (auto it = map.begin(); it != map.end();) {
-          auto& h = it->second.history;
-          auto latest = std::upper_bound(h.begin(), h.end(), t,
-                                         [](std::int64_t x, const promql::Point& p) { return x < p.t; });
-          // Keep the newest point at or before t (later instants may still see it).
-          if (latest != h.begin()) h.erase(h.begin(), latest - 1);
-          const bool has_newer = !h.empty() && h.back().t > t;
-          const promql::Point& first = h.front();
-          const bool still_true = first.t <= t && InWindow(first.t, t) &&
-                                  !promql::IsStaleNaN(first.v) && pred.Holds(first.v);
-          if (has_newer || still_true) {
-            ++it;
-            continue;
-          }
-          // Never true again without a new sample, which re-adds it.
-          --s.candidates_per_slot[storage::SlotOf(it->first)];
-          it = map.erase(it);
+      for (std::size_t i = 0; i < in.candidates.size();) {
+        Candidate& c = in.candidates[i];
+        auto& h = c.history;
+        auto latest = std::upper_bound(
+            h.begin(), h.end(), t, [](std::int64_t x, const promql::Point& p) { return x < p.t; });
+        // Keep the newest point at or before t (later instants may still see it).
+        if (latest != h.begin()) h.erase(h.begin(), latest - 1);
+        const bool has_newer = h.back().t > t;
+        const promql::Point& first = h.front();
+        const bool still_true = first.t <= t && InWindow(first.t, t) &&
+                                !promql::IsStaleNaN(first.v) && AnyPredicateHolds(id, first.v);
+        if (has_newer || still_true) {
+          ++i;
+          continue;
         }
+        // Never true again without a new sample, which re-adds it.
+        RemoveCandidateSlot(s, storage::SlotOf(c.ref));
+        in.candidate_index.erase(c.ref);
+        if (i + 1 != in.candidates.size()) {
+          c = std::move(in.candidates.back());
+          in.candidate_index[c.ref] = static_cast<std::uint32_t>(i);
+        }
+        in.candidates.pop_back();
       }
     }
   }
@@ -212,9 +282,7 @@ std::optional<std::size_t> SampleTracker::Find(std::uint32_t input,
 std::size_t SampleTracker::candidate_count() const {
   std::size_t n = 0;
   for (const ShardState& s : shards_) {
-    for (const InputState& in : s.inputs) {
-      for (const auto& map : in.candidates) n += map.size();
-    }
+    for (const InputState& in : s.inputs) n += in.candidates.size();
   }
   return n;
 }

@@ -18,6 +18,7 @@
 #define NIMIFY_ENGINE_SAMPLE_TRACKER_H_
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <span>
 #include <unordered_map>
@@ -85,20 +86,45 @@ class SampleTracker final : public pipeline::SampleObserver {
   std::size_t candidate_count() const;
 
  private:
+  // A series that satisfied some predicate of its input, with its samples
+  // since then. Shared by all predicates of the input: Result re-checks its
+  // predicate on the sample, so a series held for another predicate is only
+  // skipped there.
   struct Candidate {
+    storage::SeriesRef ref = 0;
     promql::Labels labels;
     std::vector<promql::Point> history;  // this series' samples, oldest first
   };
   struct InputState {
-    std::vector<std::int64_t> times;  // sorted, distinct, after the last Prune
-    // By predicate index; keyed by series ref.
-    std::vector<std::unordered_map<storage::SeriesRef, Candidate>> candidates;
+    std::vector<std::int64_t> times;    // sorted, distinct, after the last Prune
+    std::vector<Candidate> candidates;  // dense: Result and Prune walk it in order
+    std::unordered_map<storage::SeriesRef, std::uint32_t> candidate_index;  // ref -> position
+  };
+  // Whether any predicate of an input can hold, without looping over them:
+  // `v > x` for several x holds iff v > min(x), and so on. NaN means none.
+  struct AnyHolds {
+    double above = kNone;       // v > above
+    double at_least = kNone;    // v >= at_least
+    double below = kNone;       // v < below
+    double at_most = kNone;     // v <= at_most
+    bool has_equality = false;  // == or != present: loop over the predicates
+    static constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
   };
   struct ShardState {
     std::vector<InputState> inputs;  // by input id, grown by OnSample
-    // Candidates per slot over all predicates: most samples skip the maps.
+    // Per slot: in how many inputs' candidates it is, and a bit for count != 0
+    // (the bits fit in L1; most samples only read their bit).
     std::vector<std::uint16_t> candidates_per_slot;
+    std::vector<std::uint64_t> candidate_bits;
   };
+
+  bool AnyPredicateHolds(std::uint32_t input, double v) const noexcept;
+  static bool IsCandidateSlot(const ShardState& s, std::uint32_t slot) noexcept {
+    const std::size_t word = slot / 64;
+    return word < s.candidate_bits.size() && ((s.candidate_bits[word] >> (slot % 64)) & 1) != 0;
+  }
+  static void AddCandidateSlot(ShardState& s, std::uint32_t slot);
+  static void RemoveCandidateSlot(ShardState& s, std::uint32_t slot) noexcept;
 
   // The newest point at or before ts, or null.
   static const promql::Point* LatestAtOrBefore(const std::vector<promql::Point>& history,
@@ -108,6 +134,7 @@ class SampleTracker final : public pipeline::SampleObserver {
   const std::int64_t lookback_ms_;
   const bool closed_windows_;  // Prometheus 2: [ts - lookback, ts]
   const std::vector<std::vector<ThresholdPredicate>> predicates_;
+  std::vector<AnyHolds> any_holds_;  // by input id, from predicates_
   std::vector<ShardState> shards_;
 };
 

@@ -3,8 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -260,6 +263,113 @@ TEST_F(LifecycleTest, StartsAtIsFiredAtNotActiveAt) {
       ASSERT_EQ(sent.size(), 1u);
       EXPECT_EQ(sent[0].starts_at_ms, 2 * kMin);
     }
+  }
+}
+
+// Random series coming and going over many evaluations, with the resend
+// delay changing now and then, checked against Prometheus's rules at every
+// step: what is held (resolved alerts for exactly 15 minutes), which alerts
+// are sent (needsSending, in label order) and the state they are left in.
+TEST_F(LifecycleTest, RandomHistoriesFollowPrometheusRules) {
+  for (std::uint32_t seed = 1; seed <= 8; ++seed) {
+    std::mt19937 rng(seed);
+    const std::int64_t for_ms = (seed % 3) * kMin;
+    AlertingRule rule(AlertSpec("Down", for_ms));
+    // Which series returned at each evaluation, to check ActiveAt and ResolvedAt.
+    std::map<std::string, std::int64_t> returned_since;
+    std::map<std::string, std::int64_t> last_returned;
+    std::int64_t resend_delay = kMin;
+    std::size_t sent_total = 0;
+    std::size_t resolved_sent = 0;
+    for (int step = 0; step < 400; ++step) {
+      const std::int64_t ts = step * 15'000;
+      promql::Vector result;
+      for (int job = 0; job < 12; ++job) {
+        // Series 0-5 flap often; 6-11 stay for long stretches and are often
+        // gone for longer than the 15 minutes resolved alerts are kept.
+        const std::string name = "j" + std::to_string(job);
+        const bool was_there = returned_since.count(name) != 0;
+        const unsigned odds = job < 6 ? 2 : (was_there ? 12 : 80);
+        const bool there = rng() % odds == 0 ? !was_there : was_there;
+        if (!there) {
+          returned_since.erase(name);
+          continue;
+        }
+        if (!was_there) returned_since[name] = ts;
+        last_returned[name] = ts;
+        result.push_back(Up(name, static_cast<double>(rng() % 100)));
+      }
+      if (rng() % 40 == 0) resend_delay = static_cast<std::int64_t>(1 + rng() % 4) * 30'000;
+      ASSERT_TRUE(Step(rule, ts, result).ok());
+
+      const std::vector<Alert> held = rule.CurrentAlerts();
+      ASSERT_TRUE(std::is_sorted(held.begin(), held.end(), [](const Alert& a, const Alert& b) {
+        return a.labels < b.labels;
+      }));
+      std::vector<Alert> unresolved;
+      AlertState max_state = AlertState::kInactive;
+      for (const Alert& a : held) {
+        const std::string job(a.labels.Get("job"));
+        if (returned_since.count(job)) {
+          EXPECT_NE(a.state, AlertState::kInactive) << job << " at " << ts;
+          EXPECT_EQ(a.active_at_ms, returned_since[job]) << job << " at " << ts;
+          EXPECT_EQ(a.state == AlertState::kFiring, ts - a.active_at_ms >= for_ms);
+        } else {
+          ASSERT_EQ(a.state, AlertState::kInactive) << job << " at " << ts;
+          ASSERT_TRUE(a.resolved_at_ms.has_value());
+          EXPECT_LE(ts - *a.resolved_at_ms, 15 * kMin) << "kept too long";
+          EXPECT_EQ(*a.resolved_at_ms, last_returned[job] + 15'000) << "at the next evaluation";
+        }
+        if (!a.resolved_at_ms) unresolved.push_back(a);
+        max_state = std::max(max_state, a.state);
+      }
+      // With `for: 0` every series fired, so each one gone for at most 15
+      // minutes is still held, resolved.
+      for (const auto& [job, t] : last_returned) {
+        if (for_ms != 0 || returned_since.count(job) || ts - (t + 15'000) > 15 * kMin) continue;
+        EXPECT_TRUE(std::any_of(held.begin(), held.end(),
+                                [&](const Alert& a) { return a.labels.Get("job") == job; }))
+            << job << " resolved at " << t + 15'000 << " is gone at " << ts;
+      }
+      EXPECT_EQ(rule.ActiveAlerts(), unresolved);
+      EXPECT_EQ(rule.State(), max_state);
+
+      // needsSending, over what is held before the call.
+      std::vector<Alert> want;
+      for (const Alert& a : held) {
+        if (a.state == AlertState::kPending) continue;
+        const bool resolved_since_sent =
+            a.resolved_at_ms && (!a.last_sent_at_ms || *a.resolved_at_ms > *a.last_sent_at_ms);
+        if (resolved_since_sent || !a.last_sent_at_ms || *a.last_sent_at_ms + resend_delay < ts) {
+          want.push_back(a);
+          resolved_sent += a.resolved_at_ms ? 1 : 0;
+        }
+      }
+      const std::int64_t valid_until = ts + 4 * std::max<std::int64_t>(15'000, resend_delay);
+      const auto sent = rule.CollectAlertsToSend(ts, resend_delay, 15'000, "http://x");
+      ASSERT_EQ(sent.size(), want.size()) << "at " << ts;
+      for (std::size_t i = 0; i < sent.size(); ++i) {
+        EXPECT_EQ(sent[i].labels, want[i].labels);
+        EXPECT_EQ(sent[i].ends_at_ms,
+                  want[i].resolved_at_ms ? *want[i].resolved_at_ms : valid_until);
+      }
+      sent_total += sent.size();
+      const std::vector<Alert> after = rule.CurrentAlerts();
+      ASSERT_EQ(after.size(), held.size());
+      std::size_t next_sent = 0;
+      for (std::size_t i = 0; i < after.size(); ++i) {
+        const bool was_sent = next_sent < want.size() && want[next_sent].labels == held[i].labels;
+        Alert expected = held[i];
+        if (was_sent) {
+          expected.last_sent_at_ms = ts;
+          expected.valid_until_ms = valid_until;
+          ++next_sent;
+        }
+        EXPECT_EQ(after[i], expected) << "at " << ts;
+      }
+    }
+    EXPECT_GT(sent_total, 40u) << "seed " << seed;
+    EXPECT_GT(resolved_sent, 10u) << "seed " << seed << ": resolutions are re-sent";
   }
 }
 

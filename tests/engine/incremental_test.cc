@@ -5,7 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <random>
 #include <string>
@@ -17,6 +19,7 @@
 #include "nimify/engine.h"
 #include "promql/parser.h"
 #include "promql/value.h"
+#include "storage/shard.h"
 
 namespace nimify {
 namespace {
@@ -201,6 +204,136 @@ TEST(ThresholdPredicateTest, MatchesOnlyPlainComparisons) {
   EXPECT_FALSE(match("x > y"));
   EXPECT_FALSE(match("x + 1"));
   EXPECT_FALSE(match("x @ 100 > 1"));
+}
+
+// The tracker on its own, against a scan of every sample: several inputs,
+// each with a random mix of predicates (so the combined "may any hold" check
+// is exercised with and without == / !=, mirrored operators and NaN or
+// infinite thresholds), and random values on and around the thresholds.
+TEST(SampleTrackerTest, ResultMatchesAScanOfEverySample) {
+  const double specials[] = {0,
+                             -0.0,
+                             1,
+                             -1,
+                             2.5,
+                             std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity(),
+                             std::nan("")};
+  const promql::BinaryOp ops[] = {promql::BinaryOp::kGtr, promql::BinaryOp::kLss,
+                                  promql::BinaryOp::kGte, promql::BinaryOp::kLte,
+                                  promql::BinaryOp::kEql, promql::BinaryOp::kNeq};
+  for (const promql::Compat compat : {promql::Compat::kPrometheus2, promql::Compat::kPrometheus3}) {
+    for (std::uint32_t seed = 1; seed <= 6; ++seed) {
+      std::mt19937 rng(seed);
+      auto random_value = [&] {
+        const unsigned kind = rng() % 10;
+        if (kind == 0) return promql::StaleNaN();
+        if (kind < 4) return specials[rng() % std::size(specials)];
+        return static_cast<double>(static_cast<int>(rng() % 9) - 4) / 2;
+      };
+      constexpr std::uint32_t kInputs = 3;
+      std::vector<std::vector<engine::ThresholdPredicate>> predicates(kInputs);
+      for (std::uint32_t id = 0; id < kInputs; ++id) {
+        // Input 0 never has == or != (only the combined bounds decide there).
+        const std::size_t op_choices = id == 0 ? 4 : std::size(ops);
+        const std::size_t n = 1 + rng() % 4;
+        for (std::size_t k = 0; k < n; ++k) {
+          engine::ThresholdPredicate p;
+          p.op = ops[rng() % op_choices];
+          p.threshold = rng() % 4 == 0 ? specials[rng() % std::size(specials)]
+                                       : static_cast<double>(static_cast<int>(rng() % 7) - 3) / 2;
+          p.number_on_left = rng() % 2 == 0;
+          predicates[id].push_back(p);
+        }
+      }
+      promql::EvalOptions eval;
+      eval.compat = compat;
+      eval.lookback_delta_ms = 60'000;
+      engine::SampleTracker tracker(1, eval, predicates);
+      storage::Shard shard(0, storage::ShardOptions{}, nullptr);
+
+      // 30 series, each in one or two inputs, sampled every 5-40s with gaps.
+      struct SeriesData {
+        storage::SeriesRef ref;
+        promql::Labels labels;
+        std::vector<std::uint32_t> inputs;
+        std::vector<promql::Point> points;
+      };
+      std::vector<SeriesData> series;
+      for (int i = 0; i < 30; ++i) {
+        SeriesData d;
+        d.labels = promql::Labels{{"__name__", "m"}, {"id", std::to_string(i)}};
+        d.ref = *shard.Resolve(d.labels);
+        d.inputs.push_back(static_cast<std::uint32_t>(i % kInputs));
+        if (i % 4 == 0) d.inputs.push_back((d.inputs[0] + 1) % kInputs);
+        std::int64_t t = static_cast<std::int64_t>(rng() % 8) * 5'000;
+        while (t < 20 * 60'000) {
+          d.points.push_back({t, random_value()});
+          t += rng() % 15 == 0 ? 90'000 : 5'000 * static_cast<std::int64_t>(1 + rng() % 8);
+        }
+        series.push_back(std::move(d));
+      }
+      struct Event {
+        std::int64_t t;
+        std::size_t series;
+        double v;
+      };
+      std::vector<Event> events;
+      for (std::size_t i = 0; i < series.size(); ++i) {
+        for (const auto& p : series[i].points) events.push_back({p.t, i, p.v});
+      }
+      std::stable_sort(events.begin(), events.end(),
+                       [](const Event& a, const Event& b) { return a.t < b.t; });
+
+      auto describe = [](const promql::Vector& v) {
+        std::vector<std::string> out;
+        for (const auto& s : v) {
+          char value[32];
+          std::snprintf(value, sizeof(value), "%.17g", s.v);
+          out.push_back(s.metric.ToString() + "@" + std::to_string(s.t) + "=" + value);
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+      };
+      std::size_t next = 0;
+      std::size_t non_empty = 0;
+      // Instants every 5-20s; the samples sent run up to a minute ahead.
+      for (std::int64_t ts = 10'000; ts < 20 * 60'000;
+           ts += 5'000 * static_cast<std::int64_t>(1 + rng() % 4)) {
+        const std::int64_t sent_upto = ts + static_cast<std::int64_t>(rng() % 13) * 5'000;
+        for (; next < events.size() && events[next].t <= sent_upto; ++next) {
+          const SeriesData& d = series[events[next].series];
+          tracker.OnSample(shard, d.ref, d.inputs, events[next].t, events[next].v);
+        }
+        for (std::uint32_t id = 0; id < kInputs; ++id) {
+          for (std::size_t k = 0; k < predicates[id].size(); ++k) {
+            promql::Vector want;
+            for (const SeriesData& d : series) {
+              if (std::find(d.inputs.begin(), d.inputs.end(), id) == d.inputs.end()) continue;
+              const promql::Point* latest = nullptr;
+              for (const auto& p : d.points) {
+                if (p.t <= ts) latest = &p;
+              }
+              if (latest == nullptr) continue;
+              const bool in_window = compat == promql::Compat::kPrometheus2
+                                         ? latest->t >= ts - eval.lookback_delta_ms
+                                         : latest->t > ts - eval.lookback_delta_ms;
+              if (!in_window || promql::IsStaleNaN(latest->v) ||
+                  !predicates[id][k].Holds(latest->v)) {
+                continue;
+              }
+              want.push_back(promql::Sample{d.labels, ts, latest->v, false});
+            }
+            non_empty += want.empty() ? 0 : 1;
+            EXPECT_EQ(describe(tracker.Result(id, k, ts)), describe(want))
+                << "seed " << seed << ", input " << id << ", predicate " << k << ", t=" << ts;
+          }
+        }
+        tracker.Prune(ts);
+      }
+      EXPECT_GT(non_empty, 20u) << "seed " << seed << ": the data should satisfy the predicates";
+    }
+  }
 }
 
 }  // namespace
