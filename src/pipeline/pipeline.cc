@@ -14,6 +14,9 @@ constexpr std::int64_t kNoTime = storage::kNoTime;
 constexpr std::int64_t kNoDirty = std::numeric_limits<std::int64_t>::max();
 constexpr std::size_t kDrainBatch = 256;
 constexpr std::uint32_t kNoRules = 0;  // rule list 0 is the empty list
+// Drain rounds per shard for a cut on a producer's thread: bounds the work it
+// takes over when other producers keep pushing.
+constexpr int kInlineDrainRounds = 8;
 
 // Worker states for the cut rendezvous (see docs/threading.md).
 constexpr std::uint32_t kRunning = 0;
@@ -496,6 +499,46 @@ bool Pipeline::HelpParkedShards(Worker* self) {
   return consumed;
 }
 
+bool Pipeline::CutOnCallingThread() {
+  if (!options_.inline_cuts || stopping_.load(std::memory_order_acquire)) return false;
+  // relaxed: a hint; the capture CASes below decide.
+  for (auto& w : workers_) {
+    if (w->state.load(std::memory_order_relaxed) != kParked) return false;
+  }
+  std::size_t captured = 0;
+  while (captured < workers_.size() && TryCapture(*workers_[captured])) ++captured;
+  if (captured < workers_.size()) {
+    for (std::size_t i = 0; i < captured; ++i) HandBack(*workers_[i]);
+    return false;
+  }
+  // This thread holds every shard. No worker runs, so no other thread can
+  // lead a cut (a leader is a running worker, and Stop() cuts only after the
+  // workers have exited, which needs them running).
+  for (auto& w : workers_) {
+    bool progressed = false;
+    for (int round = 0; round < kInlineDrainRounds; ++round) {
+      bool drained = false;
+      DrainOnce(*w, &drained);
+      if (!drained) break;
+      progressed = true;
+    }
+    if (progressed) PublishDirty(*w);
+  }
+  CutPlan plan;
+  while (DecideCut(&plan, /*final=*/false)) {
+    ApplyCut(plan);
+    std::lock_guard lock(coord_mu_);
+    cut_in_progress_ = false;
+  }
+  for (auto& w : workers_) {
+    // Read while this thread still owns the consumer side.
+    const bool left_over = AnyRingReadable(*w);
+    HandBack(*w);
+    if (left_over) w->wake.NotifyAll();
+  }
+  return true;
+}
+
 bool Pipeline::hold_pending(const Worker& w) const {
   // seq_cst: pairs with RunCut's increment (see Park).
   return hold_seq_.load(std::memory_order_seq_cst) !=
@@ -683,7 +726,11 @@ Producer::Producer(Pipeline* pipeline, std::uint32_t slot, ProducerOptions optio
     : pipeline_(pipeline),
       slot_(slot),
       options_(options),
+      stopping_(&pipeline->stopping_),
+      accepted_(&pipeline->producer_slots_[slot]->accepted),
+      batch_size_(pipeline->options_.batch_size),
       sent_promise_(pipeline->workers_.size(), floor),
+      published_(pipeline->workers_.size(), false),
       newest_t_(kNoTime),
       promise_(floor) {
   for (auto& ring : pipeline->producer_slots_[slot]->rings) rings_.push_back(ring.get());
@@ -691,7 +738,7 @@ Producer::Producer(Pipeline* pipeline, std::uint32_t slot, ProducerOptions optio
 
 Producer::~Producer() { Close(); }
 
-Status Producer::Append(SeriesRef ref, std::int64_t t_ms, double value) {
+Status Producer::AppendSlow(SeriesRef ref, std::int64_t t_ms, double value) {
   Pipeline::ProducerSlot& stats = *pipeline_->producer_slots_[slot_];
   auto count = [](std::atomic<std::uint64_t>& c) {
     // relaxed: statistics with a single writer.
@@ -725,15 +772,12 @@ Status Producer::Append(SeriesRef ref, std::int64_t t_ms, double value) {
     return Status::DeadlineExceeded("the ring to shard " + std::to_string(shard) +
                                     " stayed full for the producer's max_wait; sample refused");
   }
-  count(stats.accepted);
-  newest_t_ = std::max(newest_t_, t_ms);
-  if (ring.staged() >= pipeline_->options_.batch_size) ring.Publish();
+  Accepted(ring, t_ms);
   return Status::Ok();
 }
 
 Status Producer::Flush() {
   if (closed_) return Status::FailedPrecondition("producer is closed");
-  for (SpscRing<RingItem>* ring : rings_) ring->Publish();
   std::int64_t promise = promise_;
   if (newest_t_ != kNoTime) {
     promise = std::max(promise, SaturatingSub(newest_t_, pipeline_->options_.allowed_lateness_ms));
@@ -744,7 +788,6 @@ Status Producer::Flush() {
 
 Status Producer::AdvanceWatermark(std::int64_t t_ms) {
   if (closed_) return Status::FailedPrecondition("producer is closed");
-  for (SpscRing<RingItem>* ring : rings_) ring->Publish();
   SendPunctuation(std::max(promise_, t_ms), /*must_deliver=*/false);
   return Status::Ok();
 }
@@ -752,20 +795,39 @@ Status Producer::AdvanceWatermark(std::int64_t t_ms) {
 void Producer::SendPunctuation(std::int64_t t, bool must_deliver) {
   promise_ = std::max(promise_, t);
   const RingItem marker{kPunctuationRef, promise_, 0};
+  // The marker is staged behind the samples and goes out in the same publish,
+  // so a worker wakes once and finds both. Every ring is published before any
+  // worker is woken: the first one up can then drain the others (helping).
+  bool all_sent = true;
+  bool marker_staged = false;
   for (std::size_t i = 0; i < rings_.size(); ++i) {
-    if (sent_promise_[i] >= promise_) continue;
-    bool sent = rings_[i]->TryPush(marker, /*count_refusal=*/false);
-    while (!sent && must_deliver && !pipeline_->stopped_.load(std::memory_order_acquire)) {
+    if (sent_promise_[i] < promise_ && rings_[i]->TryStage(marker, /*count_refusal=*/false)) {
+      sent_promise_[i] = promise_;
+      marker_staged = true;
+    }
+    all_sent = all_sent && sent_promise_[i] >= promise_;
+    published_[i] = rings_[i]->PublishQuietly();
+  }
+  // A cut may now be due: when every worker sleeps, take it here rather than
+  // pay for waking one (the rings were published above, so this thread can
+  // drain them).
+  if (!marker_staged || !pipeline_->CutOnCallingThread()) {
+    for (std::size_t i = 0; i < rings_.size(); ++i) {
+      if (published_[i]) rings_[i]->NotifyConsumer();
+    }
+  }
+  if (all_sent || !must_deliver) return;  // a marker that did not fit goes with the next Flush
+  for (std::size_t i = 0; i < rings_.size(); ++i) {
+    bool sent = sent_promise_[i] >= promise_;
+    while (!sent && !pipeline_->stopped_.load(std::memory_order_acquire)) {
       sent = rings_[i]->PushWait({&marker, 1}, Clock::now() + std::chrono::milliseconds(50)) == 1;
     }
-    // A marker that did not fit is sent by the next Flush.
     if (sent) sent_promise_[i] = promise_;
   }
 }
 
 void Producer::Close() {
   if (closed_) return;
-  for (SpscRing<RingItem>* ring : rings_) ring->Publish();
   SendPunctuation(kClosedWatermark, /*must_deliver=*/true);
   closed_ = true;
   pipeline_->ReleaseProducerSlot(slot_);

@@ -17,6 +17,7 @@
 #ifndef NIMIFY_PIPELINE_PIPELINE_H_
 #define NIMIFY_PIPELINE_PIPELINE_H_
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -77,6 +78,14 @@ struct PipelineOptions {
   // Series order of the cut's storage: kByLabels makes float aggregations
   // bit-identical whatever the thread timing, at about 9x the select cost.
   storage::SeriesOrder series_order = storage::SeriesOrder::kArrival;
+  // When a producer moves its watermark while every worker is parked, it
+  // drains the rings and runs the cuts now due on its own thread instead of
+  // waking a worker (saves a thread wake-up per cut when the pipeline is idle).
+  // Off by default: cuts then keep pace with the producers, so garbage
+  // collection runs mid-stream and drops series paused for longer than the
+  // retention while their producers still hold the refs (their later samples
+  // are rejected as unknown series). Turn on once such series survive.
+  bool inline_cuts = false;
 };
 
 // What a producer does when the ring to a shard is full.
@@ -113,9 +122,11 @@ struct Cut {
   const DirtySet& dirty;       // rules with a new sample in (previous cut, t]
   promql::Queryable& storage;  // valid only during the callback
 };
-// Runs on one shard worker thread while every worker is held (or on the
-// thread calling Stop() for the final cuts). It must not wait for a producer
-// of this pipeline (the workers that would make room are held).
+// Runs while every worker is held: on a shard worker thread, on a producer's
+// thread inside Flush/AdvanceWatermark/Close when every worker was parked
+// (PipelineOptions::inline_cuts), or on the thread calling Stop() for the
+// final cuts. It must not wait for a producer of this pipeline (the workers
+// that would make room are held, or it is that producer's own thread).
 using CutCallback = std::function<void(const Cut&)>;
 
 // Sees each sample a shard stored for a series that feeds at least one rule,
@@ -155,7 +166,17 @@ class Producer {
   // shard of this pipeline; kResourceExhausted / kDeadlineExceeded: the ring
   // is full (per ProducerOptions); kFailedPrecondition: closed or stopped.
   // Every rejected sample is counted.
-  Status Append(SeriesRef ref, std::int64_t t_ms, double value);
+  Status Append(SeriesRef ref, std::int64_t t_ms, double value) {
+    // Inline fast path: an open producer, a sample in time, a ring with room.
+    const std::uint32_t shard = storage::ShardOf(ref);
+    if (!closed_ && t_ms > promise_ && ref != 0 && ref != kPunctuationRef &&
+        shard < rings_.size() && !stopping_->load(std::memory_order_relaxed) &&
+        rings_[shard]->TryStage(RingItem{ref, t_ms, value}, /*count_refusal=*/false)) {
+      Accepted(*rings_[shard], t_ms);
+      return Status::Ok();
+    }
+    return AppendSlow(ref, t_ms, value);
+  }
 
   // Publishes every staged sample and advances this producer's watermark to
   // newest timestamp - allowed lateness: after a flush, samples at or below
@@ -176,12 +197,23 @@ class Producer {
   friend class Pipeline;
   Producer(Pipeline* pipeline, std::uint32_t slot, ProducerOptions options, std::int64_t floor);
   void SendPunctuation(std::int64_t t, bool must_deliver);
+  Status AppendSlow(SeriesRef ref, std::int64_t t_ms, double value);
+  void Accepted(SpscRing<RingItem>& ring, std::int64_t t_ms) noexcept {
+    // relaxed: statistics with a single writer.
+    accepted_->store(accepted_->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    newest_t_ = std::max(newest_t_, t_ms);
+    if (ring.staged() >= batch_size_) ring.Publish();
+  }
 
   Pipeline* const pipeline_;
   const std::uint32_t slot_;
   const ProducerOptions options_;
+  const std::atomic<bool>* const stopping_;     // the pipeline's
+  std::atomic<std::uint64_t>* const accepted_;  // this slot's counter
+  const std::size_t batch_size_;
   std::vector<SpscRing<RingItem>*> rings_;  // by shard
   std::vector<std::int64_t> sent_promise_;  // by shard: last punctuation delivered
+  std::vector<bool> published_;             // by shard: scratch for SendPunctuation
   std::int64_t newest_t_;
   std::int64_t promise_;
   bool closed_ = false;
@@ -256,6 +288,7 @@ class Pipeline {
   bool TryCapture(Worker& w);
   void HandBack(Worker& w);
   bool HelpParkedShards(Worker* self);
+  bool CutOnCallingThread();
   bool hold_pending(const Worker& w) const;
   void ArriveAtHold(Worker& w);
   void MaybeCut(Worker* leader);

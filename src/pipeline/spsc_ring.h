@@ -105,10 +105,11 @@ class SpscRing {
     }
   }
 
-  // Writes an item without publishing it; false (counted as refused) when full.
-  bool TryStage(const T& item) noexcept {
+  // Writes an item without publishing it; false when full, counted as
+  // refused unless `count_refusal` is false.
+  bool TryStage(const T& item, bool count_refusal = true) noexcept {
     if (Place(item)) return true;
-    CountRefused(1);
+    if (count_refusal) CountRefused(1);
     return false;
   }
 
@@ -139,12 +140,20 @@ class SpscRing {
 
   // Makes every staged item visible to the consumer and wakes it if it sleeps.
   void Publish() noexcept {
+    if (PublishQuietly()) NotifyConsumer();
+  }
+
+  // Publish without the wake-up: returns whether anything was published, and
+  // then the caller must call NotifyConsumer() (after publishing to other
+  // rings, so that a woken consumer finds all of them filled).
+  bool PublishQuietly() noexcept {
     // relaxed: only this thread writes tail_.
-    if (prod_.write == prod_.tail.load(std::memory_order_relaxed)) return;
+    if (prod_.write == prod_.tail.load(std::memory_order_relaxed)) return false;
     // release: the slot writes above become visible with the new tail.
     prod_.tail.store(prod_.write, std::memory_order_release);
-    consumer_signal_->Notify();
+    return true;
   }
+  void NotifyConsumer() noexcept { consumer_signal_->Notify(); }
 
   // ---- Consumer side -------------------------------------------------------
 
@@ -166,10 +175,13 @@ class SpscRing {
   // Frees the first n peeked items for the producer.
   void Release(std::size_t n) noexcept {
     if (n == 0) return;
-    const std::uint64_t head = cons_.head.load(std::memory_order_relaxed);
+    const std::uint64_t head = cons_.head.load(std::memory_order_relaxed) + n;
     // release: our reads of the freed slots happen before the producer reuses them.
-    cons_.head.store(head + n, std::memory_order_release);
-    not_full_.Notify();
+    cons_.head.store(head, std::memory_order_release);
+    // A blocked producer waits for wake_free_ slots (see WaitForSpace). The
+    // cached tail is at most the real one, so this never undercounts the free
+    // space and never skips a wake-up the producer waits for.
+    if (capacity() - (cons_.cached_tail - head) >= wake_free_) not_full_.Notify();
   }
 
   // Copies out up to `max` items; returns how many.
@@ -229,6 +241,7 @@ class SpscRing {
   SpscRing(std::size_t capacity, EventCount* consumer_signal)
       : slots_(new T[capacity]()),
         mask_(capacity - 1),
+        wake_free_(std::max<std::uint64_t>(1, capacity / 4)),
         consumer_signal_(consumer_signal != nullptr ? consumer_signal : &own_not_empty_) {}
 
   std::size_t FreeForProducer() noexcept {
@@ -268,13 +281,16 @@ class SpscRing {
     return n;
   }
 
-  // Parks until the consumer frees a slot; false when the deadline passed.
+  // Parks until the consumer has freed wake_free_ slots (waking for every
+  // released batch would cost a futex round trip per batch on both sides);
+  // false when the deadline passed with no slot free.
+  // REQUIRES: nothing staged (the consumer counts only published items).
   bool WaitForSpace(Deadline deadline) noexcept {
     while (true) {
       const EventCount::Key key = not_full_.PrepareWait();
       // acquire: as in FreeForProducer.
       prod_.cached_head = cons_.head.load(std::memory_order_acquire);
-      if (prod_.write - prod_.cached_head < capacity()) {
+      if (capacity() - (prod_.write - prod_.cached_head) >= wake_free_) {
         not_full_.CancelWait();
         return true;
       }
@@ -299,6 +315,7 @@ class SpscRing {
   // Read-only after construction.
   alignas(kCacheLineSize) const std::unique_ptr<T[]> slots_;
   const std::uint64_t mask_;
+  const std::uint64_t wake_free_;  // free slots that wake a blocked producer
   EventCount* const consumer_signal_;
 
   ProducerSide prod_;

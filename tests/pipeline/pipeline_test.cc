@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -126,6 +127,66 @@ TEST(PipelineTest, EagerCutFiresAtTheCrossingSample) {
   (*producer)->Close();
   p->Stop();
   EXPECT_EQ(p->stats().cuts, 3u);
+}
+
+// Counts the cuts that ran on the thread that created the recorder.
+class ThreadRecorder {
+ public:
+  void Attach(Pipeline& p) {
+    p.OnCut([this](const Cut&) {
+      cuts_.fetch_add(1);
+      if (std::this_thread::get_id() == owner_) on_owner_.fetch_add(1);
+    });
+  }
+  int cuts() const { return cuts_.load(); }
+  int on_owner() const { return on_owner_.load(); }
+
+ private:
+  const std::thread::id owner_ = std::this_thread::get_id();
+  std::atomic<int> cuts_{0};
+  std::atomic<int> on_owner_{0};
+};
+
+// With every worker asleep, the producer moving its watermark takes the cut
+// itself (no wake-up); with inline_cuts off only workers take cuts.
+TEST(PipelineTest, IdleWorkersLetTheProducerTakeTheCut) {
+  for (const bool inline_cuts : {true, false}) {
+    SCOPED_TRACE(inline_cuts ? "inline cuts" : "worker cuts");
+    ThreadRecorder rec;
+    auto p = MakePipeline({.shards = 2, .inline_cuts = inline_cuts});
+    rec.Attach(*p);
+    p->SetSelectors({{1, {{NameIs("temp")}}}});
+    ASSERT_TRUE(p->Start().ok());
+    auto producer = p->NewProducer();
+    ASSERT_TRUE(producer.ok());
+    std::vector<SeriesRef> refs;
+    for (int i = 0; i < 8; ++i) {
+      auto ref = p->Resolve(Labels{{"__name__", "temp"}, {"room", std::to_string(i)}});
+      ASSERT_TRUE(ref.ok());
+      refs.push_back(*ref);
+    }
+    // Each round: let the workers go to sleep, then send one timestamp.
+    constexpr int kRounds = 20;
+    for (int round = 1; round <= kRounds; ++round) {
+      std::this_thread::sleep_for(2ms);
+      for (SeriesRef ref : refs) ASSERT_TRUE((*producer)->Append(ref, round * 1000, round).ok());
+      ASSERT_TRUE((*producer)->Flush().ok());
+      for (int i = 0; i < 500 && rec.cuts() < round; ++i) std::this_thread::sleep_for(1ms);
+      ASSERT_EQ(rec.cuts(), round);
+    }
+    if (inline_cuts) {
+      // Sleeping workers are the normal state here; a busy machine may keep
+      // one awake now and then, so not every round needs to be inline.
+      EXPECT_GT(rec.on_owner(), 0);
+    } else {
+      EXPECT_EQ(rec.on_owner(), 0);
+    }
+    (*producer)->Close();
+    p->Stop();
+    const PipelineStats stats = p->stats();
+    EXPECT_EQ(stats.cuts, static_cast<std::uint64_t>(kRounds));
+    EXPECT_EQ(stats.shards.samples_appended, refs.size() * kRounds);
+  }
 }
 
 // Scheduled cuts land on every multiple of the interval the watermark passes,

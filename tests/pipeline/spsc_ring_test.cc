@@ -119,6 +119,27 @@ TEST(SpscRingTest, StagedItemsAreInvisibleUntilPublished) {
   ASSERT_TRUE(ring->TryStage({5, 0}));
   EXPECT_FALSE(ring->TryStage({6, 0}));
   EXPECT_EQ(ring->refused(), 1u);
+  EXPECT_FALSE(ring->TryStage({7, 0}, /*count_refusal=*/false));
+  EXPECT_EQ(ring->refused(), 1u);
+}
+
+// A quiet publish makes items visible without the wake-up, which the caller
+// sends separately; with nothing staged it reports that nothing was published.
+TEST(SpscRingTest, QuietPublishThenNotifyWakesTheConsumer) {
+  auto ring = MakeRing(8);
+  EXPECT_FALSE(ring->PublishQuietly());
+  std::atomic<std::uint64_t> got{0};
+  std::thread consumer([&] {
+    Item out;
+    if (ring->PopWait(&out, 1, std::chrono::steady_clock::now() + 10s) == 1) got.store(out.seq);
+  });
+  ASSERT_TRUE(ring->TryStage({42, 0}));
+  EXPECT_TRUE(ring->PublishQuietly());
+  EXPECT_FALSE(ring->PublishQuietly());
+  EXPECT_EQ(ring->staged(), 0u);
+  ring->NotifyConsumer();
+  consumer.join();
+  EXPECT_EQ(got.load(), 42u);
 }
 
 TEST(SpscRingTest, PushWaitTimesOutAndCountsTheRest) {

@@ -197,6 +197,20 @@ TEST(PipelineStressTest, ManyProducersSmallRingsEagerAndScheduledCuts) {
   RunScenario(s);
 }
 
+// The same with producers taking the cuts themselves whenever every worker sleeps.
+TEST(PipelineStressTest, ManyProducersSmallRingsInlineCuts) {
+  Scenario s;
+  s.options = {.shards = 3,
+               .ring_capacity = 64,
+               .max_producers = 8,
+               .batch_size = 16,
+               .retention_ms = 1'000'000'000,
+               .cut_interval_ms = 100,
+               .eager_cuts = true,
+               .inline_cuts = true};
+  RunScenario(s);
+}
+
 TEST(PipelineStressTest, OneShardManyProducersScheduledOnly) {
   Scenario s;
   s.producers = 6;
