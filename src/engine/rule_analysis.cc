@@ -314,4 +314,61 @@ QuietChange ClassifyQuietChange(const promql::Expr& expr) {
   return QuietChange::kAny;
 }
 
+bool ResultNeedsSamples(const promql::Expr& expr) {
+  using promql::ValueType;
+  switch (expr.kind()) {
+    case ExprKind::kNumberLiteral:
+    case ExprKind::kStringLiteral:
+      return false;
+    case ExprKind::kVectorSelector:
+    case ExprKind::kMatrixSelector:
+      return true;
+    case ExprKind::kSubquery:
+      return ResultNeedsSamples(*static_cast<const promql::SubqueryExpr&>(expr).expr);
+    case ExprKind::kUnary:
+      return ResultNeedsSamples(*static_cast<const promql::UnaryExpr&>(expr).expr);
+    case ExprKind::kParen:
+      return ResultNeedsSamples(*static_cast<const promql::ParenExpr&>(expr).expr);
+    case ExprKind::kAggregate:
+      // Aggregating nothing gives nothing, whatever the parameter.
+      return ResultNeedsSamples(*static_cast<const promql::AggregateExpr&>(expr).expr);
+    case ExprKind::kCall: {
+      const auto& call = static_cast<const promql::Call&>(expr);
+      const std::string_view name = call.func->name;
+      if (call.func->return_type != ValueType::kVector || name == "absent" ||
+          name == "absent_over_time" || name == "vector") {
+        return false;
+      }
+      // Each output element comes from an element of the first vector or
+      // range argument; without one (minute(), hour(), ...) the functions
+      // read vector(time()).
+      for (const auto& arg : call.args) {
+        if (arg->type() == ValueType::kVector || arg->type() == ValueType::kMatrix) {
+          return ResultNeedsSamples(*arg);
+        }
+      }
+      return false;
+    }
+    case ExprKind::kBinary: {
+      const auto& b = static_cast<const promql::BinaryExpr&>(expr);
+      const bool lhs_vector = b.lhs->type() == ValueType::kVector;
+      const bool rhs_vector = b.rhs->type() == ValueType::kVector;
+      if (!lhs_vector && !rhs_vector) return false;  // a scalar
+      const bool lhs = lhs_vector && ResultNeedsSamples(*b.lhs);
+      const bool rhs = rhs_vector && ResultNeedsSamples(*b.rhs);
+      if (!lhs_vector) return rhs;
+      if (!rhs_vector) return lhs;
+      switch (b.op) {
+        case promql::BinaryOp::kOr:
+          return lhs && rhs;
+        case promql::BinaryOp::kUnless:
+          return lhs;
+        default:
+          return lhs || rhs;  // `and`, arithmetic and comparisons need a match
+      }
+    }
+  }
+  return false;
+}
+
 }  // namespace nimify::engine

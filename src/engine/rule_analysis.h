@@ -45,6 +45,13 @@ enum class QuietChange : std::uint8_t {
 // kEmptyStaysEmpty and none of its selectors got a sample in (t1, t2].
 QuietChange ClassifyQuietChange(const promql::Expr& expr);
 
+// True when `expr` returns nothing if its selectors select no samples: every
+// element of its result comes from some selected sample. False for absent(),
+// vector(), time(), the date functions without arguments, `or` with such a
+// side, and scalar results. Such a rule cannot have a result while all its
+// input samples are older than its LookbehindMs.
+bool ResultNeedsSamples(const promql::Expr& expr);
+
 }  // namespace nimify::engine
 
 #endif  // NIMIFY_ENGINE_RULE_ANALYSIS_H_

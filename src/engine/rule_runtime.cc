@@ -123,10 +123,16 @@ Result<std::unique_ptr<RuleRuntime>> RuleRuntime::Build(const RuleSet& rules,
               if (r.threshold && !reads_only_ingested(selector->matchers)) r.threshold.reset();
             }
           }
-          r.skippable = options.skip_quiet_rules && no_time_shift &&
-                        ClassifyQuietChange(*rs.parsed_expr) >= QuietChange::kEmptyStaysEmpty &&
-                        std::all_of(selectors.begin(), selectors.end(), reads_only_ingested);
-          if ((r.eager || r.threshold || r.skippable) && !selectors.empty()) {
+          const bool may_skip =
+              options.skip_quiet_rules && no_time_shift &&
+              std::all_of(selectors.begin(), selectors.end(), reads_only_ingested);
+          r.skippable = may_skip &&
+                        ClassifyQuietChange(*rs.parsed_expr) >= QuietChange::kEmptyStaysEmpty;
+          r.skippable_without_samples =
+              may_skip && !selectors.empty() && ResultNeedsSamples(*rs.parsed_expr);
+          r.lookbehind_ms = LookbehindMs(*rs.parsed_expr, options.eval.lookback_delta_ms);
+          if ((r.eager || r.threshold || r.skippable || r.skippable_without_samples) &&
+              !selectors.empty()) {
             r.input = inputs->Intern(selectors);
           }
         }
@@ -212,6 +218,22 @@ Status RuleRuntime::CheckIntervalsAreMultiplesOf(std::int64_t step_ms) const {
 
 void RuleRuntime::TakeStateFrom(RuleRuntime& old, std::int64_t now_ms, EvalOutput* out) {
   last_t_ = old.last_t_;  // eager rules resume after the last instant, never before it
+  // An input the old rules had kept its dirty marks all along, so its bound
+  // carries over. A new input's series may hold samples stored before the
+  // pipeline marked them for it: no bound is known, so never out of reach.
+  std::unordered_map<std::uint32_t, std::int64_t> bounds;
+  for (const auto& g : old.groups_) {
+    for (const auto& r : g.rules) {
+      if (r.input != kNoInput) bounds[r.input] = r.newest_input_bound;
+    }
+  }
+  for (auto& g : groups_) {
+    for (auto& r : g.rules) {
+      const auto it = r.input == kNoInput ? bounds.end() : bounds.find(r.input);
+      r.newest_input_bound =
+          it != bounds.end() ? it->second : std::numeric_limits<std::int64_t>::max();
+    }
+  }
   std::map<std::pair<std::string, std::string>, RuntimeGroup*> old_groups;
   for (auto& g : old.groups_) old_groups.emplace(std::pair(g.group->file(), g.group->name()), &g);
   for (auto& g : groups_) {
@@ -285,8 +307,9 @@ void RuleRuntime::Evaluate(std::int64_t t, const pipeline::DirtySet& dirty,
   if (!dirty.empty()) {
     for (auto& g : groups_) {
       for (auto& r : g.rules) {
-        if (r.input != kNoInput && !r.inputs_changed && dirty.Contains(r.input)) {
+        if (r.input != kNoInput && dirty.Contains(r.input)) {
           r.inputs_changed = true;
+          r.newest_input_bound = t;
         }
       }
     }
@@ -313,7 +336,12 @@ void RuleRuntime::Evaluate(std::int64_t t, const pipeline::DirtySet& dirty,
     bool any_to_run = false;
     for (std::size_t i = 0; i < g.rules.size(); ++i) {
       const RuntimeRule& r = g.rules[i];
-      skip_[i] = r.skippable && r.known_empty && !r.inputs_changed ? 1 : 0;
+      // bound < t - lookbehind: even a window closed on the left misses every sample.
+      std::int64_t reach = 0;
+      const bool out_of_reach = r.skippable_without_samples &&
+                                !__builtin_sub_overflow(t, r.lookbehind_ms, &reach) &&
+                                r.newest_input_bound < reach;
+      skip_[i] = (r.skippable || out_of_reach) && r.known_empty && !r.inputs_changed ? 1 : 0;
       any_to_run = any_to_run || skip_[i] == 0;
     }
     if (!any_to_run) {

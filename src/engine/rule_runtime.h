@@ -134,6 +134,14 @@ class RuleRuntime {
     // its inputs are quiet, it has no offset, @ or query offset, and it reads
     // only ingested series (rule outputs bypass the pipeline's dirty marks).
     bool skippable = false;
+    // Also skipped, whatever the expression, while every input sample is
+    // older than the expression's lookbehind: the result needs samples (see
+    // ResultNeedsSamples), and there are none in reach. Same conditions on
+    // time shifts and rule outputs as `skippable`.
+    bool skippable_without_samples = false;
+    std::int64_t lookbehind_ms = 0;
+    // No input sample is newer than this (a cut time with the input dirty).
+    std::int64_t newest_input_bound = std::numeric_limits<std::int64_t>::min();
     bool inputs_changed = true;  // a sample since the last evaluation
     bool known_empty = false;    // the last evaluation succeeded, with an empty result
     std::uint32_t input = kNoInput;  // eager, threshold and skippable rules

@@ -91,6 +91,39 @@ TEST(QuietChangeTest, ResultsThatTimeAloneCanChange) {
   EXPECT_EQ(Classify("topk(3, x) > 1"), QuietChange::kAny);
 }
 
+bool NeedsSamples(const char* text) {
+  auto expr = promql::ParseExpr(text);
+  EXPECT_TRUE(expr.ok()) << text << ": " << expr.status().ToString();
+  return expr.ok() && engine::ResultNeedsSamples(**expr);
+}
+
+TEST(ResultNeedsSamplesTest, EveryElementFromASample) {
+  EXPECT_TRUE(NeedsSamples("up == 0"));
+  EXPECT_TRUE(NeedsSamples("rate(x[5m]) > 1"));
+  EXPECT_TRUE(NeedsSamples("count(up) < 3"));
+  EXPECT_TRUE(NeedsSamples("histogram_quantile(0.9, sum by (le) (rate(b[5m]))) > 1"));
+  EXPECT_TRUE(NeedsSamples("time() - x > 60"));
+  EXPECT_TRUE(NeedsSamples("x > scalar(y)"));
+  EXPECT_TRUE(NeedsSamples("x unless y"));
+  EXPECT_TRUE(NeedsSamples("x or rate(y[1m])"));
+  EXPECT_TRUE(NeedsSamples("hour(timestamp(x)) > 3"));
+  EXPECT_TRUE(NeedsSamples("max_over_time(rate(x[1m])[10m:1m]) > 2"));
+  EXPECT_TRUE(NeedsSamples("vector(1) and x"));
+}
+
+TEST(ResultNeedsSamplesTest, ResultsFromNothing) {
+  EXPECT_FALSE(NeedsSamples("absent(up)"));
+  EXPECT_FALSE(NeedsSamples("absent_over_time(up[5m])"));
+  EXPECT_FALSE(NeedsSamples("vector(1)"));
+  EXPECT_FALSE(NeedsSamples("x or vector(0)"));
+  EXPECT_FALSE(NeedsSamples("sum(x) or vector(0) > 1"));
+  EXPECT_FALSE(NeedsSamples("hour() > 3"));
+  EXPECT_FALSE(NeedsSamples("time() > bool 5"));
+  EXPECT_FALSE(NeedsSamples("scalar(x)"));
+  EXPECT_FALSE(NeedsSamples("1 + 2"));
+  EXPECT_FALSE(NeedsSamples("vector(1) unless x"));
+}
+
 // A rule on a series that stops receiving samples is evaluated once more
 // after its last sample and then skipped, while a rule whose result time alone
 // can change keeps running; a new sample makes the first one run again.
@@ -135,10 +168,11 @@ groups:
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
     quiet_stats = (*engine)->stats();
   }
-  // Instants 0, 1m, ..., 20m: QuietRateHigh runs at each (rate's result can
-  // change with time alone); QuietHigh runs at 0 and is skipped afterwards.
-  EXPECT_EQ(quiet_stats.rule_evaluations_skipped, 20u);
-  EXPECT_EQ(quiet_stats.rule_evaluations, 21u + 1u);
+  // Instants 0, 1m, ..., 20m. QuietHigh runs at 0 and is skipped afterwards.
+  // QuietRateHigh's result can change with time alone, so it runs while the
+  // sample at 0 is in its 5m window (0 to 5m) and is skipped from 6m on.
+  EXPECT_EQ(quiet_stats.rule_evaluations_skipped, 20u + 15u);
+  EXPECT_EQ(quiet_stats.rule_evaluations, 1u + 6u);
   EXPECT_TRUE(recorder->events().empty());
 
   // The input wakes up: the rule runs again, goes pending, then fires. (The
@@ -157,7 +191,51 @@ groups:
   }
   EXPECT_EQ(seen, (std::vector<std::string>{"QuietHigh pending @1260000 {alertname=QuietHigh,id=1,}",
                                             "QuietHigh firing @1320000 {alertname=QuietHigh,id=1,}"}));
-  EXPECT_EQ((*engine)->stats().rule_evaluations_skipped, 20u);
+  EXPECT_EQ((*engine)->stats().rule_evaluations_skipped, 35u);
+}
+
+// A rule over a metric that never appears costs nothing after its first
+// evaluation, whatever its expression, unless it can return something from
+// nothing (absent).
+TEST(EventDrivenTest, SkipsRulesOverMetricsThatNeverAppear) {
+  auto rules = RuleSet::Parse(R"(
+groups:
+  - name: g
+    interval: 1m
+    rules:
+      - alert: NeverRate
+        expr: histogram_quantile(0.9, sum by (le) (rate(never_bucket[5m]))) > 1
+      - alert: NeverCount
+        expr: count(never) < 3
+        for: 2m
+      - alert: NeverAbsent
+        expr: absent(never)
+        for: 2m
+)");
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  EngineOptions options;
+  options.shards = 2;
+  auto engine = Engine::Create(options, *rules);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  auto recorder = std::make_shared<Recorder>();
+  (*engine)->AddHandler(recorder);
+  auto producer = std::move((*engine)->NewProducer()).value();
+  const Label busy_labels[] = {{"__name__", "busy"}};
+  const SeriesRef busy = *producer->Resolve(busy_labels);
+  for (std::int64_t t = 0; t <= 10 * 60'000; t += 15'000) {
+    ASSERT_TRUE(producer->Append(busy, t, 1).ok());
+    ASSERT_TRUE(producer->Flush().ok());
+  }
+  producer->Close();
+  ASSERT_TRUE((*engine)->Stop().ok());
+  const EngineStats stats = (*engine)->stats();
+  // 11 instants: NeverRate and NeverCount run once each, NeverAbsent at every one.
+  EXPECT_EQ(stats.rule_evaluations, 2u + 11u);
+  EXPECT_EQ(stats.rule_evaluations_skipped, 2u * 10u);
+  std::vector<std::string> seen;
+  for (const auto& e : recorder->events()) seen.push_back(Describe(e));
+  EXPECT_EQ(seen, (std::vector<std::string>{"NeverAbsent pending @0 {alertname=NeverAbsent,}",
+                                            "NeverAbsent firing @120000 {alertname=NeverAbsent,}"}));
 }
 
 // Rules of every class over sparse random data (series that pause for longer
@@ -205,6 +283,11 @@ groups:
       - alert: Counted
         expr: count by (job) (m) > bool 2
         for: 2m
+      - alert: ShortRate
+        expr: sum by (job) (rate(m[1m])) > 0.5
+        for: 30s
+      - alert: NeverThere
+        expr: rate(never[2m]) > 0 or absent(never) * 0 > 1
 )";
 
 struct Sent {
