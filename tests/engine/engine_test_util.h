@@ -3,7 +3,9 @@
 #ifndef NIMIFY_TESTS_ENGINE_ENGINE_TEST_UTIL_H_
 #define NIMIFY_TESTS_ENGINE_ENGINE_TEST_UTIL_H_
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -76,6 +78,25 @@ inline std::string Describe(const AlertEvent& e) {
                   std::to_string(e.eval_time_ms) + " {";
   for (const auto& l : e.labels) s += l.name + "=" + l.value + ",";
   return s + "}";
+}
+
+// Describe() plus the times, the value to 17 digits and the annotations, for
+// every event, sorted (the order within one evaluation is not fixed): two
+// runs that agree on this agree on everything a handler saw.
+inline std::vector<std::string> DescribeAllSorted(const std::vector<AlertEvent>& events) {
+  std::vector<std::string> out;
+  for (const auto& e : events) {
+    std::string s = Describe(e) + " active=" + std::to_string(e.active_at_ms) +
+                    " fired=" + (e.fired_at_ms ? std::to_string(*e.fired_at_ms) : "-") +
+                    " resolved=" + (e.resolved_at_ms ? std::to_string(*e.resolved_at_ms) : "-");
+    char value[32];
+    std::snprintf(value, sizeof(value), " v=%.17g", e.value);
+    s += value;
+    for (const auto& a : e.annotations) s += " " + a.name + "=" + a.value;
+    out.push_back(std::move(s));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 inline std::vector<std::string> DescribeAll(const std::vector<AlertEvent>& events) {

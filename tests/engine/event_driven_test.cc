@@ -27,6 +27,7 @@ namespace {
 using engine::ClassifyQuietChange;
 using engine::QuietChange;
 using ::nimify::testing::Describe;
+using ::nimify::testing::DescribeAllSorted;
 using ::nimify::testing::Recorder;
 
 QuietChange Classify(const char* text) {
@@ -353,17 +354,7 @@ std::vector<std::string> StreamMixed(const std::vector<Sent>& data, std::size_t 
   *stats = (*engine)->stats();
   EXPECT_EQ(stats->rule_failures, 0u);
   EXPECT_EQ(stats->samples_rejected, 0u);
-  std::vector<std::string> out;
-  for (const auto& e : recorder->events()) {
-    std::string s = Describe(e) + " active=" + std::to_string(e.active_at_ms);
-    char value[32];
-    std::snprintf(value, sizeof(value), " v=%.17g", e.value);
-    s += value;
-    for (const auto& a : e.annotations) s += " " + a.name + "=" + a.value;
-    out.push_back(std::move(s));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  return DescribeAllSorted(recorder->events());
 }
 
 class EventDrivenEquivalenceTest

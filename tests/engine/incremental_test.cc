@@ -24,7 +24,7 @@
 namespace nimify {
 namespace {
 
-using ::nimify::testing::Describe;
+using ::nimify::testing::DescribeAllSorted;
 using ::nimify::testing::Recorder;
 
 constexpr char kRules[] = R"(
@@ -145,22 +145,6 @@ std::vector<AlertEvent> Stream(const std::vector<std::vector<Sent>>& data, bool 
   return recorder->events();
 }
 
-std::vector<std::string> Full(const std::vector<AlertEvent>& events) {
-  std::vector<std::string> out;
-  for (const auto& e : events) {
-    std::string s = Describe(e) + " active=" + std::to_string(e.active_at_ms) +
-                    " fired=" + (e.fired_at_ms ? std::to_string(*e.fired_at_ms) : "-") +
-                    " resolved=" + (e.resolved_at_ms ? std::to_string(*e.resolved_at_ms) : "-");
-    char value[32];
-    std::snprintf(value, sizeof(value), " v=%.17g", e.value);
-    s += value;
-    for (const auto& a : e.annotations) s += " " + a.name + "=" + a.value;
-    out.push_back(std::move(s));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 class IncrementalTest : public ::testing::TestWithParam<std::tuple<std::uint32_t, PromqlCompat>> {};
 
 TEST_P(IncrementalTest, SameAlertsAsTheEvaluator) {
@@ -169,7 +153,7 @@ TEST_P(IncrementalTest, SameAlertsAsTheEvaluator) {
   const std::vector<AlertEvent> general = Stream(data, /*incremental=*/false, compat);
   const std::vector<AlertEvent> incremental = Stream(data, /*incremental=*/true, compat);
   ASSERT_GT(general.size(), 20u) << "the data should make every kind of rule fire";
-  EXPECT_EQ(Full(incremental), Full(general));
+  EXPECT_EQ(DescribeAllSorted(incremental), DescribeAllSorted(general));
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, IncrementalTest,
