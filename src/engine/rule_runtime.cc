@@ -324,16 +324,15 @@ void RuleRuntime::Evaluate(std::int64_t t, const pipeline::DirtySet& dirty,
         if (evaluate_all_eager_ && (times.empty() || times.back() != t)) times.push_back(t);
         for (const std::int64_t ti : times) {
           if (ti == t && on_grid) {
-          r.inputs_changed = true;  // the group runs it at t below
-          break;
-        }
+            r.inputs_changed = true;  // the group runs it at t below
+            break;
+          }
           EvalEager(g, r, ti, storage, outputs, out);
         }
       }
     }
     if (!on_grid) continue;
     skip_.assign(g.rules.size(), 0);
-    bool any_to_run = false;
     for (std::size_t i = 0; i < g.rules.size(); ++i) {
       const RuntimeRule& r = g.rules[i];
       // bound < t - lookbehind: even a window closed on the left misses every sample.
@@ -342,14 +341,6 @@ void RuleRuntime::Evaluate(std::int64_t t, const pipeline::DirtySet& dirty,
                                 !__builtin_sub_overflow(t, r.lookbehind_ms, &reach) &&
                                 r.newest_input_bound < reach;
       skip_[i] = (r.skippable || out_of_reach) && r.known_empty && !r.inputs_changed ? 1 : 0;
-      any_to_run = any_to_run || skip_[i] == 0;
-    }
-    if (!any_to_run) {
-      // The group's result is known: no evaluator, no queries.
-      const alerting::GroupEvalStats stats =
-          g.group->Eval(t, alerting::QueryFunc{}, outputs, /*sink=*/nullptr, skip_);
-      out->rule_evaluations_skipped += stats.rules_skipped;
-      continue;
     }
     UnionQueryable view(&storage, outputs);
     const promql::Evaluator evaluator(&view, options_.eval);
