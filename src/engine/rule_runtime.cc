@@ -104,9 +104,10 @@ Result<std::unique_ptr<RuleRuntime>> RuleRuntime::Build(const RuleSet& rules,
         const alerting::RuleSpec& rs = rule->spec();
         if (rs.parsed_expr) {
           r.generator_url = alerting::GeneratorURL(options.external_url, rs.parsed_expr->ToString());
+          r.lookbehind_ms = LookbehindMs(*rs.parsed_expr, options.eval.lookback_delta_ms);
           rt->lookbehind_ms_ =
-              std::max(rt->lookbehind_ms_, LookbehindMs(*rs.parsed_expr, options.eval.lookback_delta_ms) +
-                                               std::max<std::int64_t>(group->query_offset_ms(), 0));
+              std::max(rt->lookbehind_ms_,
+                       r.lookbehind_ms + std::max<std::int64_t>(group->query_offset_ms(), 0));
         }
         if (inputs != nullptr && rs.parsed_expr) {
           const auto selectors = CollectSelectors(*rs.parsed_expr);
@@ -130,7 +131,6 @@ Result<std::unique_ptr<RuleRuntime>> RuleRuntime::Build(const RuleSet& rules,
                         ClassifyQuietChange(*rs.parsed_expr) >= QuietChange::kEmptyStaysEmpty;
           r.skippable_without_samples =
               may_skip && !selectors.empty() && ResultNeedsSamples(*rs.parsed_expr);
-          r.lookbehind_ms = LookbehindMs(*rs.parsed_expr, options.eval.lookback_delta_ms);
           if ((r.eager || r.threshold || r.skippable || r.skippable_without_samples) &&
               !selectors.empty()) {
             r.input = inputs->Intern(selectors);
