@@ -311,6 +311,7 @@ Result<std::shared_ptr<EngineCore>> EngineCore::Create(EngineOptions options,
   p.max_series = opts.max_series;
   p.cut_interval_ms = impl->step_ms_;
   p.eager_cuts = opts.eager_alerts;
+  p.inline_cuts = true;
   p.series_order = opts.deterministic_order ? storage::SeriesOrder::kByLabels
                                              : storage::SeriesOrder::kArrival;
   NIMIFY_ASSIGN_OR_RETURN(impl->pipeline_, pipeline::Pipeline::Create(p));

@@ -102,7 +102,8 @@ Shard::Shard(std::uint32_t index, ShardOptions options, SeriesLimit* limit)
     : index_(index), options_(options), limit_(limit) {}
 
 Shard::~Shard() {
-  if (limit_ != nullptr) limit_->Remove(series_table_.size());
+  // Idle entries gave their place under the limit back when they went idle.
+  if (limit_ != nullptr) limit_->Remove(series_table_.size() - idle_series_);
 }
 
 std::uint32_t Shard::FindSeriesLocked(std::span<const LabelView> labels, std::uint32_t hash) const {
@@ -165,7 +166,8 @@ Result<SeriesRef> Shard::Resolve(std::span<const LabelView> labels, std::uint64_
   e.labels.Assign(ids);
   e.generation = (e.generation + 1) & kGenerationMask;
   if (e.generation == 0) e.generation = 1;  // keeps refs non-zero
-  e.created_round = gc_round_;
+  e.round = gc_round_ & kRoundMask;
+  e.idle = 0;
   series_table_.Insert(hash32, slot);
   Count(series_created_);
   return MakeSeriesRef(index_, e.generation, slot);
@@ -173,18 +175,35 @@ Result<SeriesRef> Shard::Resolve(std::span<const LabelView> labels, std::uint64_
 
 bool Shard::PickUp(std::uint32_t slot, std::uint32_t generation) {
   std::vector<LabelPair> labels;
+  bool idle = false;
   {
     std::shared_lock lock(catalog_mu_);
     if (slot >= catalog_.size()) return false;
     const CatalogEntry& e = catalog_[slot];
     if (!e.live() || e.generation != generation) return false;
     labels = e.labels.Unpack();
+    idle = e.idle != 0;
   }
+  if (idle && !Revive(slot)) return false;
   if (slot >= slots_.size()) slots_.resize(std::size_t{slot} + 1);
   SlotData& d = slots_[slot];
   d = SlotData();
   d.generation = generation;
   label_index_.Add(slot, labels);
+  return true;
+}
+
+bool Shard::Revive(std::uint32_t slot) {
+  // The entry gave its place under the limit back when it went idle.
+  if (limit_ != nullptr && !limit_->TryAdd()) {
+    Count(series_refused_);
+    return false;
+  }
+  // Exclusive: stats() reads idle_series_ from other threads. Only the owner
+  // (this thread) frees entries, so the entry is still the one checked.
+  std::unique_lock lock(catalog_mu_);
+  catalog_[slot].idle = 0;
+  --idle_series_;
   return true;
 }
 
@@ -270,19 +289,32 @@ std::size_t Shard::CollectGarbage() {
   }
   for (std::uint32_t slot : stale) slots_[slot] = SlotData();
 
+  // Stale series go idle: producers may still hold their refs, so the
+  // catalog entries stay for idle_series_rounds more collections.
   std::size_t dropped = stale.size();
   {
     std::unique_lock lock(catalog_mu_);
-    for (std::uint32_t slot : stale) FreeCatalogEntryLocked(slot);
-    // Series resolved but never sent a sample for two rounds: their refs are not in flight.
+    for (std::uint32_t slot : stale) {
+      CatalogEntry& e = catalog_[slot];
+      e.idle = 1;
+      e.round = gc_round_ & kRoundMask;
+    }
+    idle_series_ += stale.size();
     for (std::uint32_t slot = 0; slot < catalog_.size(); ++slot) {
       const CatalogEntry& e = catalog_[slot];
-      if (!e.live() || gc_round_ - e.created_round < 2) continue;
-      const bool seen =
-          slot < slots_.size() && slots_[slot].generation == e.generation;
+      if (!e.live()) continue;
+      const bool seen = slot < slots_.size() && slots_[slot].generation == e.generation;
       if (seen) continue;
-      FreeCatalogEntryLocked(slot);
-      ++dropped;
+      if (e.idle != 0) {
+        if (RoundsSince(e.round) < options_.idle_series_rounds) continue;
+        FreeCatalogEntryLocked(slot);
+        --idle_series_;
+      } else {
+        // Resolved but never sent a sample for two rounds: the ref is not in flight.
+        if (RoundsSince(e.round) < 2) continue;
+        FreeCatalogEntryLocked(slot);
+        ++dropped;
+      }
     }
     ++gc_round_;
   }
@@ -307,7 +339,8 @@ ShardStats Shard::stats() const {
   s.series_dropped = series_dropped_.load(std::memory_order_relaxed);
   s.series_refused = series_refused_.load(std::memory_order_relaxed);
   std::shared_lock lock(catalog_mu_);
-  s.series_live = series_table_.size();
+  s.series_live = series_table_.size() - idle_series_;
+  s.series_idle = idle_series_;
   s.memory_bytes = MemoryBytesLocked() + window_bytes_.load(std::memory_order_relaxed);
   return s;
 }

@@ -71,6 +71,14 @@ struct ShardOptions {
   // horizon to last evaluation time + 1 - retention_ms, where retention is the
   // largest range + lookback + offset of the rules.
   std::int64_t retention_ms = 5 * 60 * 1000;
+  // A series whose newest sample falls behind the horizon goes idle: its
+  // window and index entries are freed (queries no longer see it), but its
+  // catalog entry stays, so producers that cached its ref (and Resolve) keep
+  // working and its next sample revives it under the same ref. The entry is
+  // freed, invalidating the ref, after it has stayed idle for this many
+  // collections; with the pipeline's default of one collection per minute of
+  // event time, 60 is about an hour. 0 frees it at once.
+  std::uint32_t idle_series_rounds = 60;
 };
 
 enum class SampleResult : std::uint8_t {
@@ -79,7 +87,7 @@ enum class SampleResult : std::uint8_t {
   kConflict,       // same timestamp, other value: rejected ("duplicate sample for timestamp")
   kOutOfOrder,     // older than the series' newest sample: rejected
   kTooOld,         // older than the shard's horizon: rejected
-  kUnknownSeries,  // the ref is not (or no longer) a live series: rejected
+  kUnknownSeries,  // the ref's series was freed, or is idle and the series limit is full
 };
 
 // Counters; readable from any thread.
@@ -91,8 +99,11 @@ struct ShardStats {
   std::uint64_t too_old = 0;
   std::uint64_t unknown_series = 0;
   std::uint64_t series_created = 0;
-  std::uint64_t series_dropped = 0;
+  std::uint64_t series_dropped = 0;  // went idle, or resolved but never appended to and freed
+  // Series that count against the SeriesLimit: those with a window plus
+  // those resolved but not yet appended to. Idle series are not counted.
   std::uint64_t series_live = 0;
+  std::uint64_t series_idle = 0;     // idle catalog entries (labels only, no window)
   std::uint64_t series_refused = 0;  // cardinality limit
   std::uint64_t memory_bytes = 0;    // estimate of heap bytes, as of the last GC or stats call
 };
@@ -131,7 +142,8 @@ class ShardReadCache {
 //   Only the owner frees catalog entries (in CollectGarbage, exclusively
 //   locked), so the owner may keep using a live entry's label ids unlocked;
 //   their texts (SymbolTable::Get) move when Resolve adds symbols, so those
-//   are read under the lock.
+//   are read under the lock. Entries go idle and are revived only by the
+//   owner, under the exclusive lock.
 class Shard final : public promql::Queryable {
  public:
   // `limit` may be null (unlimited) and must outlive the shard.
@@ -157,7 +169,8 @@ class Shard final : public promql::Queryable {
   // ---- Owner thread -------------------------------------------------------
 
   // Appends one sample. `new_series` (optional) is set when this is the first
-  // sample the owner sees for the ref's series.
+  // sample the owner sees for the ref's series, or the first since it went
+  // idle (the series is revived with a new, empty window).
   SampleResult Append(SeriesRef ref, std::int64_t t, double v, bool* new_series = nullptr);
 
   // A cache hint for an Append to `ref` a few samples from now: at scale an
@@ -173,8 +186,11 @@ class Shard final : public promql::Queryable {
   void SetHorizon(std::int64_t horizon) noexcept { horizon_ = horizon; }
   std::int64_t horizon() const noexcept { return horizon_; }
 
-  // Removes series whose newest sample is older than the horizon, and series
-  // resolved but never appended to during two collections. Returns how many.
+  // Makes series whose newest sample is older than the horizon idle (see
+  // ShardOptions::idle_series_rounds), frees series resolved but never
+  // appended to during two collections and series idle for
+  // idle_series_rounds collections. Returns how many series stopped counting
+  // as live (went idle, or were freed without ever being appended to).
   std::size_t CollectGarbage();
 
   // The slot's labels. REQUIRES: the slot holds a live series.
@@ -210,9 +226,13 @@ class Shard final : public promql::Queryable {
   struct CatalogEntry {
     PackedLabels labels;  // sorted by name; empty when the entry is free
     std::uint32_t generation = 0;
-    std::uint32_t created_round = 0;
+    // The GC round the entry was created, or went idle if `idle`. Written
+    // only under the exclusive lock (Resolve reads `generation` meanwhile).
+    std::uint32_t round : 31 = 0;
+    std::uint32_t idle : 1 = 0;
     bool live() const noexcept { return !labels.empty(); }
   };
+  static constexpr std::uint32_t kRoundMask = (1u << 31) - 1;
   // The window, with the generation in its tail padding.
   struct SlotData : SeriesWindow {
     std::uint32_t generation = 0;  // 0: no live series (live refs never have generation 0)
@@ -223,6 +243,10 @@ class Shard final : public promql::Queryable {
 
   std::uint32_t FindSeriesLocked(std::span<const LabelView> labels, std::uint32_t hash) const;
   bool PickUp(std::uint32_t slot, std::uint32_t generation);
+  bool Revive(std::uint32_t slot);
+  std::uint32_t RoundsSince(std::uint32_t round) const noexcept {
+    return (gc_round_ - round) & kRoundMask;
+  }
   void FreeCatalogEntryLocked(std::uint32_t slot);
   std::size_t MemoryBytesLocked() const;
   std::uint32_t CatalogHashLocked(std::uint32_t slot) const;
@@ -242,6 +266,7 @@ class Shard final : public promql::Queryable {
   std::vector<std::uint32_t> free_slots_;
   IdTable series_table_;
   std::uint32_t gc_round_ = 0;
+  std::size_t idle_series_ = 0;  // catalog entries with `idle` set
 
   // Owner state.
   std::vector<SlotData> slots_;

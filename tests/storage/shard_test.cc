@@ -133,9 +133,9 @@ TEST(ShardTest, AppendClassifiesEverySample) {
   EXPECT_EQ(s.unknown_series, 2u);
 }
 
-TEST(ShardTest, GarbageCollectionDropsStaleSeriesAndInvalidatesTheirRefs) {
+TEST(ShardTest, WithoutIdleRoundsGarbageCollectionFreesStaleSeriesAndInvalidatesTheirRefs) {
   SeriesLimit limit(0);
-  Shard shard(0, ShardOptions{}, &limit);
+  Shard shard(0, ShardOptions{.idle_series_rounds = 0}, &limit);
   auto old_ref = shard.Resolve(Labels{{"__name__", "old"}, {"pod", "p1"}});
   auto live_ref = shard.Resolve(Labels{{"__name__", "live"}, {"pod", "p1"}});
   auto never_ref = shard.Resolve(Labels{{"__name__", "never"}});
@@ -165,6 +165,141 @@ TEST(ShardTest, GarbageCollectionDropsStaleSeriesAndInvalidatesTheirRefs) {
   EXPECT_EQ(got[1].first, "old{pod=\"p1\"}");
   EXPECT_EQ(got[1].second, (std::vector<std::pair<std::int64_t, std::uint64_t>>{
                                {60'000, std::bit_cast<std::uint64_t>(7.0)}}));
+}
+
+using Points = std::vector<std::pair<std::int64_t, std::uint64_t>>;
+std::uint64_t Bits(double v) { return std::bit_cast<std::uint64_t>(v); }
+
+TEST(ShardTest, IdleSeriesIsHiddenButItsRefRevivesIt) {
+  SeriesLimit limit(0);
+  Shard shard(0, ShardOptions{.idle_series_rounds = 3}, &limit);
+  auto paused = shard.Resolve(Labels{{"__name__", "paused"}, {"pod", "p1"}});
+  auto steady = shard.Resolve(Labels{{"__name__", "steady"}, {"pod", "p1"}});
+  ASSERT_TRUE(paused.ok() && steady.ok());
+  ASSERT_EQ(shard.Append(*paused, 1000, 1), SampleResult::kOk);
+  ASSERT_EQ(shard.Append(*steady, 1000, 1), SampleResult::kOk);
+  ASSERT_EQ(shard.Append(*steady, 50'000, 2), SampleResult::kOk);
+  shard.SetHorizon(10'000);
+  EXPECT_EQ(shard.CollectGarbage(), 1u);  // "paused" goes idle
+  EXPECT_FALSE(shard.IsLiveSlot(SlotOf(*paused)));
+  EXPECT_EQ(shard.stats().series_live, 1u);
+  EXPECT_EQ(shard.stats().series_idle, 1u);
+  EXPECT_EQ(limit.live(), 1u);
+
+  // Queries no longer see it, through the index or a scan of every series.
+  EXPECT_TRUE(SelectAll(shard, {M(MatchType::kEqual, "__name__", "paused")}, 0, 100'000).empty());
+  auto all = SelectAll(shard, {M(MatchType::kRegexMatch, "pod", ".*")}, 0, 100'000);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].first, "steady{pod=\"p1\"}");
+
+  // Resolving the same labels while idle gives the same ref.
+  auto again = shard.Resolve(Labels{{"__name__", "paused"}, {"pod", "p1"}});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *paused);
+
+  // The cached ref revives it: a new series to the owner, with only the new samples.
+  bool is_new = false;
+  EXPECT_EQ(shard.Append(*paused, 60'000, 7, &is_new), SampleResult::kOk);
+  EXPECT_TRUE(is_new);
+  EXPECT_EQ(shard.Append(*paused, 61'000, 8, &is_new), SampleResult::kOk);
+  EXPECT_FALSE(is_new);
+  EXPECT_TRUE(shard.IsLiveSlot(SlotOf(*paused)));
+  const auto got = SelectAll(shard, {M(MatchType::kEqual, "__name__", "paused")}, 0, 100'000);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].first, "paused{pod=\"p1\"}");
+  EXPECT_EQ(got[0].second, (Points{{60'000, Bits(7)}, {61'000, Bits(8)}}));
+  const ShardStats s = shard.stats();
+  EXPECT_EQ(s.series_live, 2u);
+  EXPECT_EQ(s.series_idle, 0u);
+  EXPECT_EQ(s.series_created, 2u);
+  EXPECT_EQ(s.unknown_series, 0u);
+  EXPECT_EQ(limit.live(), 2u);
+}
+
+TEST(ShardTest, IdleEntryIsFreedAfterIdleSeriesRounds) {
+  Shard shard(0, ShardOptions{.idle_series_rounds = 3}, nullptr);
+  auto ref = shard.Resolve(Labels{{"__name__", "x"}});
+  ASSERT_TRUE(ref.ok());
+  for (std::int64_t t = 1000; t <= 1'000'000; t += 1000) {
+    ASSERT_EQ(shard.Append(*ref, t, static_cast<double>(t % 7)), SampleResult::kOk);
+  }
+  shard.SetHorizon(0);
+  EXPECT_EQ(shard.CollectGarbage(), 0u);
+  const std::uint64_t live_bytes = shard.stats().memory_bytes;
+
+  shard.SetHorizon(2'000'000);
+  EXPECT_EQ(shard.CollectGarbage(), 1u);              // idle from here
+  EXPECT_LT(shard.stats().memory_bytes, live_bytes);  // the window is freed
+  for (int round = 1; round < 3; ++round) {
+    EXPECT_EQ(shard.CollectGarbage(), 0u);
+    EXPECT_EQ(shard.stats().series_idle, 1u) << "round " << round;
+    auto same = shard.Resolve(Labels{{"__name__", "x"}});
+    ASSERT_TRUE(same.ok());
+    EXPECT_EQ(*same, *ref);
+  }
+  EXPECT_EQ(shard.CollectGarbage(), 0u);  // idle for 3 rounds: freed
+  ShardStats s = shard.stats();
+  EXPECT_EQ(s.series_idle, 0u);
+  EXPECT_EQ(s.series_live, 0u);
+  EXPECT_EQ(shard.Append(*ref, 3'000'000, 1), SampleResult::kUnknownSeries);
+  EXPECT_EQ(shard.stats().unknown_series, 1u);
+
+  // The labels now make a new series with another ref.
+  auto fresh = shard.Resolve(Labels{{"__name__", "x"}});
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_NE(*fresh, *ref);
+  bool is_new = false;
+  EXPECT_EQ(shard.Append(*fresh, 3'000'000, 1, &is_new), SampleResult::kOk);
+  EXPECT_TRUE(is_new);
+  EXPECT_EQ(shard.Append(*ref, 3'001'000, 1), SampleResult::kUnknownSeries);
+  EXPECT_EQ(shard.stats().series_created, 2u);
+}
+
+TEST(ShardTest, SeriesLimitCountsLiveSeriesNotIdleOnes) {
+  SeriesLimit limit(2);
+  {
+    Shard shard(0, ShardOptions{.idle_series_rounds = 5}, &limit);
+    auto a = shard.Resolve(Labels{{"__name__", "a"}});
+    auto b = shard.Resolve(Labels{{"__name__", "b"}});
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(shard.Append(*a, 1000, 1), SampleResult::kOk);
+    ASSERT_EQ(shard.Append(*b, 1000, 1), SampleResult::kOk);
+    shard.SetHorizon(10'000);
+    EXPECT_EQ(shard.CollectGarbage(), 2u);
+    EXPECT_EQ(limit.live(), 0u);
+    EXPECT_EQ(shard.stats().series_idle, 2u);
+
+    // Idle series leave room for new ones...
+    auto c = shard.Resolve(Labels{{"__name__", "c"}});
+    auto d = shard.Resolve(Labels{{"__name__", "d"}});
+    ASSERT_TRUE(c.ok() && d.ok());
+    ASSERT_EQ(shard.Append(*c, 20'000, 1), SampleResult::kOk);
+    EXPECT_EQ(shard.Resolve(Labels{{"__name__", "e"}}).status().code(),
+              StatusCode::kResourceExhausted);
+    // ...so reviving one needs room too: refused while the limit is reached.
+    EXPECT_EQ(shard.Append(*a, 20'000, 1), SampleResult::kUnknownSeries);
+    EXPECT_EQ(shard.stats().series_refused, 2u);
+    EXPECT_EQ(shard.stats().series_idle, 2u);
+    EXPECT_EQ(limit.live(), 2u);
+
+    // "d" was never appended to: freed on the second collection after it was resolved.
+    EXPECT_EQ(shard.CollectGarbage(), 0u);
+    EXPECT_EQ(shard.CollectGarbage(), 0u);
+    EXPECT_EQ(shard.CollectGarbage(), 1u);
+    EXPECT_EQ(limit.live(), 1u);
+    bool is_new = false;
+    EXPECT_EQ(shard.Append(*a, 30'000, 2, &is_new), SampleResult::kOk);
+    EXPECT_TRUE(is_new);
+    EXPECT_EQ(limit.live(), 2u);
+    const ShardStats s = shard.stats();
+    EXPECT_EQ(s.series_live, 2u);  // "a" and "c"
+    EXPECT_EQ(s.series_idle, 1u);  // "b"
+    auto b_again = shard.Resolve(Labels{{"__name__", "b"}});
+    ASSERT_TRUE(b_again.ok());
+    EXPECT_EQ(*b_again, *b);
+  }
+  // A destroyed shard gives back only the places its live series held.
+  EXPECT_EQ(limit.live(), 0u);
 }
 
 // The same random data in a Shard, in two shards behind a FanoutQueryable,
