@@ -170,8 +170,9 @@ class NIMIFY_EXPORT Producer {
   // kResourceExhausted (policy kRefuse) / kDeadlineExceeded (kWait): the ring
   // is full; kFailedPrecondition: closed or stopped. Samples the shard cannot
   // store (older than the series' newest, a different value at the same
-  // timestamp, a dropped series' ref) are rejected later, asynchronously, and
-  // counted in EngineStats::samples_rejected.
+  // timestamp, the ref of a series freed after a long idle time; see
+  // SeriesRef) are rejected later, asynchronously, and counted in
+  // EngineStats::samples_rejected.
   Status Append(SeriesRef series, std::int64_t timestamp_ms, double value);
 
   // The fast path: appends every sample in order, skipping (and counting)

@@ -29,11 +29,12 @@ struct OwnedLabel {
 // Sorted by name, names unique.
 using OwnedLabels = std::vector<OwnedLabel>;
 
-// An opaque handle to one series, valid for the Engine that resolved it. It
-// stays valid while the series receives samples; a series that gets none for
-// longer than the engine's retention is dropped, and samples sent to its old
-// ref are counted as unknown (resolve the labels again after long pauses).
-// Never 0.
+// An opaque handle to one series, valid for the Engine that resolved it. A
+// series that gets no sample for longer than the engine's retention goes idle
+// (queries no longer see it); its ref stays valid and its next sample revives
+// it. After about an hour of event time idle the series is freed, and samples
+// sent to the old ref are counted as unknown: resolve the labels again after
+// pauses that long. Never 0.
 using SeriesRef = std::uint64_t;
 
 // One sample of a batch.
