@@ -274,6 +274,7 @@ PipelineStats Pipeline::stats() const {
     s.shards.series_created += x.series_created;
     s.shards.series_dropped += x.series_dropped;
     s.shards.series_live += x.series_live;
+    s.shards.series_idle += x.series_idle;
     s.shards.series_refused += x.series_refused;
     s.shards.memory_bytes += x.memory_bytes;
   }
