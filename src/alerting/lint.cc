@@ -26,49 +26,7 @@ using promql::ExprKind;
 
 void Walk(const Expr& e, const std::function<void(const Expr&)>& fn) {
   fn(e);
-  switch (e.kind()) {
-    case ExprKind::kMatrixSelector: {
-      const auto& m = static_cast<const promql::MatrixSelector&>(e);
-      if (m.selector) Walk(*m.selector, fn);
-      break;
-    }
-    case ExprKind::kSubquery: {
-      const auto& s = static_cast<const promql::SubqueryExpr&>(e);
-      if (s.expr) Walk(*s.expr, fn);
-      break;
-    }
-    case ExprKind::kUnary: {
-      const auto& u = static_cast<const promql::UnaryExpr&>(e);
-      if (u.expr) Walk(*u.expr, fn);
-      break;
-    }
-    case ExprKind::kBinary: {
-      const auto& b = static_cast<const promql::BinaryExpr&>(e);
-      if (b.lhs) Walk(*b.lhs, fn);
-      if (b.rhs) Walk(*b.rhs, fn);
-      break;
-    }
-    case ExprKind::kParen: {
-      const auto& p = static_cast<const promql::ParenExpr&>(e);
-      if (p.expr) Walk(*p.expr, fn);
-      break;
-    }
-    case ExprKind::kCall: {
-      const auto& c = static_cast<const promql::Call&>(e);
-      for (const auto& a : c.args) {
-        if (a) Walk(*a, fn);
-      }
-      break;
-    }
-    case ExprKind::kAggregate: {
-      const auto& a = static_cast<const promql::AggregateExpr&>(e);
-      if (a.param) Walk(*a.param, fn);
-      if (a.expr) Walk(*a.expr, fn);
-      break;
-    }
-    default:
-      break;
-  }
+  promql::ForEachChild(e, [&fn](const Expr& child) { Walk(child, fn); });
 }
 
 const Expr* StripParens(const Expr* e) {

@@ -9,44 +9,12 @@ namespace nimify::engine {
 namespace {
 
 void Collect(const promql::Expr& expr, std::vector<std::vector<promql::LabelMatcher>>* out) {
-  using promql::ExprKind;
-  switch (expr.kind()) {
-    case ExprKind::kNumberLiteral:
-    case ExprKind::kStringLiteral:
-      return;
-    case ExprKind::kVectorSelector:
-      out->push_back(static_cast<const promql::VectorSelector&>(expr).matchers);
-      return;
-    case ExprKind::kMatrixSelector: {
-      const auto& m = static_cast<const promql::MatrixSelector&>(expr);
-      if (m.selector) out->push_back(m.selector->matchers);
-      return;
-    }
-    case ExprKind::kSubquery:
-      Collect(*static_cast<const promql::SubqueryExpr&>(expr).expr, out);
-      return;
-    case ExprKind::kUnary:
-      Collect(*static_cast<const promql::UnaryExpr&>(expr).expr, out);
-      return;
-    case ExprKind::kBinary: {
-      const auto& b = static_cast<const promql::BinaryExpr&>(expr);
-      Collect(*b.lhs, out);
-      Collect(*b.rhs, out);
-      return;
-    }
-    case ExprKind::kParen:
-      Collect(*static_cast<const promql::ParenExpr&>(expr).expr, out);
-      return;
-    case ExprKind::kCall:
-      for (const auto& arg : static_cast<const promql::Call&>(expr).args) Collect(*arg, out);
-      return;
-    case ExprKind::kAggregate: {
-      const auto& a = static_cast<const promql::AggregateExpr&>(expr);
-      if (a.param) Collect(*a.param, out);
-      Collect(*a.expr, out);
-      return;
-    }
+  // A matrix selector's child is its vector selector.
+  if (expr.kind() == promql::ExprKind::kVectorSelector) {
+    out->push_back(static_cast<const promql::VectorSelector&>(expr).matchers);
+    return;
   }
+  promql::ForEachChild(expr, [out](const promql::Expr& child) { Collect(child, out); });
 }
 
 }  // namespace
@@ -105,41 +73,18 @@ std::int64_t LookbehindMs(const promql::Expr& expr, std::int64_t lookback_ms) {
 
 bool HasTimeShift(const promql::Expr& expr) {
   using promql::ExprKind;
-  switch (expr.kind()) {
-    case ExprKind::kNumberLiteral:
-    case ExprKind::kStringLiteral:
-      return false;
-    case ExprKind::kVectorSelector: {
-      const auto& v = static_cast<const promql::VectorSelector&>(expr);
-      return v.offset_ms != 0 || v.at != promql::AtKind::kNone;
-    }
-    case ExprKind::kMatrixSelector: {
-      const auto& m = static_cast<const promql::MatrixSelector&>(expr);
-      return m.selector && HasTimeShift(*m.selector);
-    }
-    case ExprKind::kSubquery: {
-      const auto& s = static_cast<const promql::SubqueryExpr&>(expr);
-      return s.offset_ms != 0 || s.at != promql::AtKind::kNone || HasTimeShift(*s.expr);
-    }
-    case ExprKind::kUnary:
-      return HasTimeShift(*static_cast<const promql::UnaryExpr&>(expr).expr);
-    case ExprKind::kBinary: {
-      const auto& b = static_cast<const promql::BinaryExpr&>(expr);
-      return HasTimeShift(*b.lhs) || HasTimeShift(*b.rhs);
-    }
-    case ExprKind::kParen:
-      return HasTimeShift(*static_cast<const promql::ParenExpr&>(expr).expr);
-    case ExprKind::kCall:
-      for (const auto& arg : static_cast<const promql::Call&>(expr).args) {
-        if (HasTimeShift(*arg)) return true;
-      }
-      return false;
-    case ExprKind::kAggregate: {
-      const auto& a = static_cast<const promql::AggregateExpr&>(expr);
-      return HasTimeShift(*a.expr) || (a.param && HasTimeShift(*a.param));
-    }
+  if (expr.kind() == ExprKind::kVectorSelector) {
+    const auto& v = static_cast<const promql::VectorSelector&>(expr);
+    if (v.offset_ms != 0 || v.at != promql::AtKind::kNone) return true;
+  } else if (expr.kind() == ExprKind::kSubquery) {
+    const auto& s = static_cast<const promql::SubqueryExpr&>(expr);
+    if (s.offset_ms != 0 || s.at != promql::AtKind::kNone) return true;
   }
-  return true;
+  bool shifted = false;
+  promql::ForEachChild(expr, [&shifted](const promql::Expr& child) {
+    shifted = shifted || HasTimeShift(child);
+  });
+  return shifted;
 }
 
 namespace {

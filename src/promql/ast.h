@@ -154,6 +154,44 @@ struct AggregateExpr final : Expr {
   bool without = false;
 };
 
+// Calls f(child) for each direct child of `e`, in source order (an
+// aggregation's parameter before its expression); leaves have none.
+template <typename F>
+void ForEachChild(const Expr& e, F&& f) {
+  auto visit = [&f](const Expr* child) {
+    if (child != nullptr) f(*child);
+  };
+  switch (e.kind()) {
+    case ExprKind::kMatrixSelector:
+      visit(static_cast<const MatrixSelector&>(e).selector.get());
+      break;
+    case ExprKind::kSubquery:
+      visit(static_cast<const SubqueryExpr&>(e).expr.get());
+      break;
+    case ExprKind::kUnary:
+      visit(static_cast<const UnaryExpr&>(e).expr.get());
+      break;
+    case ExprKind::kBinary:
+      visit(static_cast<const BinaryExpr&>(e).lhs.get());
+      visit(static_cast<const BinaryExpr&>(e).rhs.get());
+      break;
+    case ExprKind::kParen:
+      visit(static_cast<const ParenExpr&>(e).expr.get());
+      break;
+    case ExprKind::kCall:
+      for (const auto& arg : static_cast<const Call&>(e).args) visit(arg.get());
+      break;
+    case ExprKind::kAggregate:
+      visit(static_cast<const AggregateExpr&>(e).param.get());
+      visit(static_cast<const AggregateExpr&>(e).expr.get());
+      break;
+    case ExprKind::kNumberLiteral:
+    case ExprKind::kStringLiteral:
+    case ExprKind::kVectorSelector:
+      break;
+  }
+}
+
 }  // namespace nimify::promql
 
 #endif  // NIMIFY_PROMQL_AST_H_

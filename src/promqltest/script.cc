@@ -559,40 +559,7 @@ class ScriptParser {
 // ---------------------------------------------------------------------------
 // AST helpers
 
-template <typename F>
-void ForEachChild(const Expr& e, F&& f) {
-  switch (e.kind()) {
-    case ExprKind::kMatrixSelector:
-      f(*static_cast<const promql::MatrixSelector&>(e).selector);
-      break;
-    case ExprKind::kSubquery:
-      f(*static_cast<const promql::SubqueryExpr&>(e).expr);
-      break;
-    case ExprKind::kUnary:
-      f(*static_cast<const promql::UnaryExpr&>(e).expr);
-      break;
-    case ExprKind::kBinary: {
-      const auto& b = static_cast<const promql::BinaryExpr&>(e);
-      f(*b.lhs);
-      f(*b.rhs);
-      break;
-    }
-    case ExprKind::kParen:
-      f(*static_cast<const promql::ParenExpr&>(e).expr);
-      break;
-    case ExprKind::kCall:
-      for (const auto& a : static_cast<const promql::Call&>(e).args) f(*a);
-      break;
-    case ExprKind::kAggregate: {
-      const auto& a = static_cast<const promql::AggregateExpr&>(e);
-      if (a.param) f(*a.param);
-      f(*a.expr);
-      break;
-    }
-    default:
-      break;
-  }
-}
+using promql::ForEachChild;
 
 // The first taint whose series one of the expression's selectors would read.
 const Taint* SelectedTaint(const Expr& e, const std::vector<Taint>& taints) {
