@@ -11,4 +11,5 @@ target_include_directories(nimify_rapidjson SYSTEM INTERFACE ${RAPIDJSON_INCLUDE
 target_compile_definitions(nimify_rapidjson INTERFACE RAPIDJSON_HAS_STDSTRING=1)
 find_package(spdlog REQUIRED)
 find_package(Snappy QUIET)
-find_package(Boost 1.74 QUIET)
+find_package(Boost 1.74 REQUIRED)
+find_package(OpenSSL REQUIRED)
