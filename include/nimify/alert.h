@@ -60,6 +60,10 @@ class NIMIFY_EXPORT AlertHandler {
  public:
   virtual ~AlertHandler();
   virtual void OnAlert(const AlertEvent& event) = 0;
+  // Called after the events of each evaluation instant (with or without
+  // events; in order: the events of t, then OnEvaluation(t)), so a handler
+  // that keeps event time knows time moved even when nothing changed.
+  virtual void OnEvaluation(std::int64_t eval_time_ms) { (void)eval_time_ms; }
   // Called by Engine::Stop() after the last event, so buffering handlers can flush.
   virtual void Flush() {}
 };

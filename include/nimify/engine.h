@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -204,6 +205,67 @@ class NIMIFY_EXPORT Producer {
   std::unique_ptr<internal::ProducerCore> impl_;
 };
 
+// ---- Ad-hoc queries ------------------------------------------------------------
+//
+// Engine::Query and the calls after it read the engine's windows as of its last
+// evaluation instant (a consistent cut: exactly the samples with timestamps <=
+// that instant), together with what the rules wrote (recording rules, ALERTS,
+// ALERTS_FOR_STATE): the series the rules themselves see. The windows hold
+// only the retention the rules need (EngineOptions::retention), so older data
+// is gone. Ingestion waits while a query runs; keep queries small.
+
+// One sample of a query result.
+struct QueryPoint {
+  std::int64_t t_ms = 0;
+  double value = 0;
+};
+
+// One series of a query result: a single point in an instant vector, every
+// step's point in a range query's matrix.
+struct QuerySeries {
+  OwnedLabels labels;  // sorted by name
+  std::vector<QueryPoint> points;
+};
+
+// Prometheus's result types: "vector", "matrix", "scalar", "string".
+enum class QueryValueType : std::uint8_t { kVector, kMatrix, kScalar, kString };
+
+struct QueryResult {
+  QueryValueType type = QueryValueType::kVector;
+  std::vector<QuerySeries> series;  // kVector and kMatrix
+  QueryPoint scalar;                // kScalar (and the time of a kString)
+  std::string string_value;         // kString
+  std::vector<std::string> warnings;  // Prometheus's warning annotations
+  std::vector<std::string> infos;     // ... and info annotations
+};
+
+struct QueryOptions {
+  // The evaluator cannot be interrupted: the limit is checked when the query
+  // gets the windows and when it ends; past it the query fails with
+  // kDeadlineExceeded ("query timed out in query execution").
+  std::chrono::milliseconds timeout{2 * 60 * 1000};
+  // Samples the query may hold at once; kResourceExhausted beyond.
+  std::size_t max_samples = 50'000'000;
+  // The lookback of instant selectors; 0: EngineOptions::lookback.
+  std::chrono::milliseconds lookback{0};
+};
+
+// A rule's health for /api/v1/rules, as of the last evaluation of its group.
+struct RuleHealth {
+  std::string file;
+  std::string group;
+  std::int64_t group_interval_ms = 0;
+  std::optional<std::int64_t> group_last_evaluation_ms;  // unset: never evaluated
+  std::chrono::nanoseconds group_evaluation_duration{0};
+  std::string name;  // `alert` or `record`
+  RuleKind kind = RuleKind::kAlerting;
+  std::string expr;
+  std::string health;      // "ok", "err" or "unknown" (not evaluated yet)
+  std::string last_error;  // empty unless health is "err"
+  std::optional<std::int64_t> last_evaluation_ms;
+  std::chrono::nanoseconds evaluation_duration{0};
+};
+
 // Identifies a registered handler or subscription.
 using HandlerId = std::uint64_t;
 
@@ -252,9 +314,52 @@ class NIMIFY_EXPORT Engine {
   // kFiring, eval_time_ms = that evaluation).
   std::vector<AlertEvent> ActiveAlerts() const;
 
+  // Hands pending and firing alerts saved before a restart (ActiveAlerts()
+  // of the previous process) back to their rules, matched by file, group,
+  // rule name and expression, so a pending `for` resumes instead of starting
+  // from zero and a firing alert keeps its firing-since (Prometheus restores
+  // this from ALERTS_FOR_STATE). The earlier active-at wins over what a rule
+  // already holds. Call it once samples flow again: the next evaluation
+  // resolves a restored alert whose series the expression no longer returns.
+  // Returns how many alerts found their rule.
+  Result<std::size_t> RestoreAlerts(const std::vector<AlertEvent>& alerts);
+
   EngineStats stats() const;
   // The last evaluation instant (minimum int64 before the first).
   std::int64_t last_evaluation_ms() const;
+
+  // Ad-hoc PromQL over the windows as of the last evaluation instant (see
+  // "Ad-hoc queries" above); t_ms may be any time, but no sample after that
+  // instant is visible. Safe from any thread, handlers included, except from
+  // inside the engine's own evaluation; after Stop() it reads the final state.
+  // Errors: kParseError with Prometheus's text ("1:5: parse error: ...");
+  // kInvalidArgument for errors Prometheus raises while evaluating;
+  // kResourceExhausted past max_samples; kDeadlineExceeded past the timeout.
+  Result<QueryResult> Query(std::string_view expr, std::int64_t t_ms, QueryOptions options = {});
+  // A range query: instants start, start + step, ... <= end; the result is a
+  // kMatrix. kInvalidArgument with Prometheus's texts for end < start, step
+  // <= 0 or more than 11,000 steps, and for an expression that is not a
+  // scalar or an instant vector.
+  Result<QueryResult> QueryRange(std::string_view expr, std::int64_t start_ms, std::int64_t end_ms,
+                                 std::int64_t step_ms, QueryOptions options = {});
+
+  // /api/v1/series: the label sets of the series matching any of the
+  // selectors (`up{job="a"}`, `{__name__=~"x.*"}`) with a sample in
+  // [start_ms, end_ms], sorted. kInvalidArgument without a selector or for
+  // end < start; kParseError for a bad selector.
+  Result<std::vector<OwnedLabels>> Series(std::span<const std::string> selectors,
+                                          std::int64_t start_ms, std::int64_t end_ms);
+  // /api/v1/labels: the label names of the series with a sample in [start_ms,
+  // end_ms], of those matching any selector when some are given; sorted.
+  Result<std::vector<std::string>> LabelNames(std::span<const std::string> selectors,
+                                              std::int64_t start_ms, std::int64_t end_ms);
+  // /api/v1/label/<name>/values: the values of label `name`, likewise.
+  Result<std::vector<std::string>> LabelValues(std::string_view name,
+                                               std::span<const std::string> selectors,
+                                               std::int64_t start_ms, std::int64_t end_ms);
+
+  // Every rule of the current rule set in file order, with its health.
+  std::vector<nimify::RuleHealth> RuleHealth() const;
 
   // Drains the rings, runs the evaluations that are due up to the watermark,
   // delivers every queued event, calls each handler's Flush() and stops the

@@ -27,23 +27,30 @@ bool Dispatcher::OnDispatcherThread() const noexcept {
 }
 
 void Dispatcher::Push(EvalOutput&& output) {
-  if (output.events.empty() && output.logs.empty()) return;
+  if (output.events.empty() && output.logs.empty() && !output.eval_time_ms) return;
   const std::size_t n = output.events.size();
+  bool was_empty = false;
   {
     std::lock_guard lock(queue_mu_);
+    was_empty = queue_.empty();
     for (auto& [level, text] : output.logs) queue_.emplace_back(LogLine{level, std::move(text)});
     for (auto& e : output.events) queue_.emplace_back(std::move(e));
+    if (output.eval_time_ms) queue_.emplace_back(EvaluationDone{*output.eval_time_ms});
   }
   events_queued_.fetch_add(n, std::memory_order_relaxed);
-  queue_cv_.notify_one();
+  // The dispatcher waits only on an empty queue and takes it whole, so only
+  // the first item needs a wake-up (this runs while every shard is held).
+  if (was_empty) queue_cv_.notify_one();
 }
 
 void Dispatcher::Log(LogLevel level, std::string text) {
+  bool was_empty = false;
   {
     std::lock_guard lock(queue_mu_);
+    was_empty = queue_.empty();
     queue_.emplace_back(LogLine{level, std::move(text)});
   }
-  queue_cv_.notify_one();
+  if (was_empty) queue_cv_.notify_one();
 }
 
 std::uint64_t Dispatcher::queue_depth() const {
@@ -119,12 +126,26 @@ void Dispatcher::Deliver(std::vector<Item>& items) {
       EmitLog(line->level, line->text);
       continue;
     }
-    const AlertEvent& event = std::get<AlertEvent>(item);
     std::shared_ptr<const HandlerList> handlers;
     {
       std::lock_guard lock(handlers_mu_);
       handlers = handlers_;
     }
+    if (auto* done = std::get_if<EvaluationDone>(&item)) {
+      for (const auto& [id, handler] : *handlers) {
+        try {
+          handler->OnEvaluation(done->eval_time_ms);
+        } catch (const std::exception& e) {
+          handler_failures_.fetch_add(1, std::memory_order_relaxed);
+          EmitLog(LogLevel::kError, std::string("alert handler OnEvaluation() threw: ") + e.what());
+        } catch (...) {
+          handler_failures_.fetch_add(1, std::memory_order_relaxed);
+          EmitLog(LogLevel::kError, "alert handler OnEvaluation() threw");
+        }
+      }
+      continue;
+    }
+    const AlertEvent& event = std::get<AlertEvent>(item);
     for (const auto& [id, handler] : *handlers) {
       handler_calls_.fetch_add(1, std::memory_order_relaxed);
       try {

@@ -49,7 +49,8 @@ class Dispatcher {
   // kInternal when the thread cannot start.
   Status Start();
 
-  // Queues the events and log lines of one evaluation, in order.
+  // Queues the log lines and events of one evaluation, in order, then its
+  // OnEvaluation call when output.eval_time_ms is set.
   void Push(EvalOutput&& output);
   void Log(LogLevel level, std::string text);
 
@@ -78,7 +79,10 @@ class Dispatcher {
     LogLevel level;
     std::string text;
   };
-  using Item = std::variant<AlertEvent, LogLine>;
+  struct EvaluationDone {
+    std::int64_t eval_time_ms;
+  };
+  using Item = std::variant<AlertEvent, LogLine, EvaluationDone>;
   using HandlerList = std::vector<std::pair<HandlerId, std::shared_ptr<AlertHandler>>>;
 
   void Run();

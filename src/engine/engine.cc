@@ -8,6 +8,8 @@
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -19,6 +21,7 @@
 #include "engine/rule_set_internal.h"
 #include "pipeline/pipeline.h"
 #include "promql/labels.h"
+#include "promql/evaluator.h"
 #include "promql/parser.h"
 #include "storage/shard.h"
 
@@ -26,6 +29,8 @@ namespace nimify {
 namespace {
 
 constexpr std::size_t kMaxLabelsPerSeries = 1024;
+// Prometheus's limit on the steps of a range query (web/api/v1).
+constexpr std::int64_t kMaxRangeQuerySteps = 11000;
 // How often the wall clock moves the producers' watermarks.
 constexpr std::chrono::milliseconds kMaxClockTick{50};
 
@@ -44,6 +49,59 @@ Status FromException() {
   } catch (...) {
     return Status::Internal("unexpected exception");
   }
+}
+
+OwnedLabels ToOwnedLabels(const promql::Labels& labels) {
+  OwnedLabels out;
+  out.reserve(labels.size());
+  for (const auto& l : labels) out.push_back({l.name, l.value});
+  return out;
+}
+
+QueryResult ToQueryResult(promql::QueryResult&& r) {
+  QueryResult out;
+  out.warnings = std::move(r.warnings);
+  out.infos = std::move(r.infos);
+  if (auto* scalar = std::get_if<promql::Scalar>(&r.value)) {
+    out.type = QueryValueType::kScalar;
+    out.scalar = {scalar->t, scalar->v};
+  } else if (auto* str = std::get_if<promql::String>(&r.value)) {
+    out.type = QueryValueType::kString;
+    out.scalar.t_ms = str->t;
+    out.string_value = std::move(str->v);
+  } else if (auto* vector = std::get_if<promql::Vector>(&r.value)) {
+    out.type = QueryValueType::kVector;
+    out.series.reserve(vector->size());
+    for (const promql::Sample& sample : *vector) {
+      out.series.push_back({ToOwnedLabels(sample.metric), {{sample.t, sample.v}}});
+    }
+  } else {
+    auto& matrix = std::get<promql::Matrix>(r.value);
+    out.type = QueryValueType::kMatrix;
+    out.series.reserve(matrix.size());
+    for (const promql::Series& series : matrix) {
+      QuerySeries qs{ToOwnedLabels(series.metric), {}};
+      qs.points.reserve(series.points.size());
+      for (const promql::Point& p : series.points) qs.points.push_back({p.t, p.v});
+      out.series.push_back(std::move(qs));
+    }
+  }
+  return out;
+}
+
+Status QueryTimedOut() { return Status::DeadlineExceeded("query timed out in query execution"); }
+
+// Parses each selector of a `match[]` list.
+Result<std::vector<std::vector<promql::LabelMatcher>>> ParseSelectors(
+    std::span<const std::string> selectors) {
+  std::vector<std::vector<promql::LabelMatcher>> out;
+  out.reserve(selectors.size());
+  for (const std::string& s : selectors) {
+    NIMIFY_ASSIGN_OR_RETURN(std::vector<promql::LabelMatcher> matchers,
+                            promql::ParseMetricSelector(s));
+    out.push_back(std::move(matchers));
+  }
+  return out;
 }
 
 class CallbackHandler final : public AlertHandler {
@@ -80,9 +138,21 @@ class EngineCore {
     std::lock_guard lock(eval_mu_);
     return runtime_->ActiveAlerts(last_eval_.load(std::memory_order_relaxed));
   }
+  std::size_t RestoreAlerts(const std::vector<AlertEvent>& alerts) {
+    std::lock_guard lock(eval_mu_);
+    return runtime_->RestoreAlerts(alerts);
+  }
   EngineStats stats() const;
   std::int64_t last_evaluation_ms() const { return last_eval_.load(std::memory_order_relaxed); }
   Status Stop();
+
+  Result<QueryResult> Query(std::string_view expr, std::int64_t start_ms, std::int64_t end_ms,
+                            std::int64_t step_ms, bool range, const QueryOptions& options);
+  // Label sets of the series matching any selector (every series when there
+  // are none) with a sample in [start_ms, end_ms], sorted and unique.
+  Result<std::vector<promql::Labels>> MatchingSeries(std::span<const std::string> selectors,
+                                                     std::int64_t start_ms, std::int64_t end_ms);
+  std::vector<nimify::RuleHealth> RuleHealth() const;
 
   bool wall_clock() const noexcept { return options_.clock == ClockMode::kWallClock; }
   std::int64_t allowed_lateness_ms() const noexcept { return options_.allowed_lateness.count(); }
@@ -102,6 +172,9 @@ class EngineCore {
   std::vector<pipeline::RuleSelectors> InputSelectors(const engine::RuleRuntime& runtime) const;
   void OnCut(const pipeline::Cut& cut);
   void ClockLoop();
+  // Runs `fn` over the shards at the last cut together with the rule outputs
+  // (what the rules read), holding eval_mu_ for the outputs.
+  Status RunHeldQuery(const std::function<void(promql::Queryable&)>& fn);
 
   const EngineOptions options_;
   engine::InputRegistry inputs_;
@@ -347,6 +420,7 @@ Result<std::shared_ptr<EngineCore>> EngineCore::Create(EngineOptions options,
 
 void EngineCore::OnCut(const pipeline::Cut& cut) {
   engine::EvalOutput out;
+  out.eval_time_ms = cut.t;
   {
     std::lock_guard lock(eval_mu_);
     runtime_->Evaluate(cut.t, cut.dirty, cut.storage, outputs_.get(), &out);
@@ -384,6 +458,115 @@ Status EngineCore::SetRules(std::shared_ptr<const RuleSet> rules) {
   }
   dispatcher_.Push(std::move(out));
   return Status::Ok();
+}
+
+// ---- EngineCore: ad-hoc queries ------------------------------------------------
+
+Status EngineCore::RunHeldQuery(const std::function<void(promql::Queryable&)>& fn) {
+  // Lock order: the hold (as a cut), then eval_mu_ (as the cut callback).
+  return pipeline_->RunHeld([&](promql::Queryable& shards, std::int64_t /*cut_t*/) {
+    std::lock_guard lock(eval_mu_);
+    engine::UnionQueryable view(&shards, outputs_.get());
+    fn(view);
+  });
+}
+
+Result<QueryResult> EngineCore::Query(std::string_view expr, std::int64_t start_ms,
+                                      std::int64_t end_ms, std::int64_t step_ms, bool range,
+                                      const QueryOptions& options) {
+  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+  if (range) {
+    // Prometheus's checks and texts (web/api/v1/api.go), before parsing as there.
+    if (end_ms < start_ms) {
+      return Status::InvalidArgument("end timestamp must not be before start time");
+    }
+    if (step_ms <= 0) {
+      return Status::InvalidArgument(
+          "zero or negative query resolution step widths are not accepted. Try a positive "
+          "integer");
+    }
+    if ((end_ms - start_ms) / step_ms > kMaxRangeQuerySteps) {
+      return Status::InvalidArgument(
+          "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the "
+          "query resolution (?step=XX)");
+    }
+  }
+  NIMIFY_ASSIGN_OR_RETURN(promql::ExprPtr parsed, promql::ParseExpr(expr));
+  promql::EvalOptions eval = MakeRuntimeOptions().eval;
+  eval.max_samples = static_cast<std::int64_t>(
+      std::min<std::size_t>(options.max_samples, std::numeric_limits<std::int64_t>::max()));
+  if (options.lookback.count() > 0) eval.lookback_delta_ms = options.lookback.count();
+  std::optional<Result<promql::QueryResult>> result;
+  NIMIFY_RETURN_IF_ERROR(RunHeldQuery([&](promql::Queryable& view) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      result.emplace(QueryTimedOut());
+      return;
+    }
+    const promql::Evaluator evaluator(&view, eval);
+    result.emplace(range ? evaluator.Range(*parsed, start_ms, end_ms, step_ms, expr)
+                         : evaluator.Instant(*parsed, start_ms, expr));
+  }));
+  if (!result) return Status::Internal("the query did not run");
+  if (!result->ok()) return result->status();
+  if (std::chrono::steady_clock::now() > deadline) return QueryTimedOut();
+  return ToQueryResult(std::move(*result).value());
+}
+
+Result<std::vector<promql::Labels>> EngineCore::MatchingSeries(
+    std::span<const std::string> selectors, std::int64_t start_ms, std::int64_t end_ms) {
+  if (end_ms < start_ms) {
+    return Status::InvalidArgument("end timestamp must not be before start time");
+  }
+  NIMIFY_ASSIGN_OR_RETURN(auto matcher_sets, ParseSelectors(selectors));
+  if (matcher_sets.empty()) {
+    // Every series has a metric name.
+    NIMIFY_ASSIGN_OR_RETURN(promql::LabelMatcher any,
+                            promql::LabelMatcher::Create(promql::MatchType::kRegexMatch,
+                                                         std::string(promql::kMetricNameLabel),
+                                                         ".+"));
+    matcher_sets.push_back({std::move(any)});
+  }
+  std::set<promql::Labels> found;
+  Status status;
+  NIMIFY_RETURN_IF_ERROR(RunHeldQuery([&](promql::Queryable& view) {
+    auto querier = view.NewQuerier(start_ms, end_ms);
+    if (!querier.ok()) {
+      status = querier.status();
+      return;
+    }
+    std::vector<promql::SeriesView> selected;
+    for (const auto& matchers : matcher_sets) {
+      selected.clear();
+      status = (*querier)->Select(matchers, start_ms, end_ms, &selected);
+      if (!status.ok()) return;
+      for (const promql::SeriesView& s : selected) found.insert(*s.labels);
+    }
+  }));
+  NIMIFY_RETURN_IF_ERROR(status);
+  return std::vector<promql::Labels>(found.begin(), found.end());
+}
+
+std::vector<nimify::RuleHealth> EngineCore::RuleHealth() const {
+  std::vector<nimify::RuleHealth> out;
+  std::lock_guard lock(eval_mu_);
+  runtime_->ForEachRule([&](const alerting::RuleGroup& g, const alerting::Rule& r) {
+    nimify::RuleHealth h;
+    h.file = g.file();
+    h.group = g.name();
+    h.group_interval_ms = g.interval_ms();
+    h.group_last_evaluation_ms = g.last_evaluation_ms();
+    h.group_evaluation_duration = g.last_evaluation_duration();
+    h.name = r.name();
+    h.kind = r.kind() == alerting::RuleKind::kRecording ? RuleKind::kRecording
+                                                         : RuleKind::kAlerting;
+    h.expr = r.spec().expr;
+    h.health = alerting::RuleHealthName(r.health());
+    h.last_error = r.last_error();
+    h.last_evaluation_ms = r.last_evaluation_ms();
+    h.evaluation_duration = r.last_evaluation_duration();
+    out.push_back(std::move(h));
+  });
+  return out;
 }
 
 // ---- EngineCore: producers and series ------------------------------------------
@@ -615,6 +798,88 @@ std::shared_ptr<const RuleSet> Engine::rules() const { return impl_->rules(); }
 std::vector<AlertEvent> Engine::ActiveAlerts() const {
   try {
     return impl_->ActiveAlerts();
+  } catch (...) {
+    return {};
+  }
+}
+
+Result<std::size_t> Engine::RestoreAlerts(const std::vector<AlertEvent>& alerts) {
+  try {
+    return impl_->RestoreAlerts(alerts);
+  } catch (...) {
+    return FromException();
+  }
+}
+
+Result<QueryResult> Engine::Query(std::string_view expr, std::int64_t t_ms, QueryOptions options) {
+  try {
+    return impl_->Query(expr, t_ms, t_ms, 0, /*range=*/false, options);
+  } catch (...) {
+    return FromException();
+  }
+}
+
+Result<QueryResult> Engine::QueryRange(std::string_view expr, std::int64_t start_ms,
+                                       std::int64_t end_ms, std::int64_t step_ms,
+                                       QueryOptions options) {
+  try {
+    return impl_->Query(expr, start_ms, end_ms, step_ms, /*range=*/true, options);
+  } catch (...) {
+    return FromException();
+  }
+}
+
+Result<std::vector<OwnedLabels>> Engine::Series(std::span<const std::string> selectors,
+                                                std::int64_t start_ms, std::int64_t end_ms) {
+  try {
+    if (selectors.empty()) return Status::InvalidArgument("no match[] parameter provided");
+    NIMIFY_ASSIGN_OR_RETURN(std::vector<promql::Labels> found,
+                            impl_->MatchingSeries(selectors, start_ms, end_ms));
+    std::vector<OwnedLabels> out;
+    out.reserve(found.size());
+    for (const promql::Labels& l : found) out.push_back(ToOwnedLabels(l));
+    return out;
+  } catch (...) {
+    return FromException();
+  }
+}
+
+Result<std::vector<std::string>> Engine::LabelNames(std::span<const std::string> selectors,
+                                                    std::int64_t start_ms, std::int64_t end_ms) {
+  try {
+    NIMIFY_ASSIGN_OR_RETURN(std::vector<promql::Labels> found,
+                            impl_->MatchingSeries(selectors, start_ms, end_ms));
+    std::set<std::string, std::less<>> names;
+    for (const promql::Labels& labels : found) {
+      for (const auto& l : labels) names.emplace(l.name);
+    }
+    return std::vector<std::string>(names.begin(), names.end());
+  } catch (...) {
+    return FromException();
+  }
+}
+
+Result<std::vector<std::string>> Engine::LabelValues(std::string_view name,
+                                                     std::span<const std::string> selectors,
+                                                     std::int64_t start_ms, std::int64_t end_ms) {
+  try {
+    NIMIFY_ASSIGN_OR_RETURN(std::vector<promql::Labels> found,
+                            impl_->MatchingSeries(selectors, start_ms, end_ms));
+    std::set<std::string, std::less<>> values;
+    for (const promql::Labels& labels : found) {
+      for (const auto& l : labels) {
+        if (l.name == name) values.emplace(l.value);
+      }
+    }
+    return std::vector<std::string>(values.begin(), values.end());
+  } catch (...) {
+    return FromException();
+  }
+}
+
+std::vector<nimify::RuleHealth> Engine::RuleHealth() const {
+  try {
+    return impl_->RuleHealth();
   } catch (...) {
     return {};
   }

@@ -466,6 +466,53 @@ AlertEvent RuleRuntime::MakeEvent(const RuntimeGroup& g, const RuntimeRule& r,
   return e;
 }
 
+std::size_t RuleRuntime::RestoreAlerts(const std::vector<AlertEvent>& alerts) {
+  std::size_t restored = 0;
+  for (auto& g : groups_) {
+    for (auto& r : g.rules) {
+      if (r.alerting == nullptr) continue;
+      std::vector<const AlertEvent*> mine;
+      for (const AlertEvent& e : alerts) {
+        if (e.state == AlertState::kResolved) continue;
+        if (e.rule == r.rule->name() && e.group == g.group->name() &&
+            e.file == g.group->file() && e.expr == r.rule->spec().expr) {
+          mine.push_back(&e);
+        }
+      }
+      if (mine.empty()) continue;
+      std::vector<alerting::Alert> held = r.alerting->CurrentAlerts();
+      for (const AlertEvent* e : mine) {
+        std::vector<promql::Label> labels;
+        for (const OwnedLabel& l : e->labels) labels.push_back({l.name, l.value});
+        promql::Labels key = promql::Labels::FromUnsorted(std::move(labels));
+        auto it = std::find_if(held.begin(), held.end(),
+                               [&](const alerting::Alert& a) { return a.labels == key; });
+        if (it == held.end() || it->state == alerting::AlertState::kInactive) {
+          alerting::Alert a;
+          a.labels = std::move(key);
+          for (const OwnedLabel& l : e->annotations) a.annotations.push_back({l.name, l.value});
+          a.value = e->value;
+          if (it != held.end()) held.erase(it);
+          held.push_back(std::move(a));
+          it = std::prev(held.end());
+          it->active_at_ms = e->active_at_ms;
+        }
+        it->active_at_ms = std::min(it->active_at_ms, e->active_at_ms);
+        if (e->state == AlertState::kFiring && e->fired_at_ms) {
+          it->state = alerting::AlertState::kFiring;
+          it->fired_at_ms = it->fired_at_ms ? std::min(*it->fired_at_ms, *e->fired_at_ms)
+                                            : *e->fired_at_ms;
+        } else if (it->state != alerting::AlertState::kFiring) {
+          it->state = alerting::AlertState::kPending;
+        }
+        ++restored;
+      }
+      r.alerting->RestoreAlerts(std::move(held));
+    }
+  }
+  return restored;
+}
+
 std::vector<AlertEvent> RuleRuntime::ActiveAlerts(std::int64_t last_eval_ms) const {
   std::vector<AlertEvent> out;
   for (const auto& g : groups_) {

@@ -70,6 +70,8 @@ struct EvalOutput {
   std::uint64_t rule_evaluations_skipped = 0;
   std::uint64_t incremental_evaluations = 0;
   std::uint64_t rule_failures = 0;
+  // The evaluation instant, for AlertHandler::OnEvaluation (unset on a rule swap).
+  std::optional<std::int64_t> eval_time_ms;
 };
 
 // Thread safety: none; the engine calls it under its evaluation lock.
@@ -114,6 +116,19 @@ class RuleRuntime {
 
   // Pending and firing alerts as of the last evaluation.
   std::vector<AlertEvent> ActiveAlerts(std::int64_t last_eval_ms) const;
+
+  // Gives alerts persisted before a restart back to their rules (matched by
+  // file, group, name and expression): the earlier active-at and firing-since
+  // win over what the rule holds. Returns how many found a rule.
+  std::size_t RestoreAlerts(const std::vector<AlertEvent>& alerts);
+
+  // Calls fn(group, rule) for every rule, groups and rules in file order.
+  template <typename Fn>
+  void ForEachRule(Fn&& fn) const {
+    for (const auto& g : groups_) {
+      for (const auto& r : g.rules) fn(static_cast<const alerting::RuleGroup&>(*g.group), *r.rule);
+    }
+  }
 
   // Reports every pending or firing alert as resolved at now_ms (rules removed).
   void ResolveAll(std::int64_t now_ms, EvalOutput* out);

@@ -35,6 +35,21 @@ std::int64_t SaturatingSub(std::int64_t a, std::int64_t b) noexcept {
   return r;
 }
 
+// The pipeline whose shards this thread holds (a worker, a thread running cuts
+// or a held read): RunHeld from it would wait for itself.
+thread_local const void* tls_holding = nullptr;
+
+class HoldingScope {
+ public:
+  explicit HoldingScope(const void* pipeline) : previous_(tls_holding) { tls_holding = pipeline; }
+  ~HoldingScope() { tls_holding = previous_; }
+  HoldingScope(const HoldingScope&) = delete;
+  HoldingScope& operator=(const HoldingScope&) = delete;
+
+ private:
+  const void* previous_;
+};
+
 struct RuleList {
   std::vector<std::uint32_t> rules;
   std::int64_t dirty_min = kNoDirty;
@@ -172,16 +187,123 @@ void Pipeline::Stop() {
     std::lock_guard lock(coord_mu_);
     stopping_.store(true, std::memory_order_release);
   }
+  hold_cv_.notify_all();
   for (auto& w : workers_) w->wake.NotifyAll();
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }
   // Every worker has exited: this thread owns all shards now.
-  CutPlan plan;
-  while (DecideCut(&plan, /*final=*/true)) {
-    ApplyCut(plan);
+  {
+    const HoldingScope holding(this);
+    CutPlan plan;
+    while (DecideCut(&plan, /*final=*/true)) {
+      ApplyCut(plan);
+      EndCut();
+    }
+  }
+  {
+    std::lock_guard lock(coord_mu_);
+    final_cuts_done_ = true;
+  }
+  hold_cv_.notify_all();
+}
+
+void Pipeline::EndCut() {
+  {
     std::lock_guard lock(coord_mu_);
     cut_in_progress_ = false;
+  }
+  hold_cv_.notify_all();  // a RunHeld may wait for it
+}
+
+Status Pipeline::RunHeld(const HeldCallback& fn) {
+  if (tls_holding == this) {
+    return Status::FailedPrecondition(
+        "a held read cannot start on a thread that holds the shards (a cut callback or a "
+        "sample observer)");
+  }
+  std::unique_lock lock(coord_mu_);
+  // A cut in progress ends without waiting for anything but its own workers.
+  hold_cv_.wait(lock, [this] {
+    return !cut_in_progress_ || stopping_.load(std::memory_order_relaxed);
+  });
+  Status status;
+  if (stopping_.load(std::memory_order_relaxed) || !started_.load(std::memory_order_acquire)) {
+    // No worker runs (or soon none will): read directly once the final cuts are done.
+    if (stopping_.load(std::memory_order_relaxed)) {
+      hold_cv_.wait(lock, [this] { return final_cuts_done_; });
+    }
+    const std::int64_t t = last_cut_;
+    lock.unlock();
+    std::lock_guard direct(direct_mu_);
+    RunOverShards(fn, t, &status);
+    return status;
+  }
+  // Workers do not exit while a hold is in progress (see WorkerLoop).
+  cut_in_progress_ = true;
+  query_hold_ = true;
+  const std::int64_t t = last_cut_;
+  lock.unlock();
+
+  // The cut rendezvous of RunCut, with this thread as a leader that owns no shard.
+  // seq_cst: ordered before the capture CASes below (see Park).
+  const std::uint64_t seq = hold_seq_.fetch_add(1, std::memory_order_seq_cst) + 1;
+  std::vector<Worker*> captured;
+  std::uint32_t need = 0;
+  for (auto& w : workers_) {
+    if (TryCapture(*w)) {
+      w->handled_hold.store(seq, std::memory_order_relaxed);
+      captured.push_back(w.get());
+    } else {
+      ++need;
+      w->wake.NotifyAll();
+    }
+  }
+  while (true) {
+    const EventCount::Key key = arrivals_.PrepareWait();
+    // acquire: pairs with ArriveAtHold's acq_rel increment.
+    if (arrived_.load(std::memory_order_acquire) >= need) {
+      arrivals_.CancelWait();
+      break;
+    }
+    arrivals_.Wait(key);
+  }
+  RunOverShards(fn, t, &status);
+  arrived_.store(0, std::memory_order_relaxed);
+  for (Worker* w : captured) HandBack(*w);
+  bool deferred = false;
+  {
+    std::lock_guard relock(coord_mu_);
+    cut_in_progress_ = false;
+    query_hold_ = false;
+    deferred = cut_deferred_;
+    cut_deferred_ = false;
+  }
+  hold_cv_.notify_all();
+  // release: arrived workers see that nothing changed under them (and in order, as in RunCut).
+  released_seq_.store(static_cast<std::uint32_t>(seq), std::memory_order_release);
+  FutexWakeAll(&released_seq_);
+  if (deferred) {
+    // A worker refused a cut because of this hold; no new sample may come to
+    // make it decide again, so ask one to.
+    recheck_cut_.store(true, std::memory_order_seq_cst);
+    for (auto& w : workers_) w->wake.NotifyAll();
+  }
+  return status;
+}
+
+void Pipeline::RunOverShards(const HeldCallback& fn, std::int64_t cut_t, Status* status) {
+  const HoldingScope holding(this);
+  std::vector<storage::Shard*> shards;
+  shards.reserve(workers_.size());
+  for (auto& w : workers_) shards.push_back(w->shard.get());
+  storage::FanoutQueryable view(shards, cut_t, options_.series_order);
+  try {
+    fn(view, cut_t);
+  } catch (const std::exception& e) {
+    *status = Status::Internal(std::string("held read threw: ") + e.what());
+  } catch (...) {
+    *status = Status::Internal("held read threw");
   }
 }
 
@@ -284,10 +406,16 @@ PipelineStats Pipeline::stats() const {
 // ---- Worker ------------------------------------------------------------------
 
 void Pipeline::WorkerLoop(Worker& w) {
+  const HoldingScope holding(this);
   while (true) {
     if (hold_pending(w)) {
       ArriveAtHold(w);
       continue;
+    }
+    // relaxed first: the flag is almost always clear; the exchange claims it.
+    if (recheck_cut_.load(std::memory_order_relaxed) &&
+        recheck_cut_.exchange(false, std::memory_order_acq_rel)) {
+      MaybeCut(&w);
     }
     // acquire: pairs with SetSelectors' release.
     if (selectors_version_.load(std::memory_order_acquire) != w.selectors_version) RematchAll(w);
@@ -447,7 +575,7 @@ void Pipeline::Park(Worker& w) {
   const bool pending =
       hold_seq_.load(std::memory_order_seq_cst) != w.handled_hold.load(std::memory_order_relaxed) ||
       selectors_version_.load(std::memory_order_acquire) != selectors_version ||
-      stopping_.load(std::memory_order_acquire);
+      stopping_.load(std::memory_order_acquire) || recheck_cut_.load(std::memory_order_seq_cst);
   if (pending) {
     w.wake.CancelWait();
   } else {
@@ -514,7 +642,9 @@ bool Pipeline::CutOnCallingThread() {
   }
   // This thread holds every shard. No worker runs, so no other thread can
   // lead a cut (a leader is a running worker, and Stop() cuts only after the
-  // workers have exited, which needs them running).
+  // workers have exited, which needs them running). A RunHeld in progress
+  // keeps cut_in_progress_ set: the decisions below then defer to it.
+  const HoldingScope holding(this);
   for (auto& w : workers_) {
     bool progressed = false;
     for (int round = 0; round < kInlineDrainRounds; ++round) {
@@ -528,8 +658,7 @@ bool Pipeline::CutOnCallingThread() {
   CutPlan plan;
   while (DecideCut(&plan, /*final=*/false)) {
     ApplyCut(plan);
-    std::lock_guard lock(coord_mu_);
-    cut_in_progress_ = false;
+    EndCut();
   }
   for (auto& w : workers_) {
     // Read while this thread still owns the consumer side.
@@ -585,7 +714,12 @@ std::int64_t Pipeline::ComputeWatermarkLocked() const {
 
 bool Pipeline::DecideCut(CutPlan* plan, bool final) {
   std::lock_guard lock(coord_mu_);
-  if (cut_in_progress_ || (!final && stopping_.load(std::memory_order_relaxed))) return false;
+  if (cut_in_progress_) {
+    // The holder of a RunHeld leads no cut afterwards: have a worker decide again.
+    if (query_hold_) cut_deferred_ = true;
+    return false;
+  }
+  if (!final && stopping_.load(std::memory_order_relaxed)) return false;
   const std::int64_t wm = ComputeWatermarkLocked();
   if (wm == kNoTime || wm <= last_cut_) return false;
   std::int64_t min_seen = kNoDirty;
@@ -659,10 +793,7 @@ void Pipeline::RunCut(Worker* leader, const CutPlan& plan) {
   ApplyCut(plan);
   arrived_.store(0, std::memory_order_relaxed);
   for (Worker* w : captured) HandBack(*w);
-  {
-    std::lock_guard lock(coord_mu_);
-    cut_in_progress_ = false;
-  }
+  EndCut();
   // release: arrived workers see our writes to their shards. Cuts release in
   // order: the next one needs this thread's arrival, which comes after this.
   released_seq_.store(static_cast<std::uint32_t>(seq), std::memory_order_release);

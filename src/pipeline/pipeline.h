@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -128,6 +129,11 @@ struct Cut {
 // final cuts. It must not wait for a producer of this pipeline (the workers
 // that would make room are held, or it is that producer's own thread).
 using CutCallback = std::function<void(const Cut&)>;
+
+// Reads the shards as of the last cut: `storage` shows the samples with
+// timestamp <= cut_t (minimum int64 before the first cut: nothing) and is
+// valid only during the call. See Pipeline::RunHeld.
+using HeldCallback = std::function<void(promql::Queryable& storage, std::int64_t cut_t)>;
 
 // Sees each sample a shard stored for a series that feeds at least one rule,
 // with that series' rule ids, right after the shard stored it. Called on the
@@ -247,6 +253,18 @@ class Pipeline {
   // to the rings' owners and refused. Idempotent.
   void Stop();
 
+  // Runs `fn` over every shard as of the last cut, while no worker runs (so
+  // the view is consistent and no cut starts): an ad-hoc query. It neither
+  // advances time nor cuts; a cut that became due meanwhile runs right after,
+  // on a worker. It waits only for a cut or hold in progress, never for a
+  // producer, so any thread may call it (a producer's, an alert handler's)
+  // except one that already holds the shards: from a cut callback or a sample
+  // observer it returns kFailedPrecondition. After Stop() (once the final cuts
+  // ran) and before Start() it reads the shards directly, one caller at a
+  // time. While `fn` runs, ingestion waits: keep it short. kInternal if `fn`
+  // throws.
+  Status RunHeld(const HeldCallback& fn);
+
   // Finds or creates a series (see storage::Shard::Resolve).
   Result<SeriesRef> Resolve(const promql::Labels& labels);
   // REQUIRES: labels sorted by name.
@@ -289,6 +307,8 @@ class Pipeline {
   void HandBack(Worker& w);
   bool HelpParkedShards(Worker* self);
   bool CutOnCallingThread();
+  void RunOverShards(const HeldCallback& fn, std::int64_t cut_t, Status* status);
+  void EndCut();
   bool hold_pending(const Worker& w) const;
   void ArriveAtHold(Worker& w);
   void MaybeCut(Worker* leader);
@@ -325,6 +345,15 @@ class Pipeline {
   std::atomic<std::uint64_t> cuts_{0};
   std::atomic<std::uint64_t> callback_failures_{0};
   std::int64_t last_gc_cut_ = std::numeric_limits<std::int64_t>::min();  // the cut leader's
+  // Held reads (RunHeld). A hold takes cut_in_progress_ as a cut does;
+  // hold_cv_ (with coord_mu_) signals that it was cleared, that stopping_ was
+  // set, or that the final cuts are done.
+  std::condition_variable hold_cv_;
+  bool query_hold_ = false;        // guarded: the hold in progress is RunHeld's
+  bool cut_deferred_ = false;      // guarded: a cut decision was refused during it
+  bool final_cuts_done_ = false;   // guarded: Stop() ran the final cuts
+  std::atomic<bool> recheck_cut_{false};  // a worker must decide the deferred cut
+  std::mutex direct_mu_;  // one direct (unheld) read at a time, before Start or after Stop
 
   std::atomic<bool> started_{false};
   std::atomic<bool> stopping_{false};
