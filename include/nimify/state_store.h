@@ -32,7 +32,10 @@ namespace nimify {
 struct StoredValue {
   std::string key;
   std::string value;
-  // Increases with every write of the key (the first write is 1); compare-and-set reads it.
+  // Positive; compare-and-set reads it. Taken from one store-wide counter
+  // that every write (deletes included) advances, like etcd's mod_revision:
+  // it increases with every write of the key and never repeats, even for a
+  // key deleted and written again, so a stale compare-and-set cannot succeed.
   std::uint64_t revision = 0;
   // Unix milliseconds after which the key no longer exists; 0: never expires.
   std::int64_t expires_at_ms = 0;
@@ -72,7 +75,8 @@ class NIMIFY_EXPORT StateStore {
   // Appends one record to an append-only log (the audit log). Records are
   // never rewritten; each gets a sequence number, increasing from 1.
   virtual Result<std::uint64_t> Append(std::string_view log, std::string_view record) = 0;
-  // Records of `log` with sequence >= from_seq, oldest first, at most `limit`.
+  // Records of `log` with sequence >= from_seq, oldest first, at most `limit`
+  // (0 gives none). An unknown log has no records.
   virtual Result<std::vector<std::pair<std::uint64_t, std::string>>> ReadLog(
       std::string_view log, std::uint64_t from_seq, std::size_t limit) = 0;
 
@@ -95,10 +99,12 @@ struct FileStateStoreOptions {
 };
 
 // A directory holding a checksummed, fsync'ed journal of the key space and
-// one append-only file per log. Opening replays the journal; a torn or
-// corrupt tail is detected, reported through `recovered` notes (see
-// FileStateStoreInfo) and cut off, never a crash. kUnavailable when the
-// directory cannot be created or locked (one process per directory).
+// one append-only file per log. Opening replays the journal and the logs: a
+// torn tail is cut off; at a corrupt record replay stops, keeps what precedes
+// it and keeps a copy of the damaged file (<name>.corrupt-<unix ms>); both
+// are reported (GetFileStateStoreInfo), never a crash. See docs/actions.md,
+// "State store". kUnavailable when the directory cannot be created or locked
+// (one process per directory).
 NIMIFY_EXPORT Result<std::unique_ptr<StateStore>> OpenFileStateStore(
     const std::string& directory, FileStateStoreOptions options = {});
 

@@ -1,0 +1,1 @@
+nimify_benchmark(state_store_benchmark SOURCES state_store_benchmark.cc DEPS nimify_internal)
