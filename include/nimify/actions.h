@@ -184,6 +184,11 @@ struct HandlerContext {
   std::string type;             // its type
   StateStore* store = nullptr;  // durable state; use keys under "handler/<name>/"
   std::function<void(LogLevel, std::string_view)> log;  // never null
+  // True when this handler can only plan: global or handler dry-run, or
+  // ResponderOptions::force_dry_run. A factory may then defer checks that
+  // need the outside world (a program on PATH) to the first real run; a
+  // reload that turns dry-run off builds new handlers, which check again.
+  bool dry_run = false;
 };
 
 using ActionHandlerFactory = std::function<Result<std::shared_ptr<ActionHandler>>(
@@ -267,24 +272,50 @@ struct AlertStatus {
 // ---- Decisions ---------------------------------------------------------------
 
 // One decision of the responder: what `nimify replay` prints, one JSON object a
-// line, and what the audit log records.
+// line, and what the audit log records (docs/actions.md "## Decisions").
+//
+// kind and the outcomes it takes (empty outcome: the kind says it all):
+//   alert         state pending|firing|resolved; outcome empty.
+//   notify        a group notification: ran, planned (dry-run), skipped_muted
+//                 (a mute/active time interval); labels = the group labels,
+//                 alertname when the group's alerts share one, detail = group
+//                 key and counts.
+//   silenced      detail "silence <id>"; once per alert and silence.
+//   inhibited     detail "inhibited by <fingerprint>".
+//   acknowledged  detail "<who>: <comment>".
+//   escalate      target = the level's target, detail "level N of <policy>".
+//   step          ran, failed (the call failed, a `when` or template error),
+//                 planned (dry-run), refused (Render refused it), manual (text
+//                 for a person, rendered), skipped_condition, skipped_budget,
+//                 skipped_cooldown, breaker_open (then escalates), cancelled
+//                 (the alert resolved before the step started).
+//   verify        recovered, not_recovered (then on_failure runs).
+// Audit log only (never printed by replay, never passed to on_decision):
+//   step/started  the decision to run, recorded before the handler is called;
+//   attempt       one record per handler attempt: ran or failed, attempt,
+//                 duration_ms, exit/HTTP status, summary ("... (retrying)").
 struct Decision {
   std::int64_t ts_ms = 0;
-  // alert, notify, silenced, inhibited, acknowledged, step, escalate, verify.
+  // alert, notify, silenced, inhibited, acknowledged, step, escalate, verify
+  // (audit log also: attempt).
   std::string kind;
   std::string state;  // kind alert: pending, firing, resolved
   std::string alertname;
-  OwnedLabels labels;
+  OwnedLabels labels;  // the alert's labels; notify: the group labels
   std::string fingerprint;
   std::string receiver;
   std::string response;
   std::string step;
   std::string handler;
-  // planned, ran, failed, refused, skipped_condition, skipped_budget,
-  // skipped_cooldown, breaker_open, recovered, not_recovered, manual.
+  // See above: planned, ran, failed, refused, manual, skipped_condition,
+  // skipped_budget, skipped_cooldown, skipped_muted, breaker_open, cancelled,
+  // recovered, not_recovered (audit log also: started).
   std::string outcome;
   std::string target;   // escalation level target, or a remediation target
-  std::string detail;   // the rendered argv / request, the condition, the reason
+  // What was decided: for a step, always the Render() text (the rendered argv
+  // or request), planned or run; else the condition, the reason, the group.
+  std::string detail;
+  std::string summary;  // a step that ran: the handler's result ("exit 0", "HTTP 200")
   std::string output;   // an excerpt of the output
   int exit_status = -1;
   int http_status = 0;
