@@ -1,0 +1,72 @@
+// nimifyd's config file: one YAML file with the daemon's own sections
+// (global, rule_files, engine, limits) and the response config of
+// docs/actions.md (route, receivers, handlers, responses, ...), which is given
+// to nimify::Responder unchanged minus the daemon's keys. docs/daemon.md
+// lists every key.
+#ifndef NIMIFY_DAEMON_CONFIG_H_
+#define NIMIFY_DAEMON_CONFIG_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nimify/config.h"
+#include "nimify/sample.h"
+#include "nimify/status.h"
+
+namespace nimify::daemon {
+
+// Limits on clients and requests (config section `limits:`).
+struct RequestLimits {
+  std::size_t max_header_bytes = 16u << 10;
+  std::size_t max_body_bytes = 32u << 20;
+  // Remote write: the snappy-decoded protobuf.
+  std::size_t max_decompressed_bytes = 64u << 20;
+  std::size_t max_samples_per_request = 2'000'000;
+  std::size_t max_connections = 1024;
+  // A request must arrive whole within this time (slow clients are cut off);
+  // also the idle time of a keep-alive connection.
+  std::chrono::milliseconds read_timeout{30'000};
+  std::chrono::milliseconds query_timeout{2 * 60'000};
+  std::size_t max_query_samples = 50'000'000;
+};
+
+struct EngineSettings {
+  std::uint32_t shards = 0;  // 0: one per hardware thread
+  std::uint32_t ring_capacity = 1u << 14;
+  // How late a sample may arrive behind the wall clock and still count;
+  // evaluation runs this far behind the clock.
+  std::chrono::milliseconds allowed_lateness{15'000};
+  std::chrono::milliseconds retention{0};  // 0: what the rules need
+  std::uint64_t max_series = 0;            // 0: unlimited
+  // Samples older than now - max_sample_age are refused with 400.
+  // 0: the engine's retention, at least one hour.
+  std::chrono::milliseconds max_sample_age{0};
+};
+
+struct DaemonConfig {
+  std::string file;  // empty when no config file was given
+  std::chrono::milliseconds evaluation_interval{60'000};
+  OwnedLabels external_labels;
+  // Resolved against the config file's directory, as Prometheus does.
+  std::vector<std::string> rule_files;
+  EngineSettings engine;
+  RequestLimits limits;
+  // The response config (the file minus the daemon's keys); unset when the
+  // file has no response sections (no route, receivers, handlers, ...).
+  std::optional<ConfigNode> responses;
+};
+
+// Reads and checks a config file. Errors read "file:line:col: message".
+Result<DaemonConfig> LoadConfigFile(const std::string& path);
+// The same for text already read; `origin` names it in errors and is the base
+// for relative rule_files.
+Result<DaemonConfig> ParseConfig(std::string_view text, std::string_view origin);
+
+}  // namespace nimify::daemon
+
+#endif  // NIMIFY_DAEMON_CONFIG_H_

@@ -1,0 +1,470 @@
+#include "daemon/daemon.h"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
+#include "daemon/am_api.h"
+#include "daemon/auth.h"
+#include "daemon/state_restore.h"
+#include "daemon/tls.h"
+#include "daemon/daemon_impl.h"
+#include "daemon/prom_api.h"
+
+namespace nimify::daemon {
+
+std::int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+namespace {
+
+std::string ResponderYaml(const DaemonConfig& c) {
+  return c.responses ? c.responses->ToYaml() : std::string();
+}
+
+std::vector<std::string> AllRuleFiles(const DaemonConfig& config, const Flags& flags) {
+  std::vector<std::string> files = config.rule_files;
+  files.insert(files.end(), flags.rules_files.begin(), flags.rules_files.end());
+  return files;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const RuleSet>> Daemon::Impl::LoadRules(const DaemonConfig& c) const {
+  const std::vector<std::string> files = AllRuleFiles(c, options.flags);
+  if (files.empty()) return RuleSet::Empty();
+  return RuleSet::LoadFiles(files);
+}
+
+Result<std::shared_ptr<Responder>> Daemon::Impl::MakeResponder(const ConfigNode& node) const {
+  ResponderOptions ro;
+  ro.clock = ResponderClock::kWall;
+  ro.force_dry_run = options.flags.dry_run;
+  ro.store = store;
+  ro.log = logs->Callback("responder");
+  std::shared_ptr<spdlog::logger> decisions = logs->Make("responder");
+  ro.on_decision = [decisions](const Decision& d) {
+    LogKv(*decisions, spdlog::level::info, "decision",
+          {{"kind", d.kind},
+           {"alertname", d.alertname},
+           {"state", d.state},
+           {"fingerprint", d.fingerprint},
+           {"receiver", d.receiver},
+           {"response", d.response},
+           {"step", d.step},
+           {"handler", d.handler},
+           {"outcome", d.outcome},
+           {"target", d.target},
+           {"detail", d.detail},
+           {"summary", d.summary},
+           {"dry_run", d.dry_run ? "true" : "false"}});
+  };
+  return Responder::Create(node, std::move(ro));
+}
+
+Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  const Flags& flags = impl->options.flags;
+  impl->logs = std::make_unique<LogFactory>(flags.log_format, flags.log_level,
+                                            impl->options.log_sink);
+  impl->log = impl->logs->Make("nimifyd");
+  impl->http_log = impl->logs->Make("http");
+  impl->started_ms = WallClockMs();
+  LoadedWebConfig web;
+  if (!flags.web_config_file.empty()) {
+    Result<LoadedWebConfig> loaded = LoadWebConfigWithTls(flags.web_config_file);
+    if (!loaded.ok()) return loaded.status().WithPrefix("--web.config.file");
+    web = std::move(*loaded);
+    impl->auth = std::make_shared<AuthenticatorSlot>(web.auth);
+  }
+
+  // Config and rules first: a bad file stops start-up before anything runs.
+  DaemonConfig config;
+  if (!flags.config_file.empty()) {
+    NIMIFY_ASSIGN_OR_RETURN(config, LoadConfigFile(flags.config_file));
+  }
+  NIMIFY_ASSIGN_OR_RETURN(std::shared_ptr<const RuleSet> rules, impl->LoadRules(config));
+
+  if (flags.state_dir.empty()) {
+    impl->store = NewMemoryStateStore();
+  } else {
+    Result<std::unique_ptr<StateStore>> store = OpenFileStateStore(flags.state_dir);
+    if (!store.ok()) return store.status().WithPrefix("--storage.state-dir");
+    impl->store = std::move(*store);
+    const FileStateStoreInfo info = GetFileStateStoreInfo(*impl->store);
+    LogKv(*impl->log, spdlog::level::info, "state restored",
+          {{"dir", flags.state_dir}, {"records", std::to_string(info.records_replayed)},
+           {"bytes_discarded", std::to_string(info.bytes_discarded)}});
+    for (const std::string& note : info.notes) {
+      LogKv(*impl->log, spdlog::level::warn, "state store", {{"note", note}});
+    }
+  }
+
+  EngineOptions eo;
+  eo.clock = ClockMode::kWallClock;
+  eo.shards = config.engine.shards;
+  eo.ring_capacity = config.engine.ring_capacity;
+  eo.allowed_lateness = config.engine.allowed_lateness;
+  eo.retention = config.engine.retention;
+  eo.max_series = config.engine.max_series;
+  eo.compat = flags.compat;
+  eo.default_eval_interval = config.evaluation_interval;
+  eo.external_labels = config.external_labels;
+  eo.external_url = flags.external_url;
+  eo.max_producers = static_cast<std::uint32_t>(std::max<std::size_t>(64, impl->options.io_threads + 8));
+  eo.log = impl->logs->Callback("engine");
+  NIMIFY_ASSIGN_OR_RETURN(impl->engine, Engine::Create(std::move(eo), rules));
+
+  if (config.responses) {
+    Result<std::shared_ptr<Responder>> responder = impl->MakeResponder(*config.responses);
+    if (!responder.ok()) {
+      (void)impl->engine->Stop();
+      return responder.status();
+    }
+    impl->responder = std::move(*responder);
+    NIMIFY_RETURN_IF_ERROR(impl->responder->Attach(*impl->engine));
+  }
+  // After the responder, so it sees the events of restored alerts (state_restore.h).
+  AlertStateKeeper::Start(*impl->engine, impl->store, impl->logs->Make("state"));
+
+  impl->limits = config.limits;
+  const std::int64_t retention_ms = config.engine.retention.count();
+  impl->max_sample_age_ms = config.engine.max_sample_age.count() > 0
+                                ? config.engine.max_sample_age.count()
+                                : std::max<std::int64_t>(retention_ms, 3600 * 1000);
+  impl->max_future_ms = std::max<std::int64_t>(config.engine.allowed_lateness.count(), 5000);
+  impl->responder_yaml = ResponderYaml(config);
+  impl->config = std::move(config);
+
+  const std::size_t threads = std::max<std::size_t>(1, impl->options.io_threads);
+  ProducerOptions po;
+  // A short wait absorbs bursts; past it the request gets 429 and Prometheus retries.
+  po.backpressure = BackpressurePolicy::kWait;
+  po.max_wait = std::chrono::milliseconds(100);
+  for (std::size_t i = 0; i < threads; ++i) {
+    auto w = std::make_unique<IngestWorker>();
+    NIMIFY_ASSIGN_OR_RETURN(w->producer, impl->engine->NewProducer(po));
+    impl->workers.push_back(std::move(w));
+  }
+
+  HttpServerOptions so;
+  so.listen_address = flags.listen_address;
+  so.threads = threads;
+  so.limits = impl->limits;
+  if (impl->auth) so.authorize = MakeReloadableAuthorizeHook(impl->auth);
+  so.tls = web.tls;
+  Impl* raw = impl.get();
+  so.observe = [raw](std::string_view handler, int status, double secs) {
+    raw->metrics.ObserveRequest(handler, status, secs);
+  };
+  so.on_connection = [raw](std::int64_t delta, bool refused) {
+    if (refused) raw->metrics.connections_refused.fetch_add(1);
+    raw->metrics.connections_open.fetch_add(delta);
+  };
+  impl->server = std::make_unique<HttpServer>(so);
+  impl->RegisterRoutes();
+  if (Status st = impl->server->Start(); !st.ok()) {
+    for (auto& w : impl->workers) w->producer.reset();
+    if (impl->responder) (void)impl->responder->Stop(std::chrono::seconds(1));
+    (void)impl->engine->Stop();
+    return st;
+  }
+  impl->metrics.last_reload_success_ms.store(WallClockMs());
+  impl->ready.store(true);
+  LogKv(*impl->log, spdlog::level::info, "nimifyd started",
+        {{"version", NIMIFY_DAEMON_VERSION},
+         {"address", flags.listen_address},
+         {"port", std::to_string(impl->server->port())},
+         {"tls", impl->server->tls_enabled() ? "on" : "off"},
+         {"rules", std::to_string(rules->rule_count())},
+         {"responses", impl->responder ? "on" : "off"},
+         {"dry_run", flags.dry_run ? "true" : "false"}});
+  return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
+}
+
+Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Daemon::~Daemon() { (void)Shutdown(std::chrono::seconds(10)); }
+
+std::uint16_t Daemon::port() const { return impl_->server->port(); }
+bool Daemon::ready() const { return impl_->ready.load(); }
+Engine& Daemon::engine() { return *impl_->engine; }
+
+Status Daemon::Reload() { return impl_->Reload(); }
+
+Status Daemon::Impl::Reload() {
+  std::lock_guard<std::mutex> lock(reload_mu);
+  if (shut_down) return Status::FailedPrecondition("nimifyd is shutting down");
+  metrics.reloads.fetch_add(1);
+  const Status st = ReloadLocked();
+  if (!st.ok()) {
+    metrics.reload_failures.fetch_add(1);
+    metrics.last_reload_successful.store(0);
+    LogKv(*log, spdlog::level::err, "reload refused; the running configuration stays",
+          {{"err", st.message()}});
+    return st;
+  }
+  metrics.last_reload_successful.store(1);
+  metrics.last_reload_success_ms.store(WallClockMs());
+  LogKv(*log, spdlog::level::info, "configuration reloaded",
+        {{"rules", std::to_string(engine->rules()->rule_count())},
+         {"responses", CurrentResponder() ? "on" : "off"}});
+  return Status::Ok();
+}
+
+Status Daemon::Impl::ReloadLocked() {
+  DaemonConfig next;
+  if (!options.flags.config_file.empty()) {
+    NIMIFY_ASSIGN_OR_RETURN(next, LoadConfigFile(options.flags.config_file));
+  }
+  NIMIFY_ASSIGN_OR_RETURN(std::shared_ptr<const RuleSet> rules, LoadRules(next));
+  std::optional<LoadedWebConfig> web;  // users, tokens and certificates reload
+  if (auth) {
+    Result<LoadedWebConfig> loaded = LoadWebConfigWithTls(options.flags.web_config_file);
+    if (!loaded.ok()) return loaded.status().WithPrefix("--web.config.file");
+    web = std::move(*loaded);
+  }
+  const std::string next_yaml = ResponderYaml(next);
+  std::shared_ptr<Responder> next_responder;
+  bool responder_changed = false;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    responder_changed = next_yaml != responder_yaml;
+  }
+  // Validate everything before changing anything.
+  if (responder_changed && next.responses) {
+    NIMIFY_ASSIGN_OR_RETURN(next_responder, MakeResponder(*next.responses));
+  }
+  NIMIFY_RETURN_IF_ERROR(engine->SetRules(rules));
+  if (web) {
+    auth->Set(web->auth);
+    if ((web->tls != nullptr) != server->tls_enabled()) {
+      LogKv(*log, spdlog::level::warn, "setting changed; it takes effect at restart",
+            {{"setting", "tls_server_config"}});
+    } else if (web->tls) {
+      (void)server->SetTlsContext(web->tls);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    const auto restart_only = [this](bool changed, std::string_view what) {
+      if (changed) {
+        LogKv(*log, spdlog::level::warn, "setting changed; it takes effect at restart",
+              {{"setting", what}});
+      }
+    };
+    restart_only(next.engine.shards != config.engine.shards ||
+                     next.engine.ring_capacity != config.engine.ring_capacity ||
+                     next.engine.allowed_lateness != config.engine.allowed_lateness ||
+                     next.engine.retention != config.engine.retention ||
+                     next.engine.max_series != config.engine.max_series ||
+                     next.engine.max_sample_age != config.engine.max_sample_age,
+                 "engine");
+    restart_only(next.evaluation_interval != config.evaluation_interval ||
+                     next.external_labels != config.external_labels,
+                 "global");
+    next.engine = config.engine;
+    next.limits = config.limits;
+    next.evaluation_interval = config.evaluation_interval;
+    next.external_labels = config.external_labels;
+  }
+  if (responder_changed) {
+    std::shared_ptr<Responder> old;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      old = responder;
+    }
+    // The old one stops first so that no alert is handled twice; silences and
+    // acknowledgements live in the shared store and carry over.
+    if (old) (void)old->Stop(std::chrono::seconds(10));
+    if (next_responder) {
+      const Status attached = next_responder->Attach(*engine);
+      if (!attached.ok()) {
+        LogKv(*log, spdlog::level::err, "attaching the new responder failed",
+              {{"err", attached.message()}});
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    responder = next_responder;
+    responder_yaml = next_yaml;
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  config = std::move(next);
+  return Status::Ok();
+}
+
+Status Daemon::Shutdown(std::chrono::milliseconds deadline) {
+  std::lock_guard<std::mutex> lock(impl_->reload_mu);
+  if (impl_->shut_down) return impl_->shutdown_status;
+  impl_->shut_down = true;
+  impl_->ready.store(false);
+  LogKv(*impl_->log, spdlog::level::info, "shutting down",
+        {{"deadline", std::to_string(deadline.count()) + "ms"}});
+  // 1. Intake: no new connections; requests in flight finish.
+  impl_->server->Stop(deadline);
+  // 2. Producers publish what they staged and leave the watermark.
+  for (auto& w : impl_->workers) {
+    std::lock_guard<std::mutex> wl(w->mu);
+    w->producer.reset();
+  }
+  // 3. Final evaluations; every queued event reaches the responder.
+  Status st = impl_->engine->Stop();
+  // 4. Calls in flight get until the deadline; state is flushed.
+  if (std::shared_ptr<Responder> r = impl_->CurrentResponder()) {
+    const Status rs = r->Stop(deadline);
+    if (st.ok()) st = rs;
+  }
+  impl_->shutdown_status = st;
+  LogKv(*impl_->log, spdlog::level::info, "stopped", {{"status", st.ok() ? "ok" : st.message()}});
+  impl_->log->flush();
+  return st;
+}
+
+void Daemon::Impl::RegisterRoutes() {
+  RegisterAlertmanagerApi(*this);  // first: it also answers POST /api/v1/alerts
+  HttpServer& s = *server;
+  const std::vector<std::string> get{"GET"};
+  const std::vector<std::string> get_post{"GET", "POST"};
+  const std::vector<std::string> post{"POST"};
+  auto bind = [this](HttpResponse (Impl::*fn)(const HttpRequest&)) {
+    return [this, fn](const HttpRequest& req) { return (this->*fn)(req); };
+  };
+  s.Handle("/api/v1/write", post, "/api/v1/write", bind(&Impl::RemoteWrite));
+  s.Handle("/api/v1/import/prometheus", post, "/api/v1/import/prometheus",
+           bind(&Impl::ImportText));
+  s.Handle("/api/v1/import/json", post, "/api/v1/import/json", bind(&Impl::ImportJson));
+  s.Handle("/api/v1/query", get_post, "/api/v1/query", bind(&Impl::Query));
+  s.Handle("/api/v1/query_range", get_post, "/api/v1/query_range", bind(&Impl::QueryRange));
+  s.Handle("/api/v1/series", get_post, "/api/v1/series", bind(&Impl::Series));
+  s.Handle("/api/v1/labels", get_post, "/api/v1/labels", bind(&Impl::Labels));
+  s.Handle("/api/v1/label/", get, "/api/v1/label/:name/values", bind(&Impl::LabelValues),
+           /*prefix=*/true);
+  s.Handle("/api/v1/rules", get, "/api/v1/rules", bind(&Impl::Rules));
+  s.Handle("/api/v1/alerts", get, "/api/v1/alerts", bind(&Impl::Alerts));
+  s.Handle("/api/v1/status/buildinfo", get, "/api/v1/status/buildinfo", bind(&Impl::BuildInfo));
+  s.Handle("/api/v1/metadata", get, "/api/v1/metadata", [](const HttpRequest&) {
+    return HttpResponse::Json(200, ApiSuccessBody("{}"));
+  });
+  s.Handle("/api/v1/query_exemplars", get_post, "/api/v1/query_exemplars", [](const HttpRequest&) {
+    return HttpResponse::Json(200, ApiSuccessBody("[]"));
+  });
+  s.Handle("/metrics", get, "/metrics", [this](const HttpRequest&) { return Metrics(); });
+  s.Handle("/-/healthy", {"GET", "HEAD"}, "/-/healthy", [](const HttpRequest&) {
+    return HttpResponse::Text(200, "nimifyd is Healthy.\n");
+  });
+  s.Handle("/-/ready", {"GET", "HEAD"}, "/-/ready", [this](const HttpRequest&) {
+    return ready.load() ? HttpResponse::Text(200, "nimifyd is Ready.\n")
+                        : HttpResponse::Text(503, "Service Unavailable\n");
+  });
+  s.Handle("/-/reload", {"POST", "PUT"}, "/-/reload", [this](const HttpRequest&) {
+    const Status st = Reload();
+    if (st.ok()) return HttpResponse::Text(200, "");
+    if (st.code() == StatusCode::kFailedPrecondition) {
+      return HttpResponse::Text(503, std::string(st.message()) + "\n");
+    }
+    return HttpResponse::Text(500, "failed to reload config: " + std::string(st.message()) + "\n");
+  });
+}
+
+HttpResponse Daemon::Impl::Metrics() {
+  std::string out;
+  ExpositionWriter w(&out);
+  w.Family("nimify_build_info", "gauge", "A metric with a constant '1' value labeled by version.");
+  w.Sample("nimify_build_info", {{"version", NIMIFY_DAEMON_VERSION}}, 1);
+  w.Family("nimify_start_time_seconds", "gauge", "Start time of the process since unix epoch.");
+  w.Sample("nimify_start_time_seconds", static_cast<double>(started_ms) / 1000.0);
+  w.Family("nimify_ready", "gauge", "Whether nimifyd is ready (state restored, rules loaded).");
+  w.Sample("nimify_ready", ready.load() ? 1 : 0);
+  metrics.Write(w);
+
+  const EngineStats es = engine->stats();
+  const auto counter = [&w](std::string_view name, std::string_view help, std::uint64_t v) {
+    w.Family(name, "counter", help);
+    w.Sample(name, static_cast<double>(v));
+  };
+  const auto gauge = [&w](std::string_view name, std::string_view help, double v) {
+    w.Family(name, "gauge", help);
+    w.Sample(name, v);
+  };
+  counter("nimify_engine_samples_accepted_total", "Samples the engine accepted.",
+          es.samples_accepted);
+  counter("nimify_engine_samples_refused_total", "Samples the engine refused (backpressure).",
+          es.samples_refused);
+  counter("nimify_engine_samples_late_total", "Samples at or below a producer's watermark.",
+          es.samples_late);
+  counter("nimify_engine_samples_rejected_total",
+          "Samples a shard could not store (out of order, duplicate, too old).",
+          es.samples_rejected);
+  gauge("nimify_engine_series", "Active series in the engine.", static_cast<double>(es.series_live));
+  counter("nimify_engine_series_refused_total", "Series refused at max_series.", es.series_refused);
+  gauge("nimify_engine_memory_bytes", "Estimated heap of the engine's shards.",
+        static_cast<double>(es.memory_bytes));
+  gauge("nimify_engine_queue_depth", "Alert events waiting for the dispatcher.",
+        static_cast<double>(es.queue_depth));
+  counter("nimify_rule_evaluation_instants_total", "Evaluation instants run.",
+          es.evaluation_instants);
+  counter("nimify_rule_evaluations_total", "Rule evaluations.", es.rule_evaluations);
+  counter("nimify_rule_evaluations_skipped_total",
+          "Rule evaluations left out because their result was known to be empty.",
+          es.rule_evaluations_skipped);
+  counter("nimify_rule_evaluation_failures_total", "Rule evaluations that failed.",
+          es.rule_failures);
+  gauge("nimify_rule_last_evaluation_timestamp_seconds", "The last evaluation instant.",
+        es.last_evaluation_ms > 0 ? static_cast<double>(es.last_evaluation_ms) / 1000.0 : 0);
+  counter("nimify_alert_events_total", "Alert transitions queued for the handlers.",
+          es.alert_events);
+  counter("nimify_handler_failures_total", "Alert handler calls that threw.", es.handler_failures);
+
+  std::uint64_t pending = 0, firing = 0;
+  for (const AlertEvent& a : engine->ActiveAlerts()) {
+    (a.state == AlertState::kFiring ? firing : pending) += 1;
+  }
+  w.Family("nimify_alerts", "gauge", "Active alerts by state.");
+  w.Sample("nimify_alerts", {{"state", "firing"}}, static_cast<double>(firing));
+  w.Sample("nimify_alerts", {{"state", "pending"}}, static_cast<double>(pending));
+
+  w.Family("nimify_rule_group_last_duration_seconds", "gauge",
+           "The duration of the last rule group evaluation.");
+  std::string last_group;
+  for (const RuleHealth& h : engine->RuleHealth()) {
+    const std::string key = h.file + ";" + h.group;
+    if (key == last_group) continue;
+    last_group = key;
+    w.Sample("nimify_rule_group_last_duration_seconds", {{"rule_group", key}},
+             static_cast<double>(h.group_evaluation_duration.count()) / 1e9);
+  }
+
+  if (std::shared_ptr<Responder> r = CurrentResponder()) {
+    const ResponderStats rs = r->stats();
+    counter("nimify_responder_alerts_received_total", "Alert transitions the responder received.",
+            rs.alerts_received);
+    counter("nimify_responder_notifications_total", "Group notifications sent.", rs.notifications);
+    w.Family("nimify_responder_steps_total", "counter", "Response steps by outcome.");
+    w.Sample("nimify_responder_steps_total", {{"outcome", "ran"}}, static_cast<double>(rs.steps_run));
+    w.Sample("nimify_responder_steps_total", {{"outcome", "planned"}},
+             static_cast<double>(rs.steps_planned));
+    w.Sample("nimify_responder_steps_total", {{"outcome", "failed"}},
+             static_cast<double>(rs.steps_failed));
+    w.Sample("nimify_responder_steps_total", {{"outcome", "skipped"}},
+             static_cast<double>(rs.steps_skipped));
+    counter("nimify_responder_escalations_total", "Escalation levels reached.", rs.escalations);
+    counter("nimify_responder_handler_attempts_total", "Handler calls attempted.",
+            rs.handler_attempts);
+    counter("nimify_responder_handler_retries_total", "Handler calls retried.", rs.handler_retries);
+    gauge("nimify_responder_in_flight", "Handler calls in flight.",
+          static_cast<double>(rs.in_flight));
+    counter("nimify_responder_audit_records_total", "Decisions written to the audit log.",
+            rs.audit_records);
+    counter("nimify_state_write_failures_total", "State store writes that failed.",
+            rs.state_write_failures);
+  }
+  HttpResponse res = HttpResponse::Text(200, std::move(out));
+  res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  return res;
+}
+
+}  // namespace nimify::daemon

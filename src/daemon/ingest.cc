@@ -1,0 +1,211 @@
+// The write endpoints: remote write, text exposition and JSON lines imports.
+#include <snappy.h>
+
+#include <chrono>
+
+#include "daemon/daemon_impl.h"
+#include "daemon/prom_api.h"
+#include "ingest/batch.h"
+#include "ingest/json_lines.h"
+#include "ingest/remote_write.h"
+#include "ingest/text_format.h"
+
+namespace nimify::daemon {
+namespace {
+
+HttpResponse BadData(std::string_view message) {
+  return HttpResponse::Text(400, std::string(message) + "\n");
+}
+
+ingest::Limits DecodeLimits(const RequestLimits& l) {
+  ingest::Limits limits;
+  limits.max_body_bytes = l.max_body_bytes;
+  limits.max_decompressed_bytes = l.max_decompressed_bytes;
+  limits.max_samples = l.max_samples_per_request;
+  return limits;
+}
+
+// Length-prefixed label text: no two label sets share a key.
+void MakeKey(const ingest::BatchSeries& s, std::string* key) {
+  key->clear();
+  const auto put = [key](std::string_view v) {
+    const auto n = static_cast<std::uint32_t>(v.size());
+    key->append(reinterpret_cast<const char*>(&n), sizeof(n));
+    key->append(v);
+  };
+  for (const ingest::LabelPair& l : s.labels) {
+    put(l.name);
+    put(l.value);
+  }
+}
+
+}  // namespace
+
+SeriesRefCache::Entry* SeriesRefCache::Find(std::string_view key, std::int64_t now_ms) {
+  auto it = map_.find(key);
+  if (it == map_.end()) return nullptr;
+  if (now_ms - it->second.last_used_ms > kRefreshAfterMs) return nullptr;
+  it->second.last_used_ms = now_ms;
+  return &it->second;
+}
+
+void SeriesRefCache::Put(std::string_view key, SeriesRef ref, std::int64_t now_ms) {
+  if (map_.size() >= kMaxEntries) map_.clear();
+  auto [it, inserted] = map_.try_emplace(std::string(key), Entry{ref, now_ms});
+  if (!inserted) it->second = Entry{ref, now_ms};
+}
+
+HttpResponse Daemon::Impl::AppendBatch(std::size_t worker_index, const ingest::Batch& batch) {
+  IngestWorker& w = *workers[worker_index % workers.size()];
+  std::lock_guard<std::mutex> lock(w.mu);
+  if (w.producer == nullptr) {
+    return HttpResponse::Text(503, "shutting down\n");
+  }
+  metrics.samples_received.fetch_add(batch.sample_count(), std::memory_order_relaxed);
+  const std::int64_t now = WallClockMs();
+  const std::int64_t oldest = now - max_sample_age_ms;
+  const std::int64_t newest = now + max_future_ms;
+  std::uint64_t appended = 0, late = 0, too_old = 0, too_new = 0, unresolved = 0;
+  std::string first_bad_series;
+  HttpResponse result;
+  result.status = 204;
+  bool pushed_back = false;
+  for (std::size_t i = 0; i < batch.series_count() && !pushed_back; ++i) {
+    const ingest::BatchSeries s = batch.series(i);
+    MakeKey(s, &w.key);
+    SeriesRef ref = 0;
+    if (SeriesRefCache::Entry* e = w.cache.Find(w.key, now)) {
+      ref = e->ref;
+    } else {
+      w.labels.clear();
+      for (const ingest::LabelPair& l : s.labels) w.labels.push_back(Label{l.name, l.value});
+      Result<SeriesRef> r = w.producer->Resolve(w.labels);
+      metrics.series_resolved.fetch_add(1, std::memory_order_relaxed);
+      if (!r.ok()) {
+        unresolved += s.samples.size();
+        // A bad label set or the series limit: retrying the same body cannot help.
+        if (result.status == 204) {
+          result = BadData("series " + std::string(s.MetricName()) + ": " +
+                           std::string(r.status().message()));
+        }
+        continue;
+      }
+      ref = *r;
+      w.cache.Put(w.key, ref, now);
+    }
+    const std::int64_t watermark = w.producer->watermark();
+    for (const promql::Point& p : s.samples) {
+      if (p.t < oldest) {
+        ++too_old;
+        if (first_bad_series.empty()) first_bad_series = std::string(s.MetricName());
+        continue;
+      }
+      if (p.t > newest) {
+        ++too_new;
+        if (first_bad_series.empty()) first_bad_series = std::string(s.MetricName());
+        continue;
+      }
+      if (p.t <= watermark) {
+        ++late;
+        continue;
+      }
+      const Status st = w.producer->Append(ref, p.t, p.v);
+      if (st.ok()) {
+        ++appended;
+        continue;
+      }
+      if (st.code() == StatusCode::kInvalidArgument) {
+        ++late;  // the clock moved the watermark past it meanwhile
+        continue;
+      }
+      // Backpressure (full rings) or a stopping engine: Prometheus retries
+      // the whole request on 429/503; what was appended is deduplicated
+      // by the shards (same timestamp and value).
+      pushed_back = true;
+      metrics.ingest_requests_refused.fetch_add(1, std::memory_order_relaxed);
+      metrics.samples_refused.fetch_add(
+          batch.sample_count() - appended - late - too_old - too_new - unresolved,
+          std::memory_order_relaxed);
+      const bool stopping = st.code() == StatusCode::kFailedPrecondition;
+      result = HttpResponse::Text(stopping ? 503 : 429,
+                                  std::string(stopping ? "shutting down: " : "overloaded: ") +
+                                      std::string(st.message()) + "\n");
+      result.headers.emplace_back("Retry-After", "1");
+      break;
+    }
+  }
+  (void)w.producer->Flush();
+  metrics.samples_appended.fetch_add(appended, std::memory_order_relaxed);
+  metrics.samples_refused.fetch_add(unresolved, std::memory_order_relaxed);
+  metrics.samples_late.fetch_add(late, std::memory_order_relaxed);
+  metrics.samples_too_old.fetch_add(too_old + too_new, std::memory_order_relaxed);
+  if (!pushed_back && result.status == 204 && (too_old > 0 || too_new > 0)) {
+    // Out of bounds, as Prometheus's receiver answers it: 400, not retried.
+    std::string msg = "out of bounds: ";
+    if (too_old > 0) {
+      msg += std::to_string(too_old) + " samples older than the maximum sample age (" +
+             std::to_string(max_sample_age_ms / 1000) + "s)";
+    }
+    if (too_new > 0) {
+      if (too_old > 0) msg += ", ";
+      msg += std::to_string(too_new) + " samples too far in the future";
+    }
+    msg += ", e.g. series " + first_bad_series;
+    result = BadData(msg);
+  }
+  return result;
+}
+
+HttpResponse Daemon::Impl::RemoteWrite(const HttpRequest& req) {
+  if (!req.content_encoding.empty() && req.content_encoding != "snappy") {
+    return HttpResponse::Text(415, "unsupported Content-Encoding \"" + req.content_encoding +
+                                       "\": remote write bodies are snappy-compressed\n");
+  }
+  // Remote write 2.0 (io.prometheus.write.v2.Request) is not supported; 415
+  // makes Prometheus fall back or report it clearly.
+  if (req.content_type.find("io.prometheus.write.v2") != std::string::npos) {
+    return HttpResponse::Text(415, "remote write 2.0 is not supported; use protobuf_message: "
+                                   "prometheus.WriteRequest\n");
+  }
+  // Check the claimed size before inflating anything: a few bytes can
+  // announce gigabytes.
+  std::size_t size = 0;
+  if (!snappy::GetUncompressedLength(req.body.data(), req.body.size(), &size)) {
+    return BadData("remote write: body is not snappy block-format data (bad length header)");
+  }
+  if (size > limits.max_decompressed_bytes) {
+    return BadData("remote write: decompressed body would be " + std::to_string(size) +
+                   " bytes, over the limit of " +
+                   std::to_string(limits.max_decompressed_bytes));
+  }
+  ingest::Batch batch;
+  const Status st = ingest::DecodeRemoteWrite(req.body, DecodeLimits(limits), &batch);
+  if (!st.ok()) return BadData(st.message());
+  return AppendBatch(req.worker, batch);
+}
+
+HttpResponse Daemon::Impl::ImportText(const HttpRequest& req) {
+  Params params;
+  if (Status st = params.AddEncoded(req.query); !st.ok()) return BadData(st.message());
+  ingest::TextOptions opts;
+  opts.format = ingest::TextFormatFromContentType(req.content_type);
+  opts.default_timestamp_ms = WallClockMs();
+  if (auto t = params.Get("timestamp")) {
+    Result<std::int64_t> ts = ParseApiTime(*t);
+    if (!ts.ok()) return BadData("invalid parameter \"timestamp\": " + std::string(ts.status().message()));
+    opts.default_timestamp_ms = *ts;
+  }
+  ingest::Batch batch;
+  const Status st = ingest::DecodeText(req.body, opts, DecodeLimits(limits), &batch);
+  if (!st.ok()) return BadData(st.message());
+  return AppendBatch(req.worker, batch);
+}
+
+HttpResponse Daemon::Impl::ImportJson(const HttpRequest& req) {
+  ingest::Batch batch;
+  const Status st = ingest::DecodeJsonLines(req.body, DecodeLimits(limits), &batch);
+  if (!st.ok()) return BadData(st.message());
+  return AppendBatch(req.worker, batch);
+}
+
+}  // namespace nimify::daemon

@@ -1,0 +1,132 @@
+#include "daemon/metrics.h"
+
+#include "common/go_strconv.h"
+
+namespace nimify::daemon {
+namespace {
+
+void AppendLabelValue(std::string* out, std::string_view v) {
+  for (const char c : v) {
+    if (c == '\\') {
+      out->append("\\\\");
+    } else if (c == '"') {
+      out->append("\\\"");
+    } else if (c == '\n') {
+      out->append("\\n");
+    } else {
+      out->push_back(c);
+    }
+  }
+}
+
+std::string FormatSampleValue(double v) {
+  // The text format reads Go's float syntax; integers print without exponent.
+  return internal::FormatGoFloat(v, 'g', -1);
+}
+
+}  // namespace
+
+void ExpositionWriter::Family(std::string_view name, std::string_view type,
+                              std::string_view help) {
+  out_->append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out_->append("# TYPE ").append(name).append(" ").append(type).append("\n");
+}
+
+void ExpositionWriter::Sample(
+    std::string_view name,
+    std::initializer_list<std::pair<std::string_view, std::string_view>> labels, double value) {
+  out_->append(name);
+  if (labels.size() > 0) {
+    out_->push_back('{');
+    bool first = true;
+    for (const auto& [k, v] : labels) {
+      if (!first) out_->push_back(',');
+      first = false;
+      out_->append(k).append("=\"");
+      AppendLabelValue(out_, v);
+      out_->push_back('"');
+    }
+    out_->push_back('}');
+  }
+  out_->push_back(' ');
+  out_->append(FormatSampleValue(value));
+  out_->push_back('\n');
+}
+
+void DaemonMetrics::ObserveRequest(std::string_view handler, int code, double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++requests_[{std::string(handler), code}];
+  auto it = durations_.find(handler);
+  if (it == durations_.end()) it = durations_.emplace(std::string(handler), Histogram{}).first;
+  Histogram& h = it->second;
+  for (std::size_t i = 0; i < kDurationBuckets.size(); ++i) {
+    if (seconds <= kDurationBuckets[i]) ++h.buckets[i];
+  }
+  ++h.count;
+  h.sum += seconds;
+}
+
+void DaemonMetrics::Write(ExpositionWriter& w) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    w.Family("nimify_http_requests_total", "counter",
+             "Counter of HTTP requests by handler and status code.");
+    for (const auto& [key, n] : requests_) {
+      const std::string code = std::to_string(key.second);
+      w.Sample("nimify_http_requests_total", {{"code", code}, {"handler", key.first}},
+               static_cast<double>(n));
+    }
+    w.Family("nimify_http_request_duration_seconds", "histogram",
+             "Histogram of latencies for HTTP requests.");
+    for (const auto& [handler, h] : durations_) {
+      for (std::size_t i = 0; i < kDurationBuckets.size(); ++i) {
+        const std::string le = FormatSampleValue(kDurationBuckets[i]);
+        w.Sample("nimify_http_request_duration_seconds_bucket",
+                 {{"handler", handler}, {"le", le}}, static_cast<double>(h.buckets[i]));
+      }
+      w.Sample("nimify_http_request_duration_seconds_bucket", {{"handler", handler}, {"le", "+Inf"}},
+               static_cast<double>(h.count));
+      w.Sample("nimify_http_request_duration_seconds_sum", {{"handler", handler}}, h.sum);
+      w.Sample("nimify_http_request_duration_seconds_count", {{"handler", handler}},
+               static_cast<double>(h.count));
+    }
+  }
+  const auto counter = [&w](std::string_view name, std::string_view help,
+                            const std::atomic<std::uint64_t>& v) {
+    w.Family(name, "counter", help);
+    w.Sample(name, static_cast<double>(v.load(std::memory_order_relaxed)));
+  };
+  counter("nimify_ingest_samples_received_total", "Samples decoded from ingest requests.",
+          samples_received);
+  counter("nimify_ingest_samples_appended_total", "Samples handed to the engine.",
+          samples_appended);
+  counter("nimify_ingest_samples_refused_total",
+          "Samples refused because the pipeline pushed back or a limit was reached.",
+          samples_refused);
+  counter("nimify_ingest_samples_late_total",
+          "Samples dropped because they arrived behind the evaluation watermark.", samples_late);
+  counter("nimify_ingest_samples_too_old_total",
+          "Samples refused (400) because they were older than the maximum sample age.",
+          samples_too_old);
+  counter("nimify_ingest_series_resolved_total",
+          "Series looked up by labels (misses of the series reference cache).", series_resolved);
+  counter("nimify_ingest_requests_throttled_total",
+          "Ingest requests answered with 429 or 503 so that the sender retries.",
+          ingest_requests_refused);
+  counter("nimify_http_connections_refused_total",
+          "Connections closed at once because max_connections were open.", connections_refused);
+  w.Family("nimify_http_connections_open", "gauge", "Open HTTP connections.");
+  w.Sample("nimify_http_connections_open", static_cast<double>(connections_open.load()));
+  counter("nimify_config_reloads_total", "Configuration reloads attempted.", reloads);
+  counter("nimify_config_reload_failures_total", "Configuration reloads refused.",
+          reload_failures);
+  w.Family("nimify_config_last_reload_successful", "gauge",
+           "Whether the last configuration reload attempt was successful.");
+  w.Sample("nimify_config_last_reload_successful", last_reload_successful.load());
+  w.Family("nimify_config_last_reload_success_timestamp_seconds", "gauge",
+           "Timestamp of the last successful configuration reload.");
+  w.Sample("nimify_config_last_reload_success_timestamp_seconds",
+           static_cast<double>(last_reload_success_ms.load()) / 1000.0);
+}
+
+}  // namespace nimify::daemon

@@ -1,0 +1,72 @@
+// nimifyd's own metrics and the Prometheus text exposition they are written in.
+#ifndef NIMIFY_DAEMON_METRICS_H_
+#define NIMIFY_DAEMON_METRICS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace nimify::daemon {
+
+// Writes metric families in the text format 0.0.4.
+class ExpositionWriter {
+ public:
+  explicit ExpositionWriter(std::string* out) : out_(out) {}
+  // # HELP and # TYPE lines.
+  void Family(std::string_view name, std::string_view type, std::string_view help);
+  // One sample; `labels` as name/value pairs.
+  void Sample(std::string_view name,
+              std::initializer_list<std::pair<std::string_view, std::string_view>> labels,
+              double value);
+  void Sample(std::string_view name, double value) { Sample(name, {}, value); }
+
+ private:
+  std::string* out_;
+};
+
+// Thread safety: every method may be called from any thread.
+class DaemonMetrics {
+ public:
+  // Upper bounds of the request duration histogram, in seconds.
+  static constexpr std::array<double, 11> kDurationBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 10};
+
+  void ObserveRequest(std::string_view handler, int code, double seconds);
+
+  std::atomic<std::uint64_t> samples_received{0};  // decoded from ingest bodies
+  std::atomic<std::uint64_t> samples_appended{0};  // accepted by the engine
+  std::atomic<std::uint64_t> samples_refused{0};   // backpressure or limits
+  std::atomic<std::uint64_t> samples_late{0};      // below the watermark, dropped
+  std::atomic<std::uint64_t> samples_too_old{0};   // older than max_sample_age: 400
+  std::atomic<std::uint64_t> series_resolved{0};   // reference cache misses
+  std::atomic<std::uint64_t> ingest_requests_refused{0};  // 429/503 answered
+  std::atomic<std::uint64_t> connections_refused{0};      // over max_connections
+  std::atomic<std::int64_t> connections_open{0};
+  std::atomic<std::uint64_t> reloads{0};
+  std::atomic<std::uint64_t> reload_failures{0};
+  std::atomic<int> last_reload_successful{1};
+  std::atomic<std::int64_t> last_reload_success_ms{0};
+
+  // The counters above and the request families.
+  void Write(ExpositionWriter& w) const;
+
+ private:
+  struct Histogram {
+    std::array<std::uint64_t, kDurationBuckets.size()> buckets{};
+    std::uint64_t count = 0;
+    double sum = 0;
+  };
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, int>, std::uint64_t> requests_;  // guarded by mu_
+  std::map<std::string, Histogram, std::less<>> durations_;        // guarded by mu_
+};
+
+}  // namespace nimify::daemon
+
+#endif  // NIMIFY_DAEMON_METRICS_H_
