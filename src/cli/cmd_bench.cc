@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/bench_remote_write.h"
 #include "cli/commands.h"
 #include "engine/output_store.h"
 #include "engine/rule_runtime.h"
@@ -45,6 +46,9 @@ constexpr const char* kUsage =
     "                    [--spikes-per-step K] [--record FILE] [--no-eager]\n"
     "                    [--no-incremental]\n"
     "                    [--full-eval-runs N] [--rate SAMPLES_PER_SECOND]\n"
+    "       nimify bench --remote-write URL [--series N] [--metrics M] [--input FILE]\n"
+    "                    [--connections C] [--samples-per-request K] [--rate R]\n"
+    "                    [--seconds T] [--warmup T] [--pid PID]\n"
     "\n"
     "Streams a workload through the in-process engine and prints one JSON object:\n"
     "samples_per_second, cpu_ns_per_sample, series, rules, alerts_fired,\n"
@@ -62,7 +66,18 @@ constexpr const char* kUsage =
     "by the producers; --record FILE writes T steps of the synthetic workload as one.\n"
     "--rate paces the producers (total samples per second; default: as fast as\n"
     "the engine takes them): latency is only meaningful below saturation.\n"
-    "full_eval_ms: every rule evaluated once over N series with a 5-minute window.\n";
+    "full_eval_ms: every rule evaluated once over N series with a 5-minute window.\n"
+    "\n"
+    "--remote-write URL sends the same workload (or --input recording) over HTTP as\n"
+    "remote-write 1.0 requests (snappy protobuf, K samples each, default 1000) over C\n"
+    "keep-alive connections (default 2) to any receiver: nimifyd, or Prometheus with\n"
+    "--web.enable-remote-write-receiver. Timestamps are the wall clock, increasing per\n"
+    "series. --rate R: open loop at R samples/s in all; without it closed loop (each\n"
+    "connection sends as soon as the last answer came). Counts start after --warmup\n"
+    "seconds (series creation) and last T seconds. Prints one JSON object: samples/s\n"
+    "sent and accepted (2xx), request_latency_ms {p50, p99, max}, errors by status,\n"
+    "and with --pid the receiver's CPU per accepted sample (utime+stime from\n"
+    "/proc/PID/stat) and its resident bytes at the end.\n";
 
 int UsageError(const std::string& msg) {
   std::fprintf(stderr, "nimify bench: %s\n\n%s", msg.c_str(), kUsage);
@@ -86,6 +101,7 @@ struct BenchOptions {
   bool incremental = true;
   int full_eval_runs = 3;  // 0: skip (full_eval_ms is null)
   double rate = 0;  // samples per second over all producers; 0: unpaced
+  RemoteWriteBenchOptions remote;  // used when remote.url is set
 };
 
 double ProcessCpuSeconds() {
@@ -712,6 +728,25 @@ int RunBench(const Args& args) {
       char* end = nullptr;
       o.rate = std::strtod(v.c_str(), &end);
       if (end == v.c_str() || *end != '\0' || !(o.rate > 0)) return UsageError("bad --rate " + v);
+    } else if (name == "--remote-write") {
+      o.remote.url = v;
+    } else if (name == "--connections") {
+      if (!ParseNumber(v, &o.remote.connections) || o.remote.connections == 0 ||
+          o.remote.connections > 256) {
+        return UsageError("bad --connections " + v + " (1 to 256)");
+      }
+    } else if (name == "--samples-per-request") {
+      if (!ParseNumber(v, &o.remote.samples_per_request) || o.remote.samples_per_request == 0) {
+        return UsageError("bad --samples-per-request " + v);
+      }
+    } else if (name == "--pid") {
+      if (!ParseNumber(v, &o.remote.pid) || o.remote.pid <= 0) return UsageError("bad --pid " + v);
+    } else if (name == "--warmup") {
+      char* end = nullptr;
+      o.remote.warmup_seconds = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() || *end != '\0' || !(o.remote.warmup_seconds >= 0)) {
+        return UsageError("bad --warmup " + v);
+      }
     } else if (name == "--full-eval-runs") {
       if (!ParseNumber(v, &o.full_eval_runs)) return UsageError("bad --full-eval-runs " + v);
     } else {
@@ -720,6 +755,14 @@ int RunBench(const Args& args) {
   }
   if (o.spikes_per_step == 0) o.spikes_per_step = std::max<std::uint64_t>(o.series / 10'000, 1);
   if (o.producers > 1024) return UsageError("at most 1024 producers");
+  if (!o.remote.url.empty()) {
+    o.remote.series = o.series;
+    o.remote.metrics = o.metrics;
+    o.remote.input = o.input;
+    o.remote.rate = o.rate;
+    o.remote.seconds = o.seconds;
+    return RunRemoteWriteBench(o.remote);
+  }
   return Run(o);
 }
 

@@ -28,13 +28,21 @@ int RunQuery(const Args& args);
 int RunTestRules(const Args& args);
 int RunCheckRules(const Args& args);
 int RunBench(const Args& args);
+int RunReplay(const Args& args);
+int RunConfigRoutes(const Args& args);
+int RunAck(const Args& args);
+int RunUnack(const Args& args);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"query", "evaluate a PromQL expression over series in promqltest notation", RunQuery},
       {"test rules", "run promtool-style rule unit tests", RunTestRules},
       {"check rules", "validate rule files (and lint them with --lint)", RunCheckRules},
+      {"config routes", "show or test an Alertmanager routing tree (as amtool)", RunConfigRoutes},
       {"bench", "run a workload through the in-process engine and print JSON", RunBench},
+      {"replay", "stream recorded samples through rules and responses; print each decision", RunReplay},
+      {"ack", "acknowledge alerts on a running nimifyd (amtool-style matchers)", RunAck},
+      {"unack", "remove acknowledgements on a running nimifyd by id", RunUnack},
       {"version", "print the version", PrintVersion},
       {"help", "list the commands", PrintHelp},
   };

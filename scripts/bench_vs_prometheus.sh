@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# docs/performance.md's side-by-side: nimifyd and Prometheus (Debian's
+# /usr/bin/prometheus, --web.enable-remote-write-receiver, a fresh tmp TSDB)
+# receive the same remote-write load from `nimify bench --remote-write`, one
+# after the other, each twice, in one run:
+#   fixed:  100k series, 1,000 samples per request, 2 connections, open loop
+#           at 100k samples/s: the receiver's CPU per sample
+#   max:    the same, closed loop: sustained samples/s
+#   (with MEMORY=1) 1M series closed loop on nimifyd: its resident bytes at 1M
+#           series (receiver_rss_bytes, idle_rss_bytes before the load)
+# Each receiver starts fresh; the first WARMUP seconds (series creation) are
+# not counted. One JSON line per run goes to $OUT (default build/bench-vs-prometheus.jsonl).
+#
+#   bash scripts/bench_vs_prometheus.sh [BIN_DIR]    (default build/release/bin)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-build/release/bin}
+out=${OUT:-build/bench-vs-prometheus.jsonl}
+seconds=${SECONDS_PER_RUN:-10}
+warmup=${WARMUP:-5}
+series=${SERIES:-100000}
+prom=${PROMETHEUS:-/usr/bin/prometheus}
+work=$(mktemp -d)
+pid=
+cleanup() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+: >"$out"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_ready() {  # url
+  for _ in $(seq 300); do
+    curl -fsS "$1/-/ready" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || { echo "receiver exited" >&2; return 1; }
+    sleep 0.1
+  done
+  return 1
+}
+
+start_receiver() {  # name -> sets pid, url
+  local port; port=$(free_port)
+  url=http://127.0.0.1:$port
+  case $1 in
+    nimifyd)
+      "$bin/nimifyd" --rules.file=rules/runbook.rules.yml --web.listen-address="127.0.0.1:$port" \
+        --log.level=warn >"$work/nimifyd.log" 2>&1 &
+      pid=$! ;;
+    prometheus)
+      rm -rf "$work/tsdb" && mkdir -p "$work/tsdb"
+      printf 'global: {scrape_interval: 15s}\n' >"$work/prometheus.yml"
+      "$prom" --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
+        --web.enable-remote-write-receiver --web.listen-address="127.0.0.1:$port" \
+        --log.level=warn >"$work/prometheus.log" 2>&1 &
+      pid=$! ;;
+  esac
+  wait_ready "$url"
+}
+
+stop_receiver() {
+  kill -TERM "$pid"; wait "$pid" || true; pid=
+}
+
+run() {  # receiver mode series [extra bench args...]
+  local receiver=$1 mode=$2 n=$3; shift 3
+  start_receiver "$receiver"
+  local idle_rss; idle_rss=$(awk '/VmRSS/ {print $2 * 1024}' "/proc/$pid/status")
+  local rate=()
+  [ "$mode" = fixed ] && rate=(--rate 100000)
+  local json
+  json=$("$bin/nimify" bench --remote-write "$url/api/v1/write" --series "$n" --connections 2 \
+    --samples-per-request 1000 --seconds "$seconds" --warmup "$warmup" --pid "$pid" "${rate[@]}" "$@")
+  stop_receiver
+  echo "{\"receiver\": \"$receiver\", \"load\": \"$mode\", \"idle_rss_bytes\": $idle_rss, \"bench\": $json}" | tee -a "$out"
+}
+
+echo "# $(date -u +%FT%TZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+  "load average $(cut -d' ' -f1-3 /proc/loadavg), $("$prom" --version 2>&1 | head -1)" | tee -a "$out"
+for round in 1 2; do
+  for receiver in nimifyd prometheus; do
+    run "$receiver" fixed "$series"
+    run "$receiver" max "$series"
+  done
+done
+if [ "${MEMORY:-0}" = 1 ]; then
+  warmup=10  # every one of the 1M series written at least once before counting
+  run nimifyd max 1000000
+fi
+echo "# done, load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out"
