@@ -6,65 +6,11 @@
 #include <utility>
 
 #include "common/utf8.h"
+#include "promql/go_regexp.h"
 
 namespace nimify::actions {
 
 namespace {
-
-// Go's regexp/syntax error text, which Alertmanager prints for a bad regex.
-// The pattern is recompiled unwrapped so the reported fragment is the user's.
-std::string GoRegexpError(const std::string& pattern, const RE2::Options& opts) {
-  const RE2 raw(pattern, opts);
-  const char* code = "invalid regular expression";
-  switch (raw.error_code()) {
-    case RE2::ErrorBadEscape:
-      code = "invalid escape sequence";
-      break;
-    case RE2::ErrorBadCharClass:
-      code = "invalid character class";
-      break;
-    case RE2::ErrorBadCharRange:
-      code = "invalid character class range";
-      break;
-    case RE2::ErrorMissingBracket:
-      code = "missing closing ]";
-      break;
-    case RE2::ErrorMissingParen:
-      code = "missing closing )";
-      break;
-    case RE2::ErrorUnexpectedParen:
-      code = "unexpected )";
-      break;
-    case RE2::ErrorTrailingBackslash:
-      code = "trailing backslash at end of expression";
-      break;
-    case RE2::ErrorRepeatArgument:
-      code = "missing argument to repetition operator";
-      break;
-    case RE2::ErrorRepeatSize:
-      code = "invalid repeat count";
-      break;
-    case RE2::ErrorRepeatOp:
-      code = "invalid nested repetition operator";
-      break;
-    case RE2::ErrorBadPerlOp:
-      code = "invalid or unsupported Perl syntax";
-      break;
-    case RE2::ErrorBadUTF8:
-      code = "invalid UTF-8";
-      break;
-    case RE2::ErrorBadNamedCapture:
-      code = "invalid named capture";
-      break;
-    case RE2::ErrorPatternTooLarge:
-      code = "expression too large";
-      break;
-    default:
-      break;
-  }
-  const std::string arg = raw.ok() ? pattern : raw.error_arg();
-  return std::string("error parsing regexp: ") + code + ": `" + arg + "`";
-}
 
 // Go's regexp `\s`.
 bool IsGoSpace(char c) noexcept {
@@ -113,7 +59,7 @@ Result<Matcher> Matcher::Create(MatchType type, std::string name, std::string va
     // Go's default: '.' does not match '\n'.
     opts.set_dot_nl(false);
     auto re = std::make_shared<const RE2>("^(?:" + m.value_ + ")$", opts);
-    if (!re->ok()) return Status::InvalidArgument(GoRegexpError(m.value_, opts));
+    if (!re->ok()) return Status::InvalidArgument(promql::GoRegexpError(m.value_, opts));
     m.re_ = std::move(re);
   }
   return m;

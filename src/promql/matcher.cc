@@ -1,15 +1,11 @@
 #include <re2/re2.h>
 
+#include "promql/go_regexp.h"
 #include "promql/storage.h"
 #include "promql/value.h"
 
 namespace nimify::promql {
 
-namespace {
-
-// Go's regexp/syntax error text ("error parsing regexp: missing closing ): `a(`"),
-// which Prometheus shows for a bad regex. The pattern is recompiled unwrapped
-// so that the offending fragment RE2 reports is the user's text.
 std::string GoRegexpError(const std::string& pattern, const RE2::Options& opts) {
   const RE2 raw(pattern, opts);
   const char* code = "invalid regular expression";
@@ -33,8 +29,6 @@ std::string GoRegexpError(const std::string& pattern, const RE2::Options& opts) 
   const std::string arg = raw.ok() ? pattern : raw.error_arg();
   return std::string("error parsing regexp: ") + code + ": `" + arg + "`";
 }
-
-}  // namespace
 
 Result<LabelMatcher> LabelMatcher::Create(MatchType type, std::string name, std::string value) {
   LabelMatcher m;
