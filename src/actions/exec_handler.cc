@@ -6,12 +6,12 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <utility>
 
 #include "actions/builtin_handlers.h"
+#include "actions/log_handler.h"
 
 namespace nimify::actions {
 
@@ -23,39 +23,7 @@ constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
 bool IsTemplated(std::string_view raw) { return raw.find("{{") != std::string_view::npos; }
 
 // A value as it appears in a message: quoted, control bytes escaped.
-std::string Printable(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (u < 0x20 || u == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", u);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
+std::string Printable(std::string_view s) { return QuoteEscaped(s); }
 
 std::unique_ptr<re2::RE2> Compile(std::string_view pattern) {
   re2::RE2::Options options;

@@ -105,7 +105,10 @@ std::string LogfmtValue(std::string_view value) {
       break;
     }
   }
-  if (bare) return std::string(value);
+  return bare ? std::string(value) : QuoteEscaped(value);
+}
+
+std::string QuoteEscaped(std::string_view value) {
   std::string out = "\"";
   for (const char c : value) {
     const auto u = static_cast<unsigned char>(c);

@@ -44,6 +44,10 @@ class LogHandler : public ActionHandler {
 // logfmt: a value bare when it is safe, else double-quoted with escapes.
 std::string LogfmtValue(std::string_view value);
 
+// `value` in double quotes with ", \\, \n, \r, \t and other control bytes
+// escaped: how log lines and error messages show outside text.
+std::string QuoteEscaped(std::string_view value);
+
 }  // namespace nimify::actions
 
 #endif  // NIMIFY_ACTIONS_LOG_HANDLER_H_
