@@ -58,7 +58,10 @@ TEST(EngineStressTest, ManyProducersAndConcurrentControl) {
   // All producers first: one that joins later starts at the last evaluation instant.
   std::vector<std::unique_ptr<Producer>> producers;
   for (int p = 0; p < kProducers; ++p) {
-    auto producer = engine.NewProducer();
+    // A long wait: under TSan on a loaded machine the shards can lag by seconds, and this
+    // test is about ordering and consistency, not about timely intake.
+    auto producer = engine.NewProducer({.backpressure = BackpressurePolicy::kWait,
+                                        .max_wait = std::chrono::seconds(60)});
     ASSERT_TRUE(producer.ok());
     producers.push_back(std::move(producer).value());
   }
