@@ -9,6 +9,8 @@
 #include <string>
 #include <utility>
 
+#include "common/utf8.h"
+
 namespace nimify {
 
 namespace {
@@ -16,43 +18,17 @@ namespace {
 // Replaces each byte that is not part of well-formed UTF-8 with U+FFFD, so a
 // handler's raw output cannot make the line invalid JSON.
 std::string ValidUtf8(std::string_view s) {
+  if (internal::IsValidUtf8(s)) return std::string(s);
   std::string out;
-  out.reserve(s.size());
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    std::size_t len = 0;
-    std::uint32_t min = 0;
-    if (b < 0x80) {
-      out.push_back(static_cast<char>(b));
-      ++i;
-      continue;
-    }
-    if ((b & 0xE0) == 0xC0) {
-      len = 2;
-      min = 0x80;
-    } else if ((b & 0xF0) == 0xE0) {
-      len = 3;
-      min = 0x800;
-    } else if ((b & 0xF8) == 0xF0) {
-      len = 4;
-      min = 0x10000;
-    }
-    bool ok = len != 0 && i + len <= s.size();
-    std::uint32_t cp = len == 0 ? 0 : (b & (0x7Fu >> len));
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      const auto c = static_cast<unsigned char>(s[i + k]);
-      if ((c & 0xC0) != 0x80) ok = false;
-      cp = (cp << 6) | (c & 0x3Fu);
-    }
-    ok = ok && cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-    if (ok) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
+  out.reserve(s.size() + 8);
+  while (!s.empty()) {
+    int width = 1;
+    if (internal::DecodeUtf8(s, &width) == internal::kRuneError && width == 1) {
       out.append("\xEF\xBF\xBD");
-      ++i;
+    } else {
+      out.append(s.substr(0, static_cast<std::size_t>(width)));
     }
+    s.remove_prefix(static_cast<std::size_t>(width));
   }
   return out;
 }

@@ -23,9 +23,6 @@ std::string FingerprintString(std::uint64_t fingerprint);
 // as Go's %q. Part of aggregation group keys.
 std::string LabelSetString(const OwnedLabels& labels);
 
-// Go's strconv.Quote (what %q prints for a string).
-std::string GoQuote(std::string_view s);
-
 }  // namespace nimify::actions
 
 #endif  // NIMIFY_ACTIONS_FINGERPRINT_H_

@@ -22,16 +22,6 @@ bool IsMatcherNameStart(char c) noexcept {
 }
 bool IsMatcherNameChar(char c) noexcept { return IsMatcherNameStart(c) || (c >= '0' && c <= '9'); }
 
-bool IsValidUtf8(std::string_view s) noexcept {
-  while (!s.empty()) {
-    int width = 0;
-    const std::int32_t r = internal::DecodeUtf8(s, &width);
-    if (r == internal::kRuneError && width == 1) return false;
-    s.remove_prefix(static_cast<std::size_t>(width));
-  }
-  return true;
-}
-
 }  // namespace
 
 std::string_view MatchTypeString(MatchType type) noexcept {
@@ -170,7 +160,7 @@ Result<Matcher> ParseMatcher(std::string_view text) {
     raw.remove_prefix(1);
     expect_trailing_quote = true;
   }
-  if (!IsValidUtf8(raw)) {
+  if (!internal::IsValidUtf8(raw)) {
     return Status::InvalidArgument("matcher value not valid UTF-8: " + quoted_raw);
   }
   const auto unescaped_quote = [&] {

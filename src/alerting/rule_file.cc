@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "alerting/yaml_util.h"
+#include "common/utf8.h"
 #include "promql/parser.h"
 
 namespace nimify::alerting {
@@ -24,39 +25,7 @@ std::size_t RuleFileSpec::RuleCount() const noexcept {
 namespace {
 
 // Go's utf8.ValidString, which model.LabelValue.IsValid uses.
-bool IsValidUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    int extra = 0;
-    std::uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      extra = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      extra = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      extra = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + extra >= s.size()) return false;
-    for (int k = 1; k <= extra; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += extra + 1;
-  }
-  return true;
-}
+using internal::IsValidUtf8;
 
 // Splits a parser message "L:C: rest" into its position and the rest.
 bool SplitPosition(std::string_view message, int* line, int* col) {

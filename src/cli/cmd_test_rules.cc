@@ -1,11 +1,11 @@
-// `nimify test rules`: promtool's rule unit tests (see src/alerting/unit_test.h).
+// `nimify test rules`: promtool's rule unit tests (see src/alerting/promtool_test_runner.h).
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "alerting/unit_test.h"
+#include "alerting/promtool_test_runner.h"
 #include "cli/commands.h"
 
 namespace nimify::cli {

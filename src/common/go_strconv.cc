@@ -1,5 +1,7 @@
 #include "common/go_strconv.h"
 
+#include <locale.h>  // newlocale, strtod_l
+
 #include <algorithm>
 #include <bit>
 #include <charconv>
@@ -8,6 +10,8 @@
 #include <limits>
 #include <string>
 #include <vector>
+
+#include "common/utf8.h"
 
 namespace nimify::internal {
 namespace {
@@ -102,17 +106,238 @@ bool ParseGoInt(std::string_view s, std::int64_t* out) noexcept {
   return true;
 }
 
+namespace {
+
+bool IsHexLetter(char c) noexcept { return Lower(c) >= 'a' && Lower(c) <= 'f'; }
+
+bool EqualsFold(std::string_view s, std::string_view lower) noexcept {
+  if (s.size() != lower.size()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (Lower(s[i]) != lower[i]) return false;
+  }
+  return true;
+}
+
+// strconv's readFloat as a syntax check of `body` (no sign): digits with an
+// optional '.', then an 'e' exponent (decimal) or the 'p' exponent a hex
+// mantissa requires. Sets *hex and *underscores.
+bool IsGoFloatSyntax(std::string_view body, bool* hex, bool* underscores) noexcept {
+  std::size_t i = 0;
+  *hex = body.size() > 2 && body[0] == '0' && Lower(body[1]) == 'x';
+  if (*hex) i = 2;
+  bool digits = false;
+  bool dot = false;
+  for (; i < body.size(); ++i) {
+    const char c = body[i];
+    if (c == '_') {
+      *underscores = true;
+    } else if (c == '.') {
+      if (dot) break;
+      dot = true;
+    } else if (IsDigit(c) || (*hex && IsHexLetter(c))) {
+      digits = true;
+    } else {
+      break;
+    }
+  }
+  if (!digits) return false;
+  if (i < body.size() && Lower(body[i]) == (*hex ? 'p' : 'e')) {
+    ++i;
+    if (i < body.size() && (body[i] == '+' || body[i] == '-')) ++i;
+    if (i >= body.size() || !IsDigit(body[i])) return false;
+    for (; i < body.size() && (IsDigit(body[i]) || body[i] == '_'); ++i) {
+      if (body[i] == '_') *underscores = true;
+    }
+  } else if (*hex) {
+    return false;
+  }
+  return i == body.size();
+}
+
+// Converts checked float text (sign stripped) the rare way: strtod in the C
+// locale tells overflow (±HUGE_VAL) from underflow, which from_chars does not.
+double StrtodC(std::string_view text, bool hex) {
+  static const locale_t c_locale = newlocale(LC_ALL_MASK, "C", static_cast<locale_t>(nullptr));
+  std::string copy = hex ? "0x" : "";
+  copy.append(text);
+  return strtod_l(copy.c_str(), nullptr, c_locale);
+}
+
+}  // namespace
+
+GoNumError ParseGoFloat(std::string_view s, double* value) noexcept {
+  std::string_view body = s;
+  bool negative = false;
+  const bool has_sign = !body.empty() && (body[0] == '+' || body[0] == '-');
+  if (has_sign) {
+    negative = body[0] == '-';
+    body.remove_prefix(1);
+  }
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  if (EqualsFold(body, "inf") || EqualsFold(body, "infinity")) {
+    *value = negative ? -kInf : kInf;
+    return GoNumError::kNone;
+  }
+  if (!has_sign && EqualsFold(body, "nan")) {
+    *value = std::numeric_limits<double>::quiet_NaN();
+    return GoNumError::kNone;
+  }
+  bool hex = false;
+  bool underscores = false;
+  if (!IsGoFloatSyntax(body, &hex, &underscores)) return GoNumError::kSyntax;
+  if (underscores && !GoUnderscoresOk(s)) return GoNumError::kSyntax;
+  std::string without_underscores;
+  std::string_view digits = body;
+  if (underscores) {
+    for (const char c : body) {
+      if (c != '_') without_underscores.push_back(c);
+    }
+    digits = without_underscores;
+  }
+  if (hex) digits.remove_prefix(2);  // from_chars takes hex digits without "0x"
+  double parsed = 0;
+  const char* const end = digits.data() + digits.size();
+  const auto [ptr, ec] = std::from_chars(digits.data(), end, parsed,
+                                         hex ? std::chars_format::hex : std::chars_format::general);
+  if (ec == std::errc::result_out_of_range) {
+    parsed = StrtodC(digits, hex);
+    if (std::isinf(parsed)) {
+      *value = negative ? -kInf : kInf;
+      return GoNumError::kRange;
+    }
+  } else if (ec != std::errc() || ptr != end) {
+    return GoNumError::kSyntax;
+  }
+  *value = negative ? -parsed : parsed;
+  return GoNumError::kNone;
+}
+
+std::string GoParseFloatError(std::string_view s, GoNumError e) {
+  return "strconv.ParseFloat: parsing " + GoQuote(s) +
+         (e == GoNumError::kRange ? ": value out of range" : ": invalid syntax");
+}
+
+namespace {
+
+constexpr char kLowerHex[] = "0123456789abcdef";
+
+void AppendHexDigits(std::uint32_t v, int digits, std::string* out) {
+  for (int shift = 4 * (digits - 1); shift >= 0; shift -= 4) {
+    out->push_back(kLowerHex[(v >> shift) & 0xF]);
+  }
+}
+
+}  // namespace
+
+void AppendGoEscapedRune(std::int32_t rune, const GoQuoteStyle& style, std::string* out) {
+  if (rune == style.quote || rune == '\\') {
+    out->push_back('\\');
+    out->push_back(static_cast<char>(rune));
+    return;
+  }
+  const bool printable = IsGoPrint(rune) && !(style.escape_replacement_char && rune == kRuneError);
+  if (style.ascii_only ? (rune < 0x80 && printable) : printable) {
+    AppendUtf8(rune, out);
+    return;
+  }
+  switch (rune) {
+    case '\a':
+      *out += "\\a";
+      return;
+    case '\b':
+      *out += "\\b";
+      return;
+    case '\f':
+      *out += "\\f";
+      return;
+    case '\n':
+      *out += "\\n";
+      return;
+    case '\r':
+      *out += "\\r";
+      return;
+    case '\t':
+      *out += "\\t";
+      return;
+    case '\v':
+      *out += "\\v";
+      return;
+    default:
+      break;
+  }
+  if (rune < ' ' || rune == 0x7F) {
+    *out += "\\x";
+    AppendHexDigits(static_cast<std::uint32_t>(rune), 2, out);
+    return;
+  }
+  if (!IsValidRune(rune)) rune = kRuneError;
+  if (rune < 0x10000) {
+    *out += "\\u";
+    AppendHexDigits(static_cast<std::uint32_t>(rune), 4, out);
+  } else {
+    *out += "\\U";
+    AppendHexDigits(static_cast<std::uint32_t>(rune), 8, out);
+  }
+}
+
+void AppendGoQuoted(std::string_view s, const GoQuoteStyle& style, std::string* out) {
+  out->push_back(style.quote);
+  while (!s.empty()) {
+    const auto lead = static_cast<unsigned char>(s[0]);
+    int width = 1;
+    const std::int32_t rune = lead < 0x80 ? lead : DecodeUtf8(s, &width);
+    if (rune == kRuneError && width == 1) {
+      *out += "\\x";
+      AppendHexDigits(lead, 2, out);
+    } else {
+      AppendGoEscapedRune(rune, style, out);
+    }
+    s.remove_prefix(static_cast<std::size_t>(width));
+  }
+  out->push_back(style.quote);
+}
+
+std::string GoQuote(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  AppendGoQuoted(s, GoQuoteStyle{}, &out);
+  return out;
+}
+
+std::string GoQuoteToAscii(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  AppendGoQuoted(s, GoQuoteStyle{.quote = '"', .ascii_only = true}, &out);
+  return out;
+}
+
+std::string GoQuoteRune(std::int32_t rune) {
+  std::string out = "'";
+  AppendGoEscapedRune(IsValidRune(rune) ? rune : kRuneError, GoQuoteStyle{.quote = '\''}, &out);
+  out.push_back('\'');
+  return out;
+}
+
 int GoSimpleEscape(char letter) noexcept {
   switch (letter) {
-    case 'a': return '\a';
-    case 'b': return '\b';
-    case 'f': return '\f';
-    case 'n': return '\n';
-    case 'r': return '\r';
-    case 't': return '\t';
-    case 'v': return '\v';
-    case '\\': return '\\';
-    default: return -1;
+    case 'a':
+      return '\a';
+    case 'b':
+      return '\b';
+    case 'f':
+      return '\f';
+    case 'n':
+      return '\n';
+    case 'r':
+      return '\r';
+    case 't':
+      return '\t';
+    case 'v':
+      return '\v';
+    case '\\':
+      return '\\';
+    default:
+      return -1;
   }
 }
 

@@ -14,6 +14,7 @@ std::string_view StatusCodeName(StatusCode code) noexcept {
     case StatusCode::kFailedPrecondition: return "FailedPrecondition";
     case StatusCode::kDeadlineExceeded: return "DeadlineExceeded";
     case StatusCode::kInternal: return "Internal";
+    case StatusCode::kOutOfRange: return "OutOfRange";
   }
   return "Unknown";
 }

@@ -1,5 +1,8 @@
 #include "common/utf8.h"
 
+#include <algorithm>
+#include <iterator>
+
 namespace nimify::internal {
 
 void AppendUtf8(std::int32_t rune, std::string* out) {
@@ -56,6 +59,45 @@ std::int32_t DecodeUtf8(std::string_view s, int* width) noexcept {
   if (rune < min_rune || !IsValidRune(rune)) return kRuneError;
   *width = length;
   return rune;
+}
+
+bool IsValidUtf8Tail(std::string_view s) noexcept {
+  while (!s.empty()) {
+    if (static_cast<unsigned char>(s[0]) < 0x80) {
+      s.remove_prefix(1);
+      continue;
+    }
+    int width = 0;
+    if (DecodeUtf8(s, &width) == kRuneError && width == 1) return false;
+    s.remove_prefix(static_cast<std::size_t>(width));
+  }
+  return true;
+}
+
+namespace {
+
+struct RuneRange {
+  std::uint32_t lo;
+  std::uint32_t hi;
+};
+
+constexpr RuneRange kPrintRanges[] = {
+#include "common/go_print_table.inc"
+};
+
+}  // namespace
+
+bool IsGoPrint(std::int32_t rune) noexcept {
+  if (rune < 0x100) {
+    // Latin-1: ASCII graphic characters and space, then everything from
+    // U+00A1 except the soft hyphen U+00AD (a format character).
+    if (rune < 0x80) return rune >= 0x20 && rune < 0x7F;
+    return rune > 0xA0 && rune != 0xAD;
+  }
+  const auto r = static_cast<std::uint32_t>(rune);
+  const auto* it = std::upper_bound(std::begin(kPrintRanges), std::end(kPrintRanges), r,
+                                    [](std::uint32_t v, const RuneRange& x) { return v < x.lo; });
+  return it != std::begin(kPrintRanges) && r <= std::prev(it)->hi;
 }
 
 }  // namespace nimify::internal

@@ -7,36 +7,6 @@
 
 namespace nimify::ingest::internal {
 
-bool IsValidUtf8Slow(const unsigned char* p, const unsigned char* end) noexcept {
-  while (p < end) {
-    const unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    std::size_t need;
-    std::uint32_t cp;
-    std::uint32_t min;
-    if ((c & 0xe0) == 0xc0) {
-      need = 1, cp = c & 0x1f, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-      need = 2, cp = c & 0x0f, min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-      need = 3, cp = c & 0x07, min = 0x10000;
-    } else {
-      return false;
-    }
-    if (static_cast<std::size_t>(end - p) <= need) return false;
-    for (std::size_t i = 1; i <= need; ++i) {
-      if ((p[i] & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    p += need + 1;
-  }
-  return true;
-}
-
 std::string Quote(std::string_view text) {
   constexpr std::size_t kMaxShown = 64;
   const bool cut = text.size() > kMaxShown;

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/utf8.h"
 #include "ingest/batch.h"
 #include "nimify/status.h"
 
@@ -42,25 +43,8 @@ inline bool IsLabelName(std::string_view s) noexcept { return MatchesNameChars(s
 // [a-zA-Z_:][a-zA-Z0-9_:]*
 inline bool IsMetricName(std::string_view s) noexcept { return MatchesNameChars(s, 4, 8); }
 
-// Go's utf8.Valid for text that is not all ASCII.
-bool IsValidUtf8Slow(const unsigned char* p, const unsigned char* end) noexcept;
-
-// Go's utf8.Valid: no overlong forms, no surrogates, nothing above U+10FFFF.
-inline bool IsValidUtf8(std::string_view s) noexcept {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  // Label values are nearly always ASCII: test 8 bytes at a time first.
-  while (end - p >= 8) {
-    std::uint64_t word;
-    std::memcpy(&word, p, 8);
-    if (word & 0x8080808080808080ull) return IsValidUtf8Slow(p, end);
-    p += 8;
-  }
-  for (; p < end; ++p) {
-    if (*p >= 0x80) return IsValidUtf8Slow(p, end);
-  }
-  return true;
-}
+// Go's utf8.ValidString, with an ASCII fast path (common/utf8.h).
+using ::nimify::internal::IsValidUtf8;
 
 // The checks of CheckLabel as one fast yes/no; call CheckLabel for the reason.
 inline bool LabelIsValid(std::string_view name, std::string_view value,

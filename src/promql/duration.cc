@@ -1,6 +1,4 @@
 // Durations, number and string literals with Go's (Prometheus's) semantics.
-#include <locale.h>  // newlocale, strtod_l
-
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -36,80 +34,6 @@ constexpr DurationUnit kUnits[] = {
 };
 
 bool IsDigit(char c) noexcept { return c >= '0' && c <= '9'; }
-char Lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-double StrtodC(const std::string& s) {
-  static const locale_t c_locale = newlocale(LC_ALL_MASK, "C", static_cast<locale_t>(nullptr));
-  return strtod_l(s.c_str(), nullptr, c_locale);
-}
-
-std::string FloatSyntaxError(std::string_view s) {
-  return "strconv.ParseFloat: parsing " + GoQuote(s) + ": invalid syntax";
-}
-
-// strconv.ParseFloat(s, 64) for decimal text, Inf and NaN.
-bool ParseGoFloat(std::string_view s, double* value, std::string* error) {
-  std::string_view body = s;
-  bool negative = false;
-  if (!body.empty() && (body[0] == '+' || body[0] == '-')) {
-    negative = body[0] == '-';
-    body.remove_prefix(1);
-  }
-  std::string lower;
-  for (char c : body) lower.push_back(Lower(c));
-  if (lower == "inf" || lower == "infinity") {
-    *value = negative ? -std::numeric_limits<double>::infinity()
-                      : std::numeric_limits<double>::infinity();
-    return true;
-  }
-  if (lower == "nan" && body.size() == s.size()) {
-    *value = std::numeric_limits<double>::quiet_NaN();
-    return true;
-  }
-  // Hex floats need a 'p' exponent, which a PromQL number token never has.
-  if (lower.size() >= 2 && lower[0] == '0' && lower[1] == 'x') {
-    *error = FloatSyntaxError(s);
-    return false;
-  }
-  std::string digits;
-  bool any_digit = false;
-  bool has_underscore = false;
-  for (char c : body) {
-    if (c == '_') {
-      has_underscore = true;
-      continue;
-    }
-    if (IsDigit(c)) any_digit = true;
-    if (!(IsDigit(c) || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-')) {
-      *error = FloatSyntaxError(s);
-      return false;
-    }
-    digits.push_back(c);
-  }
-  if (!any_digit || (has_underscore && !internal::GoUnderscoresOk(s))) {
-    *error = FloatSyntaxError(s);
-    return false;
-  }
-  double parsed = 0;
-  const char* begin = digits.data();
-  const char* end = digits.data() + digits.size();
-  const auto [ptr, ec] = std::from_chars(begin, end, parsed, std::chars_format::general);
-  if (ptr != end || (ec != std::errc() && ec != std::errc::result_out_of_range)) {
-    *error = FloatSyntaxError(s);
-    return false;
-  }
-  if (ec == std::errc::result_out_of_range) {
-    // Overflow is an error in Go; underflow quietly gives 0 or a subnormal.
-    parsed = StrtodC(digits);
-    if (std::isinf(parsed)) {
-      *error = "strconv.ParseFloat: parsing " + GoQuote(s) + ": value out of range";
-      return false;
-    }
-  }
-  *value = negative ? -parsed : parsed;
-  return true;
-}
-
 bool ContainsByte(std::string_view s, char c) { return s.find(c) != std::string_view::npos; }
 
 }  // namespace
@@ -120,7 +44,10 @@ bool ParseGoNumber(std::string_view s, double* value, std::string* error) {
     *value = static_cast<double>(as_int);
     return true;
   }
-  return ParseGoFloat(s, value, error);
+  const internal::GoNumError e = internal::ParseGoFloat(s, value);
+  if (e == internal::GoNumError::kNone) return true;
+  *error = internal::GoParseFloatError(s, e);
+  return false;
 }
 
 bool ParseDurationNanos(std::string_view s, std::int64_t* nanos, std::string* error) {

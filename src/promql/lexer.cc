@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "common/go_strconv.h"
 #include "common/utf8.h"
 
 namespace nimify::promql {
@@ -114,76 +115,6 @@ std::int32_t DecodeRune(std::string_view s, std::size_t pos, int* width) noexcep
   return internal::DecodeUtf8(s.substr(pos), width);
 }
 
-// An approximation of Go's unicode.IsPrint without the full Unicode tables:
-// controls, non-ASCII spaces, format characters, private use and
-// non-characters are not printable.
-bool IsGoPrintable(std::int32_t r) noexcept {
-  if (r < 0x20 || r == 0x7F) return false;
-  if (r < 0x7F) return true;
-  if (r >= 0x80 && r <= 0xA0) return false;
-  if (r == 0xAD || r == 0x1680 || r == 0x180E || r == 0x3000 || r == 0xFEFF) return false;
-  if (r >= 0x2000 && r <= 0x200F) return false;
-  if (r >= 0x2028 && r <= 0x202F) return false;
-  if (r >= 0x205F && r <= 0x206F) return false;
-  if (r >= 0xD800 && r <= 0xF8FF) return false;  // surrogates and private use
-  if (r >= 0xFDD0 && r <= 0xFDEF) return false;
-  if (r >= 0xFFF9 && r <= 0xFFFB) return false;
-  if ((r & 0xFFFE) == 0xFFFE) return false;
-  if (r >= 0xE0000) return false;  // tags, variation selectors supplement, private use planes
-  return r <= 0x10FFFF;
-}
-
-void AppendEscapedRune(std::int32_t r, char quote, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  if (r == quote || r == '\\') {
-    out->push_back('\\');
-    out->push_back(static_cast<char>(r));
-    return;
-  }
-  // U+FFFD is printable for Go, but PromQL's lexer rejects it in a string, so
-  // it is escaped to keep printed queries parseable.
-  if (IsGoPrintable(r) && (r != 0xFFFD || quote != '"')) {
-    internal::AppendUtf8(r, out);
-    return;
-  }
-  switch (r) {
-    case '\a':
-      *out += "\\a";
-      return;
-    case '\b':
-      *out += "\\b";
-      return;
-    case '\f':
-      *out += "\\f";
-      return;
-    case '\n':
-      *out += "\\n";
-      return;
-    case '\r':
-      *out += "\\r";
-      return;
-    case '\t':
-      *out += "\\t";
-      return;
-    case '\v':
-      *out += "\\v";
-      return;
-    default:
-      break;
-  }
-  if (r < 0x20 || r == 0x7F) {
-    *out += "\\x";
-    out->push_back(kHex[(r >> 4) & 0xF]);
-    out->push_back(kHex[r & 0xF]);
-  } else if (r < 0x10000) {
-    *out += "\\u";
-    for (int shift = 12; shift >= 0; shift -= 4) out->push_back(kHex[(r >> shift) & 0xF]);
-  } else {
-    *out += "\\U";
-    for (int shift = 28; shift >= 0; shift -= 4) out->push_back(kHex[(r >> shift) & 0xF]);
-  }
-}
-
 // Go's %.10q: the first 10 runes, quoted.
 std::string QuoteTruncated(std::string_view s) {
   std::size_t pos = 0;
@@ -200,7 +131,7 @@ std::string GoRuneCodePoint(std::int32_t r) {
   char buf[16];
   std::snprintf(buf, sizeof(buf), "U+%04X", static_cast<unsigned>(r));
   std::string out = buf;
-  if (IsGoPrintable(r)) {
+  if (internal::IsGoPrint(r)) {
     out += " '";
     internal::AppendUtf8(r, &out);
     out += "'";
@@ -220,34 +151,11 @@ int DigitValue(int c) noexcept {
 std::string GoQuote(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 2);
-  out.push_back('"');
-  std::size_t pos = 0;
-  while (pos < s.size()) {
-    int width = 1;
-    const std::int32_t r = DecodeRune(s, pos, &width);
-    if (r == 0xFFFD && width == 1) {
-      // Invalid UTF-8 bytes are shown byte by byte.
-      static constexpr char kHex[] = "0123456789abcdef";
-      const auto b = static_cast<unsigned char>(s[pos]);
-      out += "\\x";
-      out.push_back(kHex[b >> 4]);
-      out.push_back(kHex[b & 0xF]);
-    } else {
-      AppendEscapedRune(r, '"', &out);
-    }
-    pos += static_cast<std::size_t>(width);
-  }
-  out.push_back('"');
+  internal::AppendGoQuoted(s, internal::GoQuoteStyle{.escape_replacement_char = true}, &out);
   return out;
 }
 
-std::string GoQuoteRune(std::int32_t rune) {
-  if (rune < 0 || rune > 0x10FFFF || (rune >= 0xD800 && rune <= 0xDFFF)) rune = 0xFFFD;
-  std::string out = "'";
-  AppendEscapedRune(rune, '\'', &out);
-  out.push_back('\'');
-  return out;
-}
+std::string GoQuoteRune(std::int32_t rune) { return internal::GoQuoteRune(rune); }
 
 bool IsOperatorToken(TokenType t) noexcept {
   return t >= TokenType::kAdd && t <= TokenType::kAtan2;

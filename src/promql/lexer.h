@@ -165,7 +165,8 @@ class Lexer {
   bool got_duration_ = false;
 };
 
-// Go's strconv.Quote and strconv.QuoteRune, as Prometheus's messages use them.
+// Go's strconv.Quote and strconv.QuoteRune (common/go_strconv.h), as Prometheus's
+// messages use them; GoQuote also escapes U+FFFD so printed queries parse again.
 std::string GoQuote(std::string_view s);
 std::string GoQuoteRune(std::int32_t rune);
 

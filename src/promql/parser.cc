@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/utf8.h"
 #include "promql/lexer.h"
 
 namespace nimify::promql {
@@ -284,45 +285,8 @@ const char* RawTypeName(ValueType t) {
   return "none";
 }
 
-bool IsValidUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t extra = 0;
-    std::uint32_t cp = 0;
-    if ((c & 0xE0) == 0xC0) {
-      extra = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      extra = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      extra = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (s.size() - i <= extra) return false;
-    for (std::size_t k = 1; k <= extra; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    static constexpr std::uint32_t kMinForLength[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMinForLength[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += extra + 1;
-  }
-  return true;
-}
-
 // Prometheus 3 label names: any non-empty valid UTF-8.
-bool IsValidUtf8LabelName(std::string_view s) { return !s.empty() && IsValidUtf8(s); }
+bool IsValidUtf8LabelName(std::string_view s) { return !s.empty() && internal::IsValidUtf8(s); }
 
 // Go's fmt %f for the @ bounds message (+Inf, -Inf, NaN, or six decimals).
 std::string GoFormatF(double v) {

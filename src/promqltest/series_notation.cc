@@ -37,83 +37,11 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-std::string WithoutUnderscores(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    if (c != '_') out.push_back(c);
-  }
-  return out;
-}
-
-// The syntax of a Go decimal float after the sign: digits with at most one
-// '.', at least one digit, then an optional exponent with digits.
-bool IsDecimalFloatSyntax(std::string_view s) {
-  std::size_t i = 0;
-  std::size_t digits = 0;
-  while (i < s.size() && IsDigit(s[i])) ++i, ++digits;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    while (i < s.size() && IsDigit(s[i])) ++i, ++digits;
-  }
-  if (digits == 0) return false;
-  if (i < s.size() && Lower(s[i]) == 'e') {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-    const std::size_t exp_start = i;
-    while (i < s.size() && IsDigit(s[i])) ++i;
-    if (i == exp_start) return false;
-  }
-  return i == s.size();
-}
-
-// Hex float: 0x mantissa with a mandatory p exponent (Go rejects it without).
-bool IsHexFloatSyntax(std::string_view s) {
-  if (s.size() < 3 || s[0] != '0' || Lower(s[1]) != 'x') return false;
-  std::size_t i = 2;
-  std::size_t digits = 0;
-  auto is_hex = [](char c) { return IsDigit(c) || (Lower(c) >= 'a' && Lower(c) <= 'f'); };
-  while (i < s.size() && is_hex(s[i])) ++i, ++digits;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    while (i < s.size() && is_hex(s[i])) ++i, ++digits;
-  }
-  if (digits == 0 || i >= s.size() || Lower(s[i]) != 'p') return false;
-  ++i;
-  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-  const std::size_t exp_start = i;
-  while (i < s.size() && IsDigit(s[i])) ++i;
-  return i != exp_start && i == s.size();
-}
-
 // strconv.ParseFloat(s, 64). Overflow is an error, as in Go.
 std::optional<double> ParseGoFloat(std::string_view s) {
-  if (s.empty()) return std::nullopt;
-  std::string_view body = s;
-  bool negative = false;
-  const bool has_sign = body[0] == '+' || body[0] == '-';
-  if (has_sign) {
-    negative = body[0] == '-';
-    body.remove_prefix(1);
-  }
-  if (EqualsIgnoreCase(body, "inf") || EqualsIgnoreCase(body, "infinity")) {
-    return negative ? -std::numeric_limits<double>::infinity()
-                    : std::numeric_limits<double>::infinity();
-  }
-  if (EqualsIgnoreCase(body, "nan")) {
-    if (has_sign) return std::nullopt;  // Go accepts a sign only on Inf
-    return std::numeric_limits<double>::quiet_NaN();
-  }
-  const bool has_underscore = body.find('_') != std::string_view::npos;
-  if (has_underscore && !internal::GoUnderscoresOk(s)) return std::nullopt;
-  const std::string clean = WithoutUnderscores(body);
-  if (!IsDecimalFloatSyntax(clean) && !IsHexFloatSyntax(clean)) return std::nullopt;
-  errno = 0;
-  char* end = nullptr;
-  double v = std::strtod(clean.c_str(), &end);
-  if (end != clean.c_str() + clean.size()) return std::nullopt;
-  if (errno == ERANGE && std::isinf(v)) return std::nullopt;
-  return negative ? -v : v;
+  double v = 0;
+  if (internal::ParseGoFloat(s, &v) != internal::GoNumError::kNone) return std::nullopt;
+  return v;
 }
 
 // An error at a 0-based column of the text being parsed.

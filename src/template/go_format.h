@@ -1,7 +1,9 @@
-// Go's number and string formatting as Prometheus templates print them:
-// strconv (FormatFloat, ParseFloat, Quote, Unquote), fmt (Sprint, Sprintln,
-// Sprintf with Go's verbs, flags and %!verb(type=value) errors), and the
-// String() forms of time.Time and time.Duration.
+// Go's number and string formatting as Prometheus templates print them, one
+// file per Go package: strconv (FormatFloat, ParseFloat, Quote, Unquote) in
+// go_strconv.cc over common/go_strconv.h; fmt (Sprint, Sprintln, Sprintf with
+// Go's verbs, flags and %!verb(type=value) errors) in go_fmt.cc; the String()
+// and Format forms of time.Time and time.Duration in go_time_format.cc; and
+// the unicode/utf8 rune helpers in go_unicode.cc.
 //
 //   FormatFloat(1e6, 'g', -1)            // "1e+06"
 //   Sprintf("%.2f|%5s", {Float(1.5), String("ab")})  // "1.50|   ab"
@@ -65,8 +67,7 @@ std::int32_t DecodeRune(std::string_view s, int* width);
 std::int32_t DecodeLastRune(std::string_view s, int* width);
 void AppendRune(std::string* out, std::int32_t r);
 std::size_t RuneCount(std::string_view s);
-// unicode.IsPrint (approximated outside ASCII: controls, formats, separators,
-// surrogates and private use are not printable).
+// unicode.IsPrint, exactly (common/utf8.h's IsGoPrint).
 bool IsPrintRune(std::int32_t r);
 // unicode.IsLetter / IsDigit / IsSpace (exact for ASCII and Latin-1, approximated beyond).
 bool IsLetterRune(std::int32_t r);

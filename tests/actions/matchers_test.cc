@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "actions/fingerprint.h"
+#include "common/go_strconv.h"
 
 namespace nimify::actions {
 namespace {
@@ -149,7 +150,9 @@ TEST(FingerprintTest, MatchesPrometheusCommon) {
 
 TEST(FingerprintTest, LabelSetStringSortsPairsLikeGo) {
   EXPECT_EQ(LabelSetString({{"a", "x"}, {"a0", "y\n\"z\""}}), R"({a0="y\n\"z\"", a="x"})");
-  EXPECT_EQ(GoQuote("tab\there\x01\xff"), R"("tab\there\x01\xff")");
+  EXPECT_EQ(internal::GoQuote("tab\there\x01\xff"), R"("tab\there\x01\xff")");
+  // Alertmanager quotes with Go's %q: U+2000 is a space, not printable.
+  EXPECT_EQ(LabelSetString({{"a", "x\xe2\x80\x80y"}}), R"({a="x\u2000y"})");
 }
 
 }  // namespace

@@ -20,7 +20,7 @@
 #include "alerting/group.h"
 #include "alerting/rule.h"
 #include "alerting/rule_file.h"
-#include "alerting/unit_test.h"
+#include "alerting/promtool_test_runner.h"
 #include "engine/engine_test_util.h"
 #include "nimify/engine.h"
 #include "nimify/rules.h"

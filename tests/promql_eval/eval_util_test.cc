@@ -31,7 +31,9 @@ TEST(GoFloat, ParseAcceptsWhatGoAccepts) {
   EXPECT_EQ(v, 0.25);
   EXPECT_TRUE(ParseGoFloat("1e-400", &v));  // underflow rounds to zero
   EXPECT_EQ(v, 0);
-  for (const char* bad : {"", "+", ".", "e5", "1e", "0x1", "+nan", " 1", "1 ", "1_000", "abc",
+  EXPECT_TRUE(ParseGoFloat("1_000", &v));  // Go allows '_' between digits
+  EXPECT_EQ(v, 1000);
+  for (const char* bad : {"", "+", ".", "e5", "1e", "0x1", "+nan", " 1", "1 ", "1__000", "abc",
                           "1e400", "infx", "--1"}) {
     EXPECT_FALSE(ParseGoFloat(bad, &v)) << bad;
   }

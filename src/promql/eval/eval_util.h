@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/go_strconv.h"
+#include "common/utf8.h"
 #include "promql/eval/scratch_alloc.h"
 #include "promql/labels.h"
 
@@ -193,9 +194,11 @@ inline std::string FormatGoGPrec(double v, int prec) {
 }
 inline std::string FormatGoFixed6(double v) { return internal::FormatGoFloat(v, 'f', 6); }
 // Go's strconv.Quote (invalid UTF-8 bytes become \xNN).
-std::string GoQuote(std::string_view s);
-// Go's strconv.ParseFloat(s, 64) acceptance rules; false on syntax errors.
-bool ParseGoFloat(std::string_view s, double* out);
+using internal::GoQuote;
+// Go's strconv.ParseFloat(s, 64); false on a syntax or range error.
+inline bool ParseGoFloat(std::string_view s, double* out) {
+  return internal::ParseGoFloat(s, out) == internal::GoNumError::kNone;
+}
 
 // A UTC calendar time, as Go's time.Unix(secs, 0).UTC() gives it.
 struct CivilTime {
@@ -209,7 +212,7 @@ struct CivilTime {
 CivilTime ToCivil(std::int64_t unix_secs) noexcept;
 bool IsLeapYear(std::int64_t year) noexcept;
 
-bool IsValidUtf8(std::string_view s) noexcept;
+using internal::IsValidUtf8;
 // Label name validity: Prometheus 3 accepts any non-empty UTF-8; 2 the legacy charset.
 bool IsValidLabelNameFor(std::string_view name, bool legacy) noexcept;
 

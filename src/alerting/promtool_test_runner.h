@@ -10,8 +10,8 @@
 // the largest eval_time (ei = evaluation_interval), loading the samples up to
 // each step first; alert checks compare the firing alerts of the latest step
 // <= eval_time; expression checks run afterwards as instant queries.
-#ifndef NIMIFY_ALERTING_UNIT_TEST_H_
-#define NIMIFY_ALERTING_UNIT_TEST_H_
+#ifndef NIMIFY_ALERTING_PROMTOOL_TEST_RUNNER_H_
+#define NIMIFY_ALERTING_PROMTOOL_TEST_RUNNER_H_
 
 #include <cstdint>
 #include <ostream>
@@ -65,4 +65,4 @@ std::string FormatFloatE(double v);
 
 }  // namespace nimify::alerting
 
-#endif  // NIMIFY_ALERTING_UNIT_TEST_H_
+#endif  // NIMIFY_ALERTING_PROMTOOL_TEST_RUNNER_H_

@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string>
 
-#include "alerting/unit_test.h"
+#include "alerting/promtool_test_runner.h"
 
 namespace nimify::alerting {
 namespace {

@@ -1,4 +1,4 @@
-#include "alerting/unit_test.h"
+#include "alerting/promtool_test_runner.h"
 
 #include <re2/re2.h>
 
