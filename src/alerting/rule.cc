@@ -228,23 +228,36 @@ std::string AlertingRule::Expand(const TemplatedValue& v, const tmpl::TemplateDa
   return v.raw;
 }
 
+namespace {
+
+// The raw rule labels, overridden by the alert's, then the name, alertname and
+// (for ALERTS) alertstate, as Prometheus's sample() builds them; in one vector
+// rather than label by label.
+promql::Labels OutputLabels(const promql::Labels& raw_labels, const Alert& alert,
+                            std::string_view metric, std::string_view alert_name,
+                            const char* state) {
+  std::vector<promql::Label> labels;
+  labels.reserve(raw_labels.size() + alert.labels.size() + 3);
+  labels.insert(labels.end(), raw_labels.begin(), raw_labels.end());
+  labels.insert(labels.end(), alert.labels.begin(), alert.labels.end());
+  labels.push_back({std::string(promql::kMetricNameLabel), std::string(metric)});
+  labels.push_back({std::string(kAlertNameLabel), std::string(alert_name)});
+  if (state != nullptr) labels.push_back({std::string(kAlertStateLabel), state});
+  return promql::Labels::FromUnsorted(std::move(labels));  // later names win
+}
+
+}  // namespace
+
 promql::Sample AlertingRule::AlertsSample(const Alert& alert, std::int64_t t_ms) const {
-  // Starts from the raw rule labels, then the alert's labels win (Prometheus's sample()).
-  promql::Labels lb = raw_labels_;
-  for (const auto& l : alert.labels) lb.Set(l.name, l.value);
-  lb.Set(promql::kMetricNameLabel, kAlertsMetric);
-  lb.Set(kAlertNameLabel, spec_->name);
-  lb.Set(kAlertStateLabel, AlertStateName(alert.state));
-  return promql::Sample{std::move(lb), t_ms, 1.0, false};
+  return promql::Sample{OutputLabels(raw_labels_, alert, kAlertsMetric, spec_->name,
+                                     AlertStateName(alert.state)),
+                        t_ms, 1.0, false};
 }
 
 promql::Sample AlertingRule::ForStateSample(const Alert& alert, std::int64_t t_ms) const {
-  promql::Labels lb = raw_labels_;
-  for (const auto& l : alert.labels) lb.Set(l.name, l.value);
-  lb.Set(promql::kMetricNameLabel, kAlertsForStateMetric);
-  lb.Set(kAlertNameLabel, spec_->name);
-  return promql::Sample{std::move(lb), t_ms, static_cast<double>(UnixSeconds(alert.active_at_ms)),
-                        false};
+  return promql::Sample{
+      OutputLabels(raw_labels_, alert, kAlertsForStateMetric, spec_->name, nullptr), t_ms,
+      static_cast<double>(UnixSeconds(alert.active_at_ms)), false};
 }
 
 Result<promql::Vector> AlertingRule::Eval(const EvalContext& ctx, std::int64_t ts_ms,
@@ -519,6 +532,28 @@ std::vector<Alert> AlertingRule::ActiveAlerts() const {
     for (const auto& [labels, a] : active_) visit(a);
   }
   return out;
+}
+
+void AlertingRule::ForEachActiveAlert(const std::function<void(const Alert&)>& fn) const {
+  std::lock_guard lock(alerts_mu_);
+  auto visit = [&](const Alert& a) {
+    if (!a.resolved_at_ms) fn(a);
+  };
+  if (resolved_without_time_) {
+    ForEachInOrder(active_, resolved_, visit);
+  } else {
+    for (const auto& [labels, a] : active_) visit(a);
+  }
+}
+
+bool AlertingRule::IsActive(const promql::Labels& labels) const {
+  std::lock_guard lock(alerts_mu_);
+  if (auto it = active_.find(labels); it != active_.end() && !it->second.resolved_at_ms) {
+    return true;
+  }
+  if (!resolved_without_time_) return false;
+  auto it = resolved_.find(labels);
+  return it != resolved_.end() && !it->second.resolved_at_ms;
 }
 
 std::vector<Alert> AlertingRule::CurrentAlerts() const {

@@ -139,6 +139,11 @@ class AlertingRule final : public Rule {
 
   // Pending and firing alerts (not the resolved ones kept for re-sending).
   std::vector<Alert> ActiveAlerts() const;
+  // Calls fn for each of them, in label order, without copying: under the
+  // rule's lock, so fn must not call back into the rule.
+  void ForEachActiveAlert(const std::function<void(const Alert&)>& fn) const;
+  // Whether an alert with these labels is pending or firing.
+  bool IsActive(const promql::Labels& labels) const;
   // Every alert held, resolved ones included (for persistence and the API).
   std::vector<Alert> CurrentAlerts() const;
   // Firing > Pending > Inactive over the held alerts.

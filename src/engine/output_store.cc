@@ -65,7 +65,11 @@ Status OutputStore::Append(const promql::Labels& labels, std::int64_t t_ms, doub
         return Status::InvalidArgument("duplicate sample for timestamp");
       }
     }
-    s.points.push_back({t_ms, value});
+    if (s.latest_only && !s.points.empty()) {
+      s.points.back() = {t_ms, value};
+    } else {
+      s.points.push_back({t_ms, value});
+    }
     return Status::Ok();
   }
   std::uint32_t index;
@@ -80,10 +84,32 @@ Status OutputStore::Append(const promql::Labels& labels, std::int64_t t_ms, doub
   s.labels = labels;
   s.points.assign(1, promql::Point{t_ms, value});
   s.live = true;
+  s.latest_only = std::find(latest_only_names_.begin(), latest_only_names_.end(),
+                            labels.MetricName()) != latest_only_names_.end();
   by_labels_.emplace(labels, index);
   by_name_[std::string(labels.MetricName())].push_back(index);
   ++live_series_;
   return Status::Ok();
+}
+
+void OutputStore::SetKeepLatestOnly(std::string_view metric_name, bool latest_only) {
+  auto it = std::find(latest_only_names_.begin(), latest_only_names_.end(), metric_name);
+  if ((it != latest_only_names_.end()) == latest_only) return;
+  if (latest_only) {
+    latest_only_names_.emplace_back(metric_name);
+  } else {
+    latest_only_names_.erase(it);
+  }
+  // Existing series follow from their next sample on (history dropped now is
+  // not needed: nothing reads it).
+  if (auto ids = by_name_.find(std::string(metric_name)); ids != by_name_.end()) {
+    for (std::uint32_t id : ids->second) {
+      Series& s = series_[id];
+      if (!s.live) continue;
+      s.latest_only = latest_only;
+      if (latest_only && s.points.size() > 1) s.points.erase(s.points.begin(), s.points.end() - 1);
+    }
+  }
 }
 
 void OutputStore::Trim(std::int64_t now_ms) {

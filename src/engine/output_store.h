@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -42,6 +43,12 @@ class OutputStore final : public alerting::SampleAppender, public promql::Querya
 
   std::size_t series_count() const noexcept { return live_series_; }
 
+  // Series named `metric_name` keep only their newest sample instead of the
+  // whole retention: for outputs no rule reads (ALERTS_FOR_STATE, unless a
+  // rule selects it), where the history would only cost memory. Instant
+  // queries still see the current value; the append rules still hold.
+  void SetKeepLatestOnly(std::string_view metric_name, bool latest_only);
+
   // Appends the matching series with a sample in [mint, maxt]; the views
   // point into the store.
   void Select(std::span<const promql::LabelMatcher> matchers, std::int64_t mint,
@@ -52,6 +59,7 @@ class OutputStore final : public alerting::SampleAppender, public promql::Querya
     promql::Labels labels;
     std::vector<promql::Point> points;  // sorted by time
     bool live = false;
+    bool latest_only = false;  // see SetKeepLatestOnly
   };
   struct LabelsHash {
     std::size_t operator()(const promql::Labels& l) const noexcept {
@@ -68,6 +76,7 @@ class OutputStore final : public alerting::SampleAppender, public promql::Querya
   std::vector<std::uint32_t> free_;
   std::unordered_map<promql::Labels, std::uint32_t, LabelsHash> by_labels_;
   std::unordered_map<std::string, std::vector<std::uint32_t>> by_name_;
+  std::vector<std::string> latest_only_names_;
   std::size_t live_series_ = 0;
   std::int64_t last_trim_ms_ = 0;
   bool trimmed_once_ = false;

@@ -189,6 +189,9 @@ class RuleRuntime {
   const SampleTracker* tracker_ = nullptr;
   // Tracked threshold rules by expression (what the rules pass to the query function).
   std::unordered_map<const promql::Expr*, std::pair<std::uint32_t, std::size_t>> tracked_exprs_;
+  // Some rule may read ALERTS_FOR_STATE (a selector that can match it, or a
+  // template that can query): only then is its history kept in the OutputStore.
+  bool reads_for_state_ = false;
   bool evaluate_all_eager_ = true;
   std::vector<std::uint8_t> skip_;  // scratch: the group's rules to skip at this instant
   std::int64_t last_t_ = std::numeric_limits<std::int64_t>::min();

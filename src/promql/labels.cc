@@ -1,6 +1,7 @@
 #include "promql/labels.h"
 
 #include <algorithm>
+#include <cassert>
 
 #include "promql/lexer.h"
 
@@ -8,7 +9,18 @@ namespace nimify::promql {
 
 namespace {
 
+// Sorted by name, names unique, no empty value: what SortAndDedup makes.
+bool IsCanonical(const std::vector<Label>& labels) noexcept {
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i].value.empty()) return false;
+    if (i > 0 && !(labels[i - 1].name < labels[i].name)) return false;
+  }
+  return true;
+}
+
 void SortAndDedup(std::vector<Label>* labels) {
+  // Most label sets arrive sorted (from storage, or built in order).
+  if (IsCanonical(*labels)) return;
   std::stable_sort(labels->begin(), labels->end(),
                    [](const Label& a, const Label& b) { return a.name < b.name; });
   // Keep the last of equal names: it was set later.
@@ -40,42 +52,76 @@ bool LexesAsNonMetricWord(std::string_view name) {
 
 }  // namespace
 
-Labels::Labels(std::initializer_list<Label> labels) : labels_(labels) { SortAndDedup(&labels_); }
+const std::vector<Label> Labels::kNoLabels;
+
+Labels::Labels(std::initializer_list<Label> labels) {
+  if (labels.size() == 0) return;
+  *this = FromUnsorted(std::vector<Label>(labels));
+}
 
 Labels Labels::FromUnsorted(std::vector<Label> labels) {
+  SortAndDedup(&labels);
+  return FromSorted(std::move(labels));
+}
+
+Labels Labels::FromSorted(std::vector<Label> labels) {
+  assert(IsCanonical(labels));
   Labels out;
-  out.labels_ = std::move(labels);
-  SortAndDedup(&out.labels_);
+  if (labels.empty()) return out;
+  out.rep_ = std::make_shared<Rep>();
+  out.rep_->labels = std::move(labels);
   return out;
 }
 
+std::vector<Label>& Labels::Mutable() {
+  if (!rep_) {
+    rep_ = std::make_shared<Rep>();
+  } else if (rep_.use_count() != 1) {
+    auto copy = std::make_shared<Rep>();
+    copy->labels = rep_->labels;
+    rep_ = std::move(copy);
+  } else {
+    // The last other owner may have just let go: see its reads before writing.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    rep_->hash.store(0, std::memory_order_relaxed);
+  }
+  return rep_->labels;
+}
+
 std::string_view Labels::Get(std::string_view name) const noexcept {
-  for (const auto& l : labels_) {
+  for (const auto& l : items()) {
     if (l.name == name) return l.value;
   }
   return {};
 }
 
 bool Labels::Has(std::string_view name) const noexcept {
-  for (const auto& l : labels_) {
+  for (const auto& l : items()) {
     if (l.name == name) return true;
   }
   return false;
 }
 
 void Labels::Set(std::string_view name, std::string_view value) {
-  auto it = std::lower_bound(labels_.begin(), labels_.end(), name,
-                             [](const Label& l, std::string_view n) { return l.name < n; });
-  if (it != labels_.end() && it->name == name) {
+  const std::vector<Label>& current = items();
+  auto found = std::lower_bound(current.begin(), current.end(), name,
+                                [](const Label& l, std::string_view n) { return l.name < n; });
+  const bool present = found != current.end() && found->name == name;
+  if (!present && value.empty()) return;  // nothing to delete: no copy
+  if (present && found->value == value) return;
+  const auto index = found - current.begin();
+  std::vector<Label>& labels = Mutable();
+  auto it = labels.begin() + index;
+  if (present) {
     if (value.empty()) {
-      labels_.erase(it);
+      labels.erase(it);
     } else {
       it->value.assign(value);
     }
     return;
   }
-  if (value.empty()) return;
-  labels_.insert(it, Label{std::string(name), std::string(value)});
+  if (labels.size() == labels.capacity()) labels.reserve(labels.size() + 2);
+  labels.insert(labels.begin() + index, Label{std::string(name), std::string(value)});
 }
 
 void Labels::Del(std::string_view name) { Set(name, {}); }
@@ -87,24 +133,41 @@ Labels Labels::WithoutMetricName() const {
 }
 
 Labels Labels::KeepOnly(const std::vector<std::string>& names) const {
-  Labels out;
-  for (const auto& l : labels_) {
-    if (std::find(names.begin(), names.end(), l.name) != names.end()) out.labels_.push_back(l);
+  std::vector<Label> kept;
+  for (const auto& l : items()) {
+    if (std::find(names.begin(), names.end(), l.name) != names.end()) kept.push_back(l);
   }
-  return out;
+  return FromSorted(std::move(kept));
 }
 
 Labels Labels::Drop(const std::vector<std::string>& names, bool also_drop_metric_name) const {
-  Labels out;
-  for (const auto& l : labels_) {
+  std::vector<Label> kept;
+  for (const auto& l : items()) {
     if (also_drop_metric_name && l.name == kMetricNameLabel) continue;
     if (std::find(names.begin(), names.end(), l.name) != names.end()) continue;
-    out.labels_.push_back(l);
+    kept.push_back(l);
   }
-  return out;
+  return FromSorted(std::move(kept));
+}
+
+bool Labels::Equal(const Labels& a, const Labels& b) noexcept {
+  if (a.rep_ == b.rep_) return true;
+  if (a.size() != b.size()) return false;
+  if (a.rep_ && b.rep_) {
+    // Cached hashes tell most unequal sets apart without comparing strings.
+    const std::uint64_t ha = a.rep_->hash.load(std::memory_order_relaxed);
+    const std::uint64_t hb = b.rep_->hash.load(std::memory_order_relaxed);
+    if (ha != 0 && hb != 0 && ha != hb) return false;
+  }
+  return a.items() == b.items();
 }
 
 std::uint64_t Labels::Hash() const noexcept {
+  if (rep_) {
+    if (const std::uint64_t cached = rep_->hash.load(std::memory_order_relaxed); cached != 0) {
+      return cached;
+    }
+  }
   // FNV-1a over name\xff value\xff ...; 0xff never occurs in valid UTF-8.
   std::uint64_t h = 14695981039346656037ull;
   auto mix = [&h](std::string_view s) {
@@ -115,21 +178,25 @@ std::uint64_t Labels::Hash() const noexcept {
     h ^= 0xff;
     h *= 1099511628211ull;
   };
-  for (const auto& l : labels_) {
+  for (const auto& l : items()) {
     mix(l.name);
     mix(l.value);
   }
+  if (rep_) rep_->hash.store(h, std::memory_order_relaxed);
   return h;
 }
 
 int Labels::Compare(const Labels& a, const Labels& b) noexcept {
-  const std::size_t n = std::min(a.labels_.size(), b.labels_.size());
+  if (a.rep_ == b.rep_) return 0;
+  const std::vector<Label>& x = a.items();
+  const std::vector<Label>& y = b.items();
+  const std::size_t n = std::min(x.size(), y.size());
   for (std::size_t i = 0; i < n; ++i) {
-    if (int c = a.labels_[i].name.compare(b.labels_[i].name); c != 0) return c < 0 ? -1 : 1;
-    if (int c = a.labels_[i].value.compare(b.labels_[i].value); c != 0) return c < 0 ? -1 : 1;
+    if (int c = x[i].name.compare(y[i].name); c != 0) return c < 0 ? -1 : 1;
+    if (int c = x[i].value.compare(y[i].value); c != 0) return c < 0 ? -1 : 1;
   }
-  if (a.labels_.size() == b.labels_.size()) return 0;
-  return a.labels_.size() < b.labels_.size() ? -1 : 1;
+  if (x.size() == y.size()) return 0;
+  return x.size() < y.size() ? -1 : 1;
 }
 
 std::string QuoteLabelValue(std::string_view value) { return GoQuote(value); }
@@ -144,7 +211,7 @@ std::string Labels::ToString() const {
   }
   out.push_back('{');
   bool first = true;
-  for (const auto& l : labels_) {
+  for (const auto& l : items()) {
     if (name_printed && l.name == kMetricNameLabel) continue;
     if (!first) out += ", ";
     first = false;
@@ -158,7 +225,7 @@ std::string Labels::ToString() const {
     out += QuoteLabelValue(l.value);
   }
   out.push_back('}');
-  if (name_printed && labels_.size() == 1) out.resize(out.size() - 2);
+  if (name_printed && size() == 1) out.resize(out.size() - 2);
   return out;
 }
 

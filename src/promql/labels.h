@@ -3,8 +3,10 @@
 #ifndef NIMIFY_PROMQL_LABELS_H_
 #define NIMIFY_PROMQL_LABELS_H_
 
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,18 +24,28 @@ struct Label {
 
 // Sorted by name; at most one label per name; no label has an empty value
 // (an empty value means "absent", as in Prometheus).
+//
+// Copies share one reference-counted representation, which also caches the
+// hash: copying a label set into a sample, an alert or a map key costs no
+// allocation, and a set is hashed once however many maps look it up.
+// Mutation copies the representation first when it is shared.
+// Thread safety: as std::string. Const methods on copies sharing a
+// representation are safe from any thread (the cached hash is atomic).
 class Labels {
  public:
   Labels() = default;
   // Sorts; a later duplicate name overwrites an earlier one; empty values dropped.
   Labels(std::initializer_list<Label> labels);
   static Labels FromUnsorted(std::vector<Label> labels);
+  // REQUIRES: already sorted by name, names unique, no empty value (checked
+  // in debug builds). Skips the sort, for label sets read from storage.
+  static Labels FromSorted(std::vector<Label> labels);
 
-  const std::vector<Label>& items() const noexcept { return labels_; }
-  std::size_t size() const noexcept { return labels_.size(); }
-  bool empty() const noexcept { return labels_.empty(); }
-  auto begin() const noexcept { return labels_.begin(); }
-  auto end() const noexcept { return labels_.end(); }
+  const std::vector<Label>& items() const noexcept { return rep_ ? rep_->labels : kNoLabels; }
+  std::size_t size() const noexcept { return items().size(); }
+  bool empty() const noexcept { return items().empty(); }
+  auto begin() const noexcept { return items().begin(); }
+  auto end() const noexcept { return items().end(); }
 
   // Empty string when absent.
   std::string_view Get(std::string_view name) const noexcept;
@@ -49,22 +61,32 @@ class Labels {
   Labels KeepOnly(const std::vector<std::string>& names) const;
   Labels Drop(const std::vector<std::string>& names, bool also_drop_metric_name) const;
 
-  // Stable 64-bit hash of the whole set (names and values, with separators).
+  // Stable 64-bit hash of the whole set (names and values, with separators),
+  // computed once per representation.
   std::uint64_t Hash() const noexcept;
 
   // Prometheus notation: `name{a="b", c="d"}`, or `{a="b"}` without a name,
   // `{}` when empty. Values are escaped as Go's %q does.
   std::string ToString() const;
 
-  friend bool operator==(const Labels& a, const Labels& b) noexcept {
-    return a.labels_ == b.labels_;
-  }
+  friend bool operator==(const Labels& a, const Labels& b) noexcept { return Equal(a, b); }
   // Prometheus's labels.Compare: by name, then value, label by label; shorter first.
   friend bool operator<(const Labels& a, const Labels& b) noexcept { return Compare(a, b) < 0; }
   static int Compare(const Labels& a, const Labels& b) noexcept;
 
  private:
-  std::vector<Label> labels_;
+  struct Rep {
+    std::vector<Label> labels;
+    // 0: not computed yet (a set whose hash is 0 is rehashed each time).
+    // Relaxed: every thread computes the same value.
+    mutable std::atomic<std::uint64_t> hash{0};
+  };
+  static const std::vector<Label> kNoLabels;
+  static bool Equal(const Labels& a, const Labels& b) noexcept;
+  // The labels to modify: a representation of this set's own.
+  std::vector<Label>& Mutable();
+
+  std::shared_ptr<Rep> rep_;  // null: empty; shared reps are never modified
 };
 
 // Builds a label set with few reallocations; not sorted until Build().

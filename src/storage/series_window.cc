@@ -429,4 +429,19 @@ void SeriesWindow::Decode(std::vector<promql::Point>* out) const {
   while (decoder.position() < bit_size_) out->push_back(decoder.Next(false));
 }
 
+void SeriesWindow::DecodeFrom(std::int64_t mint, std::vector<promql::Point>* out) const {
+  if (empty()) return;
+  Decoder decoder(bytes_.get());
+  promql::Point p = decoder.Next(true);
+  std::size_t skipped = 0;
+  while (p.t < mint && decoder.position() < bit_size_) {
+    p = decoder.Next(false);
+    ++skipped;
+  }
+  if (p.t < mint) return;
+  if (count_ > skipped) out->reserve(out->size() + count_ - skipped);  // exact unless kManySamples
+  out->push_back(p);
+  while (decoder.position() < bit_size_) out->push_back(decoder.Next(false));
+}
+
 }  // namespace nimify::storage

@@ -46,6 +46,9 @@ class SeriesWindow {
 
   // Appends every stored sample to `out`, oldest first.
   void Decode(std::vector<promql::Point>* out) const;
+  // The same, but only the samples with t >= mint (the older ones are decoded
+  // and skipped: the encoding is sequential).
+  void DecodeFrom(std::int64_t mint, std::vector<promql::Point>* out) const;
 
   // Stored samples (walks the bit string beyond 65534 samples).
   std::size_t size() const noexcept;

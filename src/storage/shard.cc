@@ -94,6 +94,7 @@ bool SeriesLimit::TryAdd() noexcept {
 
 ShardReadCache::Entry* ShardReadCache::Add(std::uint32_t slot) {
   if (slot >= entries_.size()) entries_.resize(std::size_t{slot} + 1);
+  if (entries_[slot] != nullptr) replaced_.push_back(std::move(entries_[slot]));
   entries_[slot] = std::make_unique<Entry>();
   return entries_[slot].get();
 }
@@ -476,15 +477,26 @@ Status Shard::Select(std::span<const promql::LabelMatcher> matchers, std::int64_
     const CatalogEntry& e = catalog_[slot];
     if (!matches_all(e)) continue;
     ShardReadCache::Entry* entry = cache->Find(slot);
-    if (entry == nullptr) {
+    if (entry != nullptr && mint < entry->decoded_from) {
+      // An earlier read decoded less history: decode again, into a new entry.
+      const promql::Labels labels = entry->labels;  // shared, not copied
       entry = cache->Add(slot);
-      slots_[slot].Decode(&entry->points);
+      entry->labels = labels;
+      entry->decoded_from = mint;
+      slots_[slot].DecodeFrom(mint, &entry->points);
+    } else if (entry == nullptr) {
+      entry = cache->Add(slot);
+      // Most reads at an instant want the last few minutes of a window that
+      // holds the longest range + offset of all rules: decode only those.
+      entry->decoded_from = mint;
+      slots_[slot].DecodeFrom(mint, &entry->points);
       std::vector<promql::Label> labels;
       labels.reserve(e.labels.size());
       e.labels.ForEach([&](LabelPair l) {
         labels.push_back({std::string(symbols_.Get(l.name)), std::string(symbols_.Get(l.value))});
       });
-      entry->labels = promql::Labels::FromUnsorted(std::move(labels));
+      // Stored sets passed ValidateLabels: sorted, unique, no empty value.
+      entry->labels = promql::Labels::FromSorted(std::move(labels));
     }
     const auto& points = entry->points;
     const auto first =

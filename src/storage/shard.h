@@ -115,16 +115,23 @@ class ShardReadCache {
  public:
   struct Entry {
     promql::Labels labels;
-    std::vector<promql::Point> points;
+    std::vector<promql::Point> points;  // the samples with t >= decoded_from
+    std::int64_t decoded_from = 0;
   };
   Entry* Find(std::uint32_t slot) noexcept {
     return slot < entries_.size() ? entries_[slot].get() : nullptr;
   }
+  // A new entry for the slot. One it replaces is kept until Clear: views of
+  // earlier reads still point into it.
   Entry* Add(std::uint32_t slot);
-  void Clear() { entries_.clear(); }
+  void Clear() {
+    entries_.clear();
+    replaced_.clear();
+  }
 
  private:
   std::vector<std::unique_ptr<Entry>> entries_;
+  std::vector<std::unique_ptr<Entry>> replaced_;
 };
 
 // Thread safety

@@ -71,6 +71,54 @@ TEST(LabelsTest, BuilderOverwritesAndDeletes) {
   EXPECT_EQ(b.Build().ToString(), "{a=\"9\", c=\"3\"}");
 }
 
+TEST(LabelsTest, CopiesShareUntilOneIsModified) {
+  const Labels original{{"a", "1"}, {"b", "2"}};
+  Labels copy = original;
+  EXPECT_EQ(&copy.items(), &original.items());  // shared, not copied
+  const std::uint64_t hash = original.Hash();
+  copy.Set("c", "3");
+  EXPECT_EQ(original.ToString(), "{a=\"1\", b=\"2\"}");
+  EXPECT_EQ(copy.ToString(), "{a=\"1\", b=\"2\", c=\"3\"}");
+  EXPECT_EQ(original.Hash(), hash);
+  // The cached hash follows the modification.
+  EXPECT_EQ(copy.Hash(), (Labels{{"a", "1"}, {"b", "2"}, {"c", "3"}}).Hash());
+  EXPECT_NE(copy, original);
+  copy.Del("c");
+  EXPECT_EQ(copy, original);
+  EXPECT_EQ(copy.Hash(), hash);
+}
+
+TEST(LabelsTest, SettingTheSameValueOrDeletingAnAbsentNameKeepsSharing) {
+  const Labels original{{"a", "1"}};
+  Labels copy = original;
+  copy.Set("a", "1");
+  copy.Del("zz");
+  EXPECT_EQ(&copy.items(), &original.items());
+}
+
+TEST(LabelsTest, EqualityAndOrderWithCachedHashes) {
+  Labels a{{"a", "1"}, {"b", "2"}};
+  Labels b = Labels::FromSorted({{"a", "1"}, {"b", "2"}});
+  Labels c{{"a", "1"}, {"b", "3"}};
+  (void)a.Hash();
+  (void)c.Hash();
+  EXPECT_EQ(a, b);  // one hash cached, the other not
+  EXPECT_NE(a, c);  // both cached, different
+  EXPECT_LT(a, c);
+  EXPECT_EQ(Labels::Compare(a, b), 0);
+  EXPECT_EQ(Labels(), Labels::FromSorted({}));
+  Labels emptied{{"a", "1"}};
+  emptied.Del("a");
+  EXPECT_EQ(emptied, Labels());
+  EXPECT_EQ(emptied.Hash(), Labels().Hash());
+}
+
+TEST(LabelsTest, FromUnsortedOnSortedInputKeepsItAsIs) {
+  EXPECT_EQ(Labels::FromUnsorted({{"a", "1"}, {"b", "2"}}).ToString(), "{a=\"1\", b=\"2\"}");
+  EXPECT_EQ(Labels::FromUnsorted({{"b", "2"}, {"a", "1"}, {"b", "3"}, {"c", ""}}).ToString(),
+            "{a=\"1\", b=\"3\"}");
+}
+
 TEST(LabelsTest, NameValidation) {
   EXPECT_TRUE(IsValidLabelName("_a1"));
   EXPECT_FALSE(IsValidLabelName("1a"));

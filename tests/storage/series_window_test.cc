@@ -374,5 +374,29 @@ TEST(SeriesWindowTest, CompressesARegularCounterWindow) {
   EXPECT_LE(w.HeapBytes(), 120u) << "bits used: " << w.bit_size();
 }
 
+TEST(SeriesWindowTest, DecodeFromSkipsOlderSamples) {
+  SeriesWindow w;
+  std::vector<Point> want;
+  std::mt19937_64 rng(7);
+  for (std::int64_t t = 1000; t <= 60'000; t += 1000 + static_cast<std::int64_t>(rng() % 7)) {
+    const double v = static_cast<double>(rng() % 1000) / 7;
+    ASSERT_EQ(w.Append(t, v, kNoTime), AppendStatus::kOk);
+    want.push_back({t, v});
+  }
+  for (const std::int64_t mint : {std::int64_t{0}, std::int64_t{1000}, std::int64_t{30'500},
+                                  want.back().t, want.back().t + 1}) {
+    std::vector<Point> expected;
+    for (const Point& p : want) {
+      if (p.t >= mint) expected.push_back(p);
+    }
+    std::vector<Point> got;
+    w.DecodeFrom(mint, &got);
+    ExpectSameBits(expected, got);
+  }
+  std::vector<Point> none;
+  SeriesWindow().DecodeFrom(0, &none);
+  EXPECT_TRUE(none.empty());
+}
+
 }  // namespace
 }  // namespace nimify::storage

@@ -393,5 +393,30 @@ TEST(ShardTest, FanoutHidesSamplesAfterItsInstant) {
   EXPECT_TRUE(SelectAll(view, {M(MatchType::kEqual, "__name__", "x")}, 50, 1000).empty());
 }
 
+TEST(ShardTest, AReadWithAnEarlierStartKeepsTheViewsOfEarlierReads) {
+  Shard shard(0, ShardOptions{}, nullptr);
+  auto ref = shard.Resolve(Labels{{"__name__", "x"}});
+  ASSERT_TRUE(ref.ok());
+  for (std::int64_t t = 0; t <= 100; t += 10) ASSERT_EQ(shard.Append(*ref, t, t), SampleResult::kOk);
+  Shard* shards[] = {&shard};
+  FanoutQueryable view(shards);
+  const auto m = M(MatchType::kEqual, "__name__", "x");
+  std::vector<promql::SeriesView> late;
+  ASSERT_TRUE(view.Select({&m, 1}, 80, 100, &late).ok());
+  std::vector<promql::SeriesView> early;
+  ASSERT_TRUE(view.Select({&m, 1}, 10, 30, &early).ok());
+  ASSERT_EQ(late.size(), 1u);
+  ASSERT_EQ(early.size(), 1u);
+  // The first views still read the samples they were given.
+  ASSERT_EQ(late[0].points.size(), 3u);
+  EXPECT_EQ(late[0].points.front().t, 80);
+  EXPECT_EQ(late[0].points.back().t, 100);
+  ASSERT_EQ(early[0].points.size(), 3u);
+  EXPECT_EQ(early[0].points.front().t, 10);
+  EXPECT_EQ(early[0].points.back().v, 30);
+  EXPECT_EQ(*late[0].labels, *early[0].labels);
+  EXPECT_EQ(late[0].labels->ToString(), "x");
+}
+
 }  // namespace
 }  // namespace nimify::storage
