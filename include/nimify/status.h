@@ -32,6 +32,10 @@ enum class StatusCode : std::uint8_t {
   kFailedPrecondition,
   kDeadlineExceeded,
   kInternal,
+  // A value outside the range accepted now, e.g. a sample older than the
+  // engine still stores (EngineOptions::max_late_age); unlike
+  // kInvalidArgument, the same value may have been fine earlier.
+  kOutOfRange,
 };
 
 NIMIFY_EXPORT std::string_view StatusCodeName(StatusCode code) noexcept;
@@ -67,6 +71,9 @@ class [[nodiscard]] NIMIFY_EXPORT Status {
     return Status(StatusCode::kDeadlineExceeded, std::move(msg));
   }
   static Status Internal(std::string msg) { return Status(StatusCode::kInternal, std::move(msg)); }
+  static Status OutOfRange(std::string msg) {
+    return Status(StatusCode::kOutOfRange, std::move(msg));
+  }
 
   bool ok() const noexcept { return rep_ == nullptr; }
   StatusCode code() const noexcept { return rep_ ? rep_->code : StatusCode::kOk; }

@@ -161,7 +161,8 @@ class Loader {
     if (node.is_null()) return Status::Ok();
     if (!node.is_map()) return node.Error("engine: expected a mapping");
     NIMIFY_RETURN_IF_ERROR(node.CheckKeys({"shards", "ring_capacity", "allowed_lateness",
-                                           "retention", "max_series", "max_sample_age"},
+                                           "retention", "max_series", "max_sample_age",
+                                           "max_late_age"},
                                           "engine"));
     EngineSettings& e = out_->engine;
     if (const ConfigNode* n = node.Find("shards")) {
@@ -188,6 +189,11 @@ class Loader {
     }
     if (const ConfigNode* n = node.Find("max_sample_age")) {
       NIMIFY_ASSIGN_OR_RETURN(e.max_sample_age, PositiveDuration(*n));
+    }
+    if (const ConfigNode* n = node.Find("max_late_age")) {
+      NIMIFY_ASSIGN_OR_RETURN(std::chrono::milliseconds age, n->AsDuration());
+      if (age.count() < 0) return n->Error("engine.max_late_age: negative");
+      e.max_late_age = age;
     }
     return Status::Ok();
   }

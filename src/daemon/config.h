@@ -46,6 +46,11 @@ struct EngineSettings {
   // Samples older than now - max_sample_age are refused with 400.
   // 0: the engine's retention, at least one hour.
   std::chrono::milliseconds max_sample_age{0};
+  // Samples at or below the evaluation watermark (now - allowed_lateness) are
+  // stored for the evaluations to come when at most this far behind it; older
+  // ones get 400 (EngineOptions::max_late_age). Unset: the history the rules
+  // need; 0: refuse every late sample.
+  std::optional<std::chrono::milliseconds> max_late_age;
 };
 
 struct DaemonConfig {

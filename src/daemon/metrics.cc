@@ -103,8 +103,14 @@ void DaemonMetrics::Write(ExpositionWriter& w) const {
   counter("nimify_ingest_samples_refused_total",
           "Samples refused because the pipeline pushed back or a limit was reached.",
           samples_refused);
-  counter("nimify_ingest_samples_late_total",
-          "Samples dropped because they arrived behind the evaluation watermark.", samples_late);
+  w.Family("nimify_ingest_samples_late_total", "counter",
+           "Samples at or below the evaluation watermark: handed to the engine, which stores "
+           "them for the evaluations to come (accepted), or refused with 400 as more than "
+           "max_late_age behind it (refused).");
+  w.Sample("nimify_ingest_samples_late_total", {{"outcome", "accepted"}},
+           static_cast<double>(samples_late.load(std::memory_order_relaxed)));
+  w.Sample("nimify_ingest_samples_late_total", {{"outcome", "refused"}},
+           static_cast<double>(samples_late_refused.load(std::memory_order_relaxed)));
   counter("nimify_ingest_samples_too_old_total",
           "Samples refused (400) because they were older than the maximum sample age.",
           samples_too_old);

@@ -42,7 +42,8 @@ class DaemonMetrics {
   std::atomic<std::uint64_t> samples_received{0};  // decoded from ingest bodies
   std::atomic<std::uint64_t> samples_appended{0};  // accepted by the engine
   std::atomic<std::uint64_t> samples_refused{0};   // backpressure or limits
-  std::atomic<std::uint64_t> samples_late{0};      // below the watermark, dropped
+  std::atomic<std::uint64_t> samples_late{0};      // at or below the watermark, to be stored
+  std::atomic<std::uint64_t> samples_late_refused{0};  // over max_late_age behind it: 400
   std::atomic<std::uint64_t> samples_too_old{0};   // older than max_sample_age: 400
   std::atomic<std::uint64_t> series_resolved{0};   // reference cache misses
   std::atomic<std::uint64_t> ingest_requests_refused{0};  // 429/503 answered

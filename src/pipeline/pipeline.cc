@@ -69,7 +69,7 @@ struct Pipeline::ProducerSlot {
   // Written by the slot's producer thread only; relaxed reads for stats.
   alignas(kCacheLineSize) std::atomic<std::uint64_t> accepted{0};
   std::atomic<std::uint64_t> refused{0};
-  std::atomic<std::uint64_t> late{0};
+  std::atomic<std::uint64_t> late_refused{0};
 };
 
 struct Pipeline::Worker {
@@ -98,6 +98,9 @@ struct Pipeline::Worker {
   alignas(kCacheLineSize) std::atomic<std::int64_t> dirty_min_pub{kNoDirty};
   std::atomic<std::int64_t> min_seen_pub{kNoDirty};
   std::atomic<std::int64_t> max_seen_pub{kNoTime};
+  // Late samples the shard stored; written by whichever thread owns the shard
+  // (relaxed: statistics; ownership changes hands through the state CAS).
+  std::atomic<std::uint64_t> late_stored{0};
   std::thread thread;
 
   // Owner-private (the leader of a cut touches them while the owner is held).
@@ -130,10 +133,10 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(PipelineOptions options) {
     return Status::InvalidArgument("batch_size must be between 1 and ring_capacity");
   }
   if (options.allowed_lateness_ms < 0 || options.retention_ms < 0 || options.cut_interval_ms < 0 ||
-      options.max_cut_gap_ms <= 0) {
+      options.max_late_age_ms < 0 || options.max_cut_gap_ms <= 0) {
     return Status::InvalidArgument(
-        "allowed_lateness_ms, retention_ms and cut_interval_ms must be >= 0 and "
-        "max_cut_gap_ms > 0");
+        "allowed_lateness_ms, retention_ms, cut_interval_ms and max_late_age_ms must be >= 0 "
+        "and max_cut_gap_ms > 0");
   }
   return std::unique_ptr<Pipeline>(new Pipeline(options));
 }
@@ -380,12 +383,13 @@ PipelineStats Pipeline::stats() const {
     // relaxed: statistics.
     s.samples_accepted += slot->accepted.load(std::memory_order_relaxed);
     s.samples_refused += slot->refused.load(std::memory_order_relaxed);
-    s.samples_late += slot->late.load(std::memory_order_relaxed);
+    s.samples_late_refused += slot->late_refused.load(std::memory_order_relaxed);
   }
   s.cuts = cuts_.load(std::memory_order_relaxed);
   s.callback_failures = callback_failures_.load(std::memory_order_relaxed);
   s.last_cut_t = last_cut_pub_.load(std::memory_order_relaxed);
   for (const auto& w : workers_) {
+    s.samples_late_stored += w->late_stored.load(std::memory_order_relaxed);
     const storage::ShardStats x = w->shard->stats();
     s.shards.samples_appended += x.samples_appended;
     s.shards.duplicates += x.duplicates;
@@ -452,15 +456,19 @@ bool Pipeline::DrainOnce(Worker& w, bool* progressed) {
       RematchAll(w);
     }
     const std::int64_t dirty_before = w.dirty_min;
+    // The producer's watermark as this shard knows it: samples at or below it are late.
+    // relaxed: only this shard's owner writes it once the producer exists.
+    std::int64_t consumed = w.consumed[p].load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < items.size(); ++i) {
       if (i + 8 < items.size()) w.shard->PrefetchForAppend(items[i + 8].ref);
       const RingItem& item = items[i];
       if (item.ref == kPunctuationRef) {
+        consumed = item.t;
         // release: the samples before the marker are applied before a decider reads it.
         w.consumed[p].store(item.t, std::memory_order_release);
         changed = true;
       } else {
-        ProcessSample(w, item);
+        ProcessSample(w, item, item.t <= consumed);
       }
     }
     changed = changed || w.dirty_min != dirty_before;
@@ -470,13 +478,20 @@ bool Pipeline::DrainOnce(Worker& w, bool* progressed) {
   return changed;
 }
 
-void Pipeline::ProcessSample(Worker& w, const RingItem& item) {
+void Pipeline::ProcessSample(Worker& w, const RingItem& item, bool late) {
   bool new_series = false;
   const storage::SampleResult result = w.shard->Append(item.ref, item.t, item.v, &new_series);
   if (result == storage::SampleResult::kUnknownSeries) return;
   const std::uint32_t slot = storage::SlotOf(item.ref);
   if (new_series) AssignRules(w, slot);
   if (result != storage::SampleResult::kOk) return;
+  // A late sample marks its rules dirty below like any other: its time may be
+  // at or before the last cut, which only makes the next cut (always after the
+  // last one) include them; the rules see it from then on.
+  if (late) {
+    w.late_stored.store(w.late_stored.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
+  }
   if (item.t < w.min_seen) {
     w.min_seen = item.t;
     // relaxed: read by deciders after an acquire of a later punctuation store.
@@ -880,11 +895,15 @@ Status Producer::AppendSlow(SeriesRef ref, std::int64_t t_ms, double value) {
     count(stats.refused);
     return Status::FailedPrecondition("producer is closed or the pipeline is stopping");
   }
-  if (t_ms <= promise_) {
-    count(stats.late);
-    return Status::InvalidArgument("late sample at t=" + std::to_string(t_ms) +
-                                   " ms: this producer's watermark is already " +
-                                   std::to_string(promise_) + " ms");
+  // Late but recent enough: staged like any other (the shard still refuses
+  // it if it is not newer than its series' newest sample).
+  if (t_ms <= promise_ && t_ms <= SaturatingSub(promise_, pipeline_->options_.max_late_age_ms)) {
+    count(stats.late_refused);
+    return Status::OutOfRange("late sample at t=" + std::to_string(t_ms) +
+                              " ms: this producer's watermark is already " +
+                              std::to_string(promise_) + " ms and samples more than " +
+                              std::to_string(pipeline_->options_.max_late_age_ms) +
+                              " ms behind it are refused (max_late_age)");
   }
   const std::uint32_t shard = storage::ShardOf(ref);
   if (ref == 0 || ref == kPunctuationRef || shard >= rings_.size()) {

@@ -13,7 +13,10 @@
 // Time is event time: each producer's watermark is the newest timestamp it
 // sent minus the allowed lateness, and a cut at t happens once every
 // producer's watermark has passed t and every shard has consumed the samples
-// sent before it. docs/threading.md describes the protocol.
+// sent before it. docs/threading.md describes the protocol. A late sample (at
+// or below its producer's watermark, up to max_late_age_ms behind it) is
+// stored all the same: it shows in the cuts after it lands, never in one
+// already made.
 #ifndef NIMIFY_PIPELINE_PIPELINE_H_
 #define NIMIFY_PIPELINE_PIPELINE_H_
 
@@ -65,6 +68,11 @@ struct PipelineOptions {
   std::uint32_t batch_size = 64;
   // How far behind its newest sample a producer may still send older ones.
   std::int64_t allowed_lateness_ms = 0;
+  // Late samples (t <= the producer's watermark) with t > watermark -
+  // max_late_age_ms are stored, for the cuts after they land; older ones are
+  // refused (kOutOfRange). 0 refuses every late sample. Keep it within
+  // retention_ms: the shards drop what is older than that anyway.
+  std::int64_t max_late_age_ms = 0;
   // Largest range + lookback + offset the rules read; older samples are dropped.
   std::int64_t retention_ms = 5 * 60 * 1000;
   // Active series across all shards; 0 is unlimited.
@@ -115,7 +123,8 @@ class DirtySet {
 };
 
 // A consistent cut: `storage` shows exactly the samples with timestamp <= t
-// that every producer sent before its watermark passed t.
+// that every producer sent before its watermark passed t, plus the late
+// samples (PipelineOptions::max_late_age_ms) that landed before the cut.
 struct Cut {
   std::int64_t t;
   bool scheduled;              // t is a multiple of cut_interval_ms
@@ -150,7 +159,11 @@ class SampleObserver {
 struct PipelineStats {
   std::uint64_t samples_accepted = 0;  // staged by producers
   std::uint64_t samples_refused = 0;   // ring full (Backpressure), never silently dropped
-  std::uint64_t samples_late = 0;      // timestamp at or below the producer's watermark
+  // Late: at or below the producer's watermark. Refused by the producer
+  // (more than max_late_age_ms behind it), or stored by a shard (a shard may
+  // also reject one as out of order for its series: shards.out_of_order).
+  std::uint64_t samples_late_refused = 0;
+  std::uint64_t samples_late_stored = 0;
   std::uint64_t cuts = 0;
   std::uint64_t callback_failures = 0;  // cut callbacks that threw
   std::int64_t last_cut_t = std::numeric_limits<std::int64_t>::min();
@@ -167,11 +180,13 @@ class Producer {
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;
 
-  // Stages one sample for its shard (published in batches, see Flush).
-  // kInvalidArgument: late (t <= this producer's watermark) or a ref from no
-  // shard of this pipeline; kResourceExhausted / kDeadlineExceeded: the ring
-  // is full (per ProducerOptions); kFailedPrecondition: closed or stopped.
-  // Every rejected sample is counted.
+  // Stages one sample for its shard (published in batches, see Flush). A
+  // late sample (t <= this producer's watermark) within max_late_age_ms of
+  // the watermark is staged too. kOutOfRange: later than that;
+  // kInvalidArgument: a ref from no shard of this pipeline;
+  // kResourceExhausted / kDeadlineExceeded: the ring is full (per
+  // ProducerOptions); kFailedPrecondition: closed or stopped. Every rejected
+  // sample is counted.
   Status Append(SeriesRef ref, std::int64_t t_ms, double value) {
     // Inline fast path: an open producer, a sample in time, a ring with room.
     const std::uint32_t shard = storage::ShardOf(ref);
@@ -186,12 +201,13 @@ class Producer {
 
   // Publishes every staged sample and advances this producer's watermark to
   // newest timestamp - allowed lateness: after a flush, samples at or below
-  // that are late. (With lateness 0, a sample at the newest timestamp already
-  // flushed is late; use lateness >= 1 when one timestamp spans flushes.)
+  // that are late (see Append). (With lateness 0, a sample at the newest
+  // timestamp already flushed is late; use lateness >= 1 when one timestamp
+  // spans flushes.)
   Status Flush();
 
   // Promises that every sample with timestamp <= t has been sent, then
-  // flushes. Later samples at or below t are refused as late.
+  // flushes. Later samples at or below t are late (see Append).
   Status AdvanceWatermark(std::int64_t t_ms);
 
   // Flushes and removes this producer from the watermark. Idempotent.
@@ -296,7 +312,8 @@ class Pipeline {
   explicit Pipeline(PipelineOptions options);
   void WorkerLoop(Worker& w);
   bool DrainOnce(Worker& w, bool* progressed);
-  void ProcessSample(Worker& w, const RingItem& item);
+  // `late`: at or below the watermark the shard had from the sample's producer.
+  void ProcessSample(Worker& w, const RingItem& item, bool late);
   void AssignRules(Worker& w, std::uint32_t slot);
   void RematchAll(Worker& w);
   void PublishDirty(Worker& w);

@@ -64,7 +64,7 @@ global:
   external_labels: {cluster: eu1, replica: ""}
   resolve_timeout: 5m
 rule_files: [rules/a.yml, /abs/b.yml]
-engine: {shards: 2, allowed_lateness: 30s, max_sample_age: 2h}
+engine: {shards: 2, allowed_lateness: 30s, max_sample_age: 2h, max_late_age: 10m}
 limits: {max_body_bytes: 1MiB, read_timeout: 5s, max_connections: 10}
 route: {receiver: default}
 receivers: [{name: default}]
@@ -78,6 +78,7 @@ receivers: [{name: default}]
   EXPECT_EQ(c->engine.shards, 2u);
   EXPECT_EQ(c->engine.allowed_lateness, std::chrono::seconds(30));
   EXPECT_EQ(c->engine.max_sample_age, std::chrono::hours(2));
+  EXPECT_EQ(c->engine.max_late_age, std::chrono::minutes(10));
   EXPECT_EQ(c->limits.max_body_bytes, 1u << 20);
   EXPECT_EQ(c->limits.read_timeout, std::chrono::seconds(5));
   EXPECT_EQ(c->limits.max_connections, 10u);
@@ -97,6 +98,9 @@ TEST(DaemonConfig, NoResponsesWithoutResponseSections) {
   Result<DaemonConfig> c = ParseConfig("global: {resolve_timeout: 5m}\nengine: {shards: 1}\n", "x");
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_FALSE(c->responses.has_value());
+  EXPECT_FALSE(c->engine.max_late_age.has_value());  // the engine derives it from the rules
+  Result<DaemonConfig> negative = ParseConfig("engine: {max_late_age: -1m}\n", "x.yml");
+  EXPECT_FALSE(negative.ok());
   Result<DaemonConfig> empty = ParseConfig("", "x");
   ASSERT_TRUE(empty.ok());
   EXPECT_EQ(empty->evaluation_interval, std::chrono::minutes(1));

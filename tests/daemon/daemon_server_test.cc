@@ -275,6 +275,39 @@ TEST_F(DaemonServerTest, ImportsTextAndJsonLines) {
   EXPECT_THAT(r.body, HasSubstr("older than the maximum sample age"));
 }
 
+// Prometheus's queue resends a backlog after an outage: samples older than
+// the last evaluation are stored and fire alerts at the evaluations after
+// them; only those more than max_late_age (here the 5m the rules need) behind
+// the watermark get 400, and the rest of the request is kept.
+TEST_F(DaemonServerTest, RemoteWriteBacklogOlderThanTheLastEvaluation) {
+  ASSERT_EQ(WriteSeries("warmup", "w", 1).status, 204);
+  std::int64_t last = 0;
+  ASSERT_TRUE(WaitFor([&] {
+    last = daemon_->engine().last_evaluation_ms();
+    return last > NowMs() - 60'000;
+  }));
+  const std::string backlog =
+      RemoteWriteBody({{{{"__name__", "up"}, {"job", "rw"}, {"instance", "late"}}, {last - 30'000, 0}},
+                       {{{"__name__", "up"}, {"job", "rw"}, {"instance", "ancient"}},
+                        {last - 10 * 60'000, 0}}});
+  const RawResponse r =
+      Post(port_, "/api/v1/write", backlog, "application/x-protobuf", kRemoteWriteHeaders);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("1 samples too late to be stored"));
+  EXPECT_THAT(r.body, HasSubstr("max_late_age"));
+  EXPECT_TRUE(WaitFor([&] {
+    return Get(port_, "/api/v1/alerts").body.find(R"("instance":"late")") != std::string::npos;
+  })) << Get(port_, "/api/v1/alerts").body;
+  const std::string alerts = Get(port_, "/api/v1/alerts").body;
+  EXPECT_THAT(alerts, HasSubstr(R"("state":"firing")"));
+  EXPECT_THAT(alerts, Not(HasSubstr("ancient")));
+  const std::string metrics = Get(port_, "/metrics").body;
+  EXPECT_THAT(metrics, HasSubstr("nimify_engine_samples_late_total{outcome=\"stored\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("nimify_engine_samples_late_total{outcome=\"refused\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("nimify_ingest_samples_late_total{outcome=\"accepted\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("nimify_ingest_samples_late_total{outcome=\"refused\"} 1\n"));
+}
+
 TEST_F(DaemonServerTest, MalformedRemoteWriteBodies) {
   std::string not_proto;
   const std::string garbage = "\xff\xff\xff\xff\x0f not a protobuf";

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
@@ -413,12 +414,14 @@ groups:
 // ---- Producers: lateness and backpressure -------------------------------------------
 
 TEST(EngineTest, LateSamplesAreRefusedAndCounted) {
-  Harness h(kTempRules);
+  EngineOptions o = Harness::DefaultOptions();
+  o.max_late_age = std::chrono::milliseconds(0);  // no late sample at all
+  Harness h(kTempRules, o);
   const SeriesRef a = h.Temp("a");
   h.Send(a, 1'000, 1);
   Status late = h.producer->Append(a, 1'000, 2);
-  EXPECT_EQ(late.code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(h.producer->Append(a, 500, 2).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(late.code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(h.producer->Append(a, 500, 2).code(), StatusCode::kOutOfRange);
   EXPECT_EQ(h.producer->Append(0, 2'000, 2).code(), StatusCode::kInvalidArgument);  // bad ref
   const ProducerStats s = h.producer->stats();
   EXPECT_EQ(s.accepted, 1u);
@@ -430,12 +433,85 @@ TEST(EngineTest, LateSamplesAreRefusedAndCounted) {
 TEST(EngineTest, AllowedLatenessAcceptsOlderSamples) {
   EngineOptions o = Harness::DefaultOptions();
   o.allowed_lateness = std::chrono::seconds(30);
+  o.max_late_age = std::chrono::seconds(10);
   Harness h(kTempRules, o);
   const SeriesRef a = h.Temp("a");
   const SeriesRef b = h.Temp("b");
   h.Send(a, 60'000, 1);
   EXPECT_TRUE(h.producer->Append(b, 45'000, 1).ok());  // 15s behind: allowed
-  EXPECT_EQ(h.producer->Append(b, 30'000, 1).code(), StatusCode::kInvalidArgument);
+  // The watermark is 30s; late samples up to 10s behind it are still taken.
+  const SeriesRef c = h.Temp("c");
+  EXPECT_TRUE(h.producer->Append(c, 25'000, 1).ok());
+  EXPECT_EQ(h.producer->Append(c, 20'000, 1).code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(h.producer->stats().late, 1u);
+}
+
+TEST(EngineTest, MaxLateAgeIsValidatedAgainstTheRetention) {
+  EngineOptions negative = Harness::DefaultOptions();
+  negative.max_late_age = std::chrono::milliseconds(-1);
+  EXPECT_EQ(Engine::Create(negative, nullptr).status().code(), StatusCode::kInvalidArgument);
+  EngineOptions beyond = Harness::DefaultOptions();
+  beyond.retention = std::chrono::minutes(10);
+  beyond.max_late_age = std::chrono::minutes(11);
+  EXPECT_EQ(Engine::Create(beyond, ParseRules(kTempRules)).status().code(),
+            StatusCode::kInvalidArgument);
+  // With the retention computed from the rules (5m here), it grows to the max age.
+  EngineOptions grown = Harness::DefaultOptions();
+  grown.max_late_age = std::chrono::minutes(30);
+  Harness h(kTempRules, grown);
+  const SeriesRef a = h.Temp("a");
+  h.Send(a, 3'600'000, 1);
+  EXPECT_TRUE(h.producer->Append(h.Temp("b"), 3'600'000 - 29 * 60'000, 1).ok());
+  EXPECT_EQ(h.producer->Append(h.Temp("c"), 3'600'000 - 30 * 60'000, 1).code(),
+            StatusCode::kOutOfRange);
+}
+
+// A remote-write backlog: a series' samples arrive after the evaluation that
+// would have seen them. They are stored and the next evaluation fires the
+// alert, at its own time (not retroactively at the past instant).
+TEST(EngineTest, LateSamplesFireTheAlertAtTheNextEvaluation) {
+  for (const bool incremental : {true, false}) {
+    SCOPED_TRACE(incremental ? "threshold tracker" : "full evaluation");
+    EngineOptions o = Harness::DefaultOptions();
+    o.incremental_thresholds = incremental;
+    o.skip_quiet_rules = incremental;
+    Harness h(kTempRules, o);
+    const SeriesRef a = h.Temp("a");
+    const SeriesRef b = h.Temp("b");
+    ASSERT_TRUE(h.producer->Append(b, 60'000, 50).ok());
+    h.Send(a, 60'000, 50);
+    h.Send(a, 120'000, 50);  // b falls behind
+    for (int i = 0; i < 5000 && h.engine->last_evaluation_ms() < 120'000; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_EQ(h.engine->last_evaluation_ms(), 120'000);
+    EXPECT_TRUE(h.recorder->events().empty());
+
+    // b's backlog: late (the watermark is at 2m) but newer than b's newest.
+    ASSERT_TRUE(h.producer->Append(b, 100'000, 95).ok());
+    // More than the max age (the retention, 5m + 1ms) behind: refused.
+    EXPECT_EQ(h.producer->Append(b, 120'000 - 300'001, 95).code(), StatusCode::kOutOfRange);
+    h.Send(a, 180'000, 50);
+    ASSERT_TRUE(h.recorder->WaitFor([](const std::vector<AlertEvent>& e) {
+      return std::any_of(e.begin(), e.end(), [](const AlertEvent& x) {
+        return x.rule == "TooHot" && x.state == AlertState::kFiring;
+      });
+    })) << ::testing::PrintToString(DescribeAll(h.recorder->events()));
+    h.producer->Close();
+    ASSERT_TRUE(h.engine->Stop().ok());
+    std::vector<std::string> seen;
+    for (const AlertEvent& e : h.recorder->events()) {
+      if (e.rule != "TooHot") continue;
+      seen.push_back(Describe(e));
+      EXPECT_EQ(e.eval_time_ms, 180'000) << Describe(e);
+      EXPECT_EQ(Get(e.labels, "room"), "b");
+      EXPECT_EQ(e.value, 95);
+    }
+    EXPECT_FALSE(seen.empty());
+    const EngineStats s = h.engine->stats();
+    EXPECT_EQ(s.samples_late_stored, 1u);
+    EXPECT_EQ(s.samples_late, 1u);
+  }
 }
 
 TEST(EngineTest, BackpressureRefusalsAreCounted) {
@@ -490,13 +566,17 @@ TEST(EngineTest, WaitingProducersLoseNothing) {
 TEST(EngineTest, AppendBatchReportsTheFirstErrorAndKeepsGoing) {
   Harness h(kTempRules);
   const SeriesRef a = h.Temp("a");
-  h.Send(a, 10'000, 1);
-  const std::vector<Sample> batch = {{a, 20'000, 1}, {a, 5'000, 1}, {0, 30'000, 1}, {a, 40'000, 1}};
+  h.Send(a, 400'000, 1);
+  // 5s: more than the max late age (the retention, 5m) behind the watermark.
+  const std::vector<Sample> batch = {
+      {a, 410'000, 1}, {a, 5'000, 1}, {0, 430'000, 1}, {a, 440'000, 1}};
   std::size_t accepted = 0;
   Status st = h.producer->AppendBatch(batch, &accepted);
-  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.code(), StatusCode::kOutOfRange);
   EXPECT_THAT(std::string(st.message()), HasSubstr("late"));
   EXPECT_EQ(accepted, 2u);
+  EXPECT_EQ(h.producer->stats().late, 1u);
+  EXPECT_EQ(h.producer->stats().refused, 1u);  // the bad ref
 }
 
 // ---- Handlers and Stop ----------------------------------------------------------------

@@ -273,10 +273,10 @@ TEST(PipelineTest, LateSamplesAreRefusedAndCounted) {
   EXPECT_EQ(producer->watermark(), 900);
   EXPECT_TRUE(producer->Append(ref2, 950, 1).ok());  // within the allowed lateness
   const Status late = producer->Append(ref2, 900, 1);
-  EXPECT_EQ(late.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(late.code(), StatusCode::kOutOfRange);  // max_late_age_ms 0: no late sample
   EXPECT_NE(late.message().find("late sample at t=900"), std::string_view::npos);
   ASSERT_TRUE(producer->AdvanceWatermark(5000).ok());
-  EXPECT_EQ(producer->Append(ref, 4999, 1).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(producer->Append(ref, 4999, 1).code(), StatusCode::kOutOfRange);
   // Not a ref of this one-shard pipeline.
   EXPECT_EQ(producer->Append(storage::MakeSeriesRef(7, 1, 0), 6000, 1).code(),
             StatusCode::kInvalidArgument);
@@ -285,9 +285,161 @@ TEST(PipelineTest, LateSamplesAreRefusedAndCounted) {
   p->Stop();
   const PipelineStats s = p->stats();
   EXPECT_EQ(s.samples_accepted, 2u);
-  EXPECT_EQ(s.samples_late, 2u);
+  EXPECT_EQ(s.samples_late_refused, 2u);
+  EXPECT_EQ(s.samples_late_stored, 0u);
   EXPECT_EQ(s.samples_refused, 2u);
   EXPECT_EQ(s.shards.samples_appended, 2u);
+}
+
+// The points of `temp{room=...}` as a held read sees them now.
+std::vector<std::pair<std::int64_t, double>> HeldPoints(Pipeline& p, const std::string& room) {
+  std::vector<std::pair<std::int64_t, double>> out;
+  const Status st = p.RunHeld([&](promql::Queryable& q, std::int64_t) {
+    const auto all = Snapshot(q, {NameIs("temp")});
+    const auto it = all.find("temp{room=\"" + room + "\"}");
+    if (it != all.end()) out = it->second;
+  });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return out;
+}
+
+// A late sample within max_late_age_ms that is newer than its series' newest
+// is stored: the next cut and later reads see it, the cut already made does
+// not, and no cut happens for it at a past time. Older ones are refused, and
+// one older than its series' newest is rejected by the shard.
+TEST(PipelineTest, LateSamplesWithinTheMaxAgeCountFromTheNextCut) {
+  for (const bool eager : {true, false}) {
+    SCOPED_TRACE(eager ? "eager cuts" : "scheduled cuts");
+    Recorder rec;
+    auto p = MakePipeline({.shards = 2,
+                           .max_late_age_ms = 10'000,
+                           .retention_ms = 60'000,
+                           .cut_interval_ms = eager ? 0 : 1000,
+                           .eager_cuts = eager});
+    rec.Attach(*p);
+    p->SetSelectors({{1, {{NameIs("temp")}}}});
+    ASSERT_TRUE(p->Start().ok());
+    auto producer = std::move(p->NewProducer()).value();
+    auto a = *p->Resolve(Labels{{"__name__", "temp"}, {"room", "a"}});
+    auto b = *p->Resolve(Labels{{"__name__", "temp"}, {"room", "b"}});
+    ASSERT_TRUE(producer->Append(a, 1000, 1).ok());
+    ASSERT_TRUE(producer->Append(b, 1000, 1).ok());
+    ASSERT_TRUE(producer->Flush().ok());
+    for (int i = 0; i < 2000 && rec.cuts().empty(); ++i) std::this_thread::sleep_for(1ms);
+    ASSERT_TRUE(producer->Append(a, 2000, 2).ok());
+    ASSERT_TRUE(producer->Flush().ok());
+    for (int i = 0; i < 2000 && rec.cuts().size() < 2; ++i) std::this_thread::sleep_for(1ms);
+    ASSERT_EQ(rec.cuts().size(), 2u);
+    EXPECT_EQ(producer->watermark(), 2000);
+
+    EXPECT_TRUE(producer->Append(b, 1500, 15).ok());  // late, in order for b: stored
+    EXPECT_TRUE(producer->Append(a, 1500, 15).ok());  // late, older than a's newest: rejected
+    const Status too_old = producer->Append(b, 2000 - 10'000, 1);
+    EXPECT_EQ(too_old.code(), StatusCode::kOutOfRange);
+    EXPECT_NE(too_old.message().find("max_late_age"), std::string_view::npos);
+    ASSERT_TRUE(producer->Flush().ok());  // publishes; the watermark stays at 2000
+    for (int i = 0; i < 2000 && p->stats().samples_late_stored < 1; ++i) {
+      std::this_thread::sleep_for(1ms);
+    }
+    // Landed: a held read (an ad-hoc query) sees it, as of the last cut.
+    EXPECT_EQ(HeldPoints(*p, "b"),
+              (std::vector<std::pair<std::int64_t, double>>{{1000, 1}, {1500, 15}}));
+    std::this_thread::sleep_for(10ms);
+    ASSERT_EQ(rec.cuts().size(), 2u) << "a late sample must not cut by itself";
+
+    ASSERT_TRUE(producer->Append(a, 3000, 3).ok());
+    ASSERT_TRUE(producer->Flush().ok());
+    for (int i = 0; i < 2000 && rec.cuts().size() < 3; ++i) std::this_thread::sleep_for(1ms);
+    producer->Close();
+    p->Stop();
+    const auto cuts = rec.cuts();
+    ASSERT_EQ(cuts.size(), 3u);
+    EXPECT_EQ(cuts[0].t, 1000);
+    EXPECT_EQ(cuts[1].t, 2000);
+    EXPECT_EQ(cuts[2].t, 3000);
+    EXPECT_EQ(cuts[1].temp.at("temp{room=\"b\"}").size(), 1u);  // not retroactive
+    EXPECT_EQ(cuts[2].temp.at("temp{room=\"b\"}"),
+              (std::vector<std::pair<std::int64_t, double>>{{1000, 1}, {1500, 15}}));
+    EXPECT_EQ(cuts[2].temp.at("temp{room=\"a\"}").size(), 3u);
+    EXPECT_EQ(cuts[2].dirty, std::vector<std::uint32_t>{1});
+    const PipelineStats s = p->stats();
+    EXPECT_EQ(s.samples_late_stored, 1u);
+    EXPECT_EQ(s.samples_late_refused, 1u);
+    EXPECT_EQ(s.shards.out_of_order, 1u);
+    EXPECT_EQ(s.shards.samples_appended, 5u);
+  }
+}
+
+TEST(PipelineTest, MaxLateAgeMustNotBeNegative) {
+  EXPECT_EQ(Pipeline::Create({.max_late_age_ms = -1}).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+// Several producers each send half of their series a step late (after the
+// flush that passed it), as remote-write batches arrive, while cuts and held
+// reads run: every sample is stored, the late half counted as such, and cuts
+// only move forward. Run under TSan in CI.
+TEST(PipelineTest, ConcurrentLateSamplesAreStoredAndCutsMoveForward) {
+  constexpr int kProducers = 3;
+  constexpr int kSeries = 8;  // per producer; odd ones are late
+  constexpr int kSteps = 150;
+  auto p = MakePipeline({.shards = 2,
+                         .max_late_age_ms = 5000,
+                         .retention_ms = 1'000'000,
+                         .cut_interval_ms = 1000,
+                         .inline_cuts = true});
+  std::mutex mu;
+  std::vector<std::int64_t> cut_times;
+  p->OnCut([&](const Cut& cut) {
+    std::lock_guard lock(mu);
+    cut_times.push_back(cut.t);
+  });
+  p->SetSelectors({{1, {{NameIs("temp")}}}});
+  ASSERT_TRUE(p->Start().ok());
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    while (!done.load()) {
+      EXPECT_TRUE(p->RunHeld([](promql::Queryable& q, std::int64_t) {
+                     (void)Snapshot(q, {NameIs("temp")});
+                   }).ok());
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  // All open before any sends: a producer opened later starts at the last cut.
+  std::vector<std::unique_ptr<Producer>> producers;
+  for (int k = 0; k < kProducers; ++k) producers.push_back(std::move(p->NewProducer()).value());
+  std::vector<std::thread> threads;
+  for (int k = 0; k < kProducers; ++k) {
+    threads.emplace_back([&, k] {
+      Producer* producer = producers[k].get();
+      std::vector<SeriesRef> refs;
+      for (int j = 0; j < kSeries; ++j) {
+        refs.push_back(*p->Resolve(Labels{{"__name__", "temp"},
+                                          {"room", std::to_string(k * kSeries + j)}}));
+      }
+      for (std::int64_t step = 1; step <= kSteps; ++step) {
+        const std::int64_t t = step * 1000;
+        for (int j = 0; j < kSeries; j += 2) EXPECT_TRUE(producer->Append(refs[j], t, 1).ok());
+        EXPECT_TRUE(producer->Flush().ok());
+        for (int j = 1; j < kSeries; j += 2) EXPECT_TRUE(producer->Append(refs[j], t, 1).ok());
+      }
+      producer->Close();
+    });
+  }
+  for (auto& t : threads) t.join();
+  done.store(true);
+  reader.join();
+  p->Stop();
+  const PipelineStats s = p->stats();
+  const std::uint64_t total = std::uint64_t{kProducers} * kSeries * kSteps;
+  EXPECT_EQ(s.samples_accepted, total);
+  EXPECT_EQ(s.shards.samples_appended, total);
+  EXPECT_EQ(s.samples_late_stored, total / 2);
+  EXPECT_EQ(s.samples_late_refused, 0u);
+  std::lock_guard lock(mu);
+  ASSERT_FALSE(cut_times.empty());
+  for (std::size_t i = 1; i < cut_times.size(); ++i) EXPECT_LT(cut_times[i - 1], cut_times[i]);
+  EXPECT_EQ(cut_times.back(), kSteps * 1000);
 }
 
 // Nothing consumes the rings of a pipeline that is not started, so they fill.

@@ -168,7 +168,8 @@ void RunScenario(const Scenario& s) {
   const PipelineStats stats = p->stats();
   EXPECT_EQ(stats.samples_accepted, total);
   EXPECT_EQ(stats.samples_refused, 0u);
-  EXPECT_EQ(stats.samples_late, 0u);
+  EXPECT_EQ(stats.samples_late_refused, 0u);
+  EXPECT_EQ(stats.samples_late_stored, 0u);
   EXPECT_EQ(stats.shards.samples_appended, total);
   EXPECT_EQ(stats.shards.out_of_order + stats.shards.duplicates + stats.shards.conflicts +
                 stats.shards.unknown_series + stats.shards.too_old,
