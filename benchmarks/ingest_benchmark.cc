@@ -1,17 +1,20 @@
 // Ingest codec benchmarks: remote-write decode (with and without snappy),
-// encode, text exposition (0.0.4, OpenMetrics) and JSON lines parsing.
+// decode plus series resolution through SeriesRefCache, encode, text exposition (0.0.4, OpenMetrics) and JSON lines parsing.
 // Every benchmark reports items/s = samples/s and cpu_per_sample (CPU time).
 #include <benchmark/benchmark.h>
 #include <snappy.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "ingest/batch.h"
 #include "ingest/json_lines.h"
 #include "ingest/remote_write.h"
+#include "ingest/series_ref_cache.h"
 #include "ingest/text_format.h"
 
 namespace nimify::ingest {
@@ -87,6 +90,110 @@ void BM_RemoteWriteDecodeUncompressed(benchmark::State& state) {
   SetCounters(state, source.sample_count(), proto.size());
 }
 BENCHMARK(BM_RemoteWriteDecodeUncompressed)->Args({1000, 1})->Args({100, 10});
+
+// A remote-write stream of `total` node_exporter-like series in requests of
+// 1,000 series x 1 sample, as a receiver or `nimify bench --input` sees it.
+std::vector<std::string> MakeBodies(int total) {
+  const Batch all = MakeBatch(total, 1);
+  std::vector<std::string> bodies;
+  for (std::size_t begin = 0; begin < all.series_count(); begin += 1000) {
+    Batch part;
+    for (std::size_t i = begin; i < std::min<std::size_t>(all.series_count(), begin + 1000); ++i) {
+      const BatchSeries s = all.series(i);
+      part.AddSeries(s.ToLabels(), s.samples);
+    }
+    bodies.push_back(EncodeRemoteWrite(part));
+  }
+  return bodies;
+}
+
+// Decode plus series resolution through SeriesRefCache (what nimifyd and
+// `nimify bench --input` do per request once the series exist): every series
+// becomes a (ref, t, v) sample. Arg: series in the stream (the working set).
+void BM_RemoteWriteDecodeResolve(benchmark::State& state) {
+  const std::vector<std::string> bodies = MakeBodies(static_cast<int>(state.range(0)));
+  SeriesRefCache cache;
+  std::uint64_t next_ref = 1;
+  Batch batch;
+  struct Out {
+    std::uint64_t ref;
+    std::int64_t t;
+    double v;
+  };
+  std::vector<Out> out;
+  std::size_t samples = 0, b = 0;
+  for (auto _ : state) {
+    batch.Clear();
+    out.clear();
+    const Status status = DecodeRemoteWrite(bodies[b], Limits(), &batch);
+    if (!status.ok()) state.SkipWithError(status.ToString().c_str());
+    for (std::size_t i = 0; i < batch.series_count(); ++i) {
+      const BatchSeries s = batch.series(i);
+      const std::uint64_t hash = SeriesRefCache::Hash(s.labels);
+      std::uint64_t ref = cache.Find(s.labels, hash, 0);
+      if (ref == 0) {
+        ref = next_ref++;  // the engine's Resolve, once per series
+        cache.Insert(s.labels, hash, ref, 0);
+      }
+      for (const promql::Point& p : s.samples) out.push_back({ref, p.t, p.v});
+    }
+    samples += out.size();
+    benchmark::DoNotOptimize(out.data());
+    b = b + 1 == bodies.size() ? 0 : b + 1;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(samples));
+  state.counters["cpu_per_sample"] = benchmark::Counter(
+      static_cast<double>(samples) / static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.counters["series_resolved"] = static_cast<double>(next_ref - 1);
+}
+BENCHMARK(BM_RemoteWriteDecodeResolve)->Arg(1000)->Arg(100000);
+
+// The same with the cache nimifyd had before SeriesRefCache, for the ratio in
+// one run: a std::unordered_map keyed by length-prefixed label text, the key
+// built per series.
+void BM_RemoteWriteDecodeResolveTextKey(benchmark::State& state) {
+  const std::vector<std::string> bodies = MakeBodies(static_cast<int>(state.range(0)));
+  std::unordered_map<std::string, std::uint64_t> cache;
+  std::uint64_t next_ref = 1;
+  std::string key;
+  Batch batch;
+  struct Out {
+    std::uint64_t ref;
+    std::int64_t t;
+    double v;
+  };
+  std::vector<Out> out;
+  std::size_t samples = 0, b = 0;
+  for (auto _ : state) {
+    batch.Clear();
+    out.clear();
+    const Status status = DecodeRemoteWrite(bodies[b], Limits(), &batch);
+    if (!status.ok()) state.SkipWithError(status.ToString().c_str());
+    for (std::size_t i = 0; i < batch.series_count(); ++i) {
+      const BatchSeries s = batch.series(i);
+      key.clear();
+      for (const LabelPair& l : s.labels) {
+        for (std::string_view v : {l.name, l.value}) {
+          const auto n = static_cast<std::uint32_t>(v.size());
+          key.append(reinterpret_cast<const char*>(&n), sizeof(n));
+          key.append(v);
+        }
+      }
+      auto [it, inserted] = cache.try_emplace(key, 0);
+      if (inserted) it->second = next_ref++;
+      for (const promql::Point& p : s.samples) out.push_back({it->second, p.t, p.v});
+    }
+    samples += out.size();
+    benchmark::DoNotOptimize(out.data());
+    b = b + 1 == bodies.size() ? 0 : b + 1;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(samples));
+  state.counters["cpu_per_sample"] = benchmark::Counter(
+      static_cast<double>(samples) / static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_RemoteWriteDecodeResolveTextKey)->Arg(1000)->Arg(100000);
 
 // What the flat batch saves: converting a decoded batch to promql::Labels /
 // promql::Series (one allocation per label string) on top of the decode.

@@ -19,6 +19,7 @@
 #include "daemon/http_server.h"
 #include "daemon/logging.h"
 #include "daemon/metrics.h"
+#include "ingest/series_ref_cache.h"
 #include "nimify/actions.h"
 #include "nimify/engine.h"
 #include "nimify/state_store.h"
@@ -26,45 +27,30 @@
 namespace nimify::ingest {
 class Batch;
 }
+namespace nimify::actions {
+class Route;
+}
 
 namespace nimify::daemon {
 
+class AlertStateKeeper;
+
 std::int64_t WallClockMs();
 
-// Label set -> SeriesRef for one producer, so a series' labels are looked up
-// in the engine once rather than per sample. Bounded: cleared when full.
-// Entries idle for long are resolved again (the engine frees idle series).
-// Thread safety: none; one per producer.
-class SeriesRefCache {
- public:
-  static constexpr std::size_t kMaxEntries = 1u << 20;
-  static constexpr std::int64_t kRefreshAfterMs = 30 * 60 * 1000;
-
-  struct Entry {
-    SeriesRef ref = 0;
-    std::int64_t last_used_ms = 0;
-  };
-  // Null when absent or stale. `key` from MakeKey.
-  Entry* Find(std::string_view key, std::int64_t now_ms);
-  void Put(std::string_view key, SeriesRef ref, std::int64_t now_ms);
-  std::size_t size() const { return map_.size(); }
-
- private:
-  struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>()(s);
-    }
-  };
-  std::unordered_map<std::string, Entry, Hash, std::equal_to<>> map_;
-};
+// The ingest reference cache of one producer: refs of series idle for half
+// an hour are resolved again (the engine frees series idle for about an hour).
+inline ingest::SeriesRefCache::Options IngestCacheOptions() {
+  ingest::SeriesRefCache::Options o;
+  o.max_entries = 1u << 20;
+  o.max_idle_ms = 30 * 60 * 1000;
+  return o;
+}
 
 // One engine producer per I/O thread, with its cache.
 struct IngestWorker {
   std::mutex mu;  // uncontended: only its I/O thread appends (and shutdown)
   std::unique_ptr<Producer> producer;
-  SeriesRefCache cache;
-  std::string key;  // scratch
+  ingest::SeriesRefCache cache{IngestCacheOptions()};
   std::vector<Label> labels;  // scratch
 };
 
@@ -82,13 +68,18 @@ struct Daemon::Impl {
   // Set when --web.config.file is given; a reload replaces what it holds.
   std::shared_ptr<AuthenticatorSlot> auth;
 
-  mutable std::mutex mu;  // guards config, responder, responder_yaml
+  mutable std::mutex mu;  // guards config, responder, responder_yaml, routes
   DaemonConfig config;
   std::shared_ptr<Responder> responder;
+  // The responder's route tree, parsed again for /api/v2/alerts/groups.
+  std::shared_ptr<const actions::Route> routes;
   std::string responder_yaml;  // the responder's config as loaded, to see changes
 
   std::mutex reload_mu;  // serialises Reload and Shutdown
+  // Set once the server runs (rules loaded, responder state loaded); /-/ready
+  // also waits for the saved alert states (IsReady).
   std::atomic<bool> ready{false};
+  std::shared_ptr<AlertStateKeeper> keeper;
   bool shut_down = false;  // guarded by reload_mu
   Status shutdown_status;
   RequestLimits limits;  // as at start: the server's limits do not reload
@@ -104,8 +95,20 @@ struct Daemon::Impl {
     std::lock_guard<std::mutex> lock(mu);
     return responder;
   }
+  std::shared_ptr<const actions::Route> CurrentRoutes() const {
+    std::lock_guard<std::mutex> lock(mu);
+    return routes;
+  }
+  // The route tree of `config`'s responses, or null (logged) when absent.
+  std::shared_ptr<const actions::Route> RoutesOf(const DaemonConfig& config) const;
 
   // daemon.cc
+  // Saved alert states wait for samples (state_restore.h) at most this long;
+  // past it /-/ready answers 200 anyway, so a load balancer that sends
+  // remote-write only to ready instances cannot lock nimifyd out.
+  static constexpr std::int64_t kRestoreWaitMs = 2 * 60 * 1000;
+  // "" when ready, else why not.
+  std::string NotReadyReason() const;
   Result<std::shared_ptr<const RuleSet>> LoadRules(const DaemonConfig& config) const;
   Result<std::shared_ptr<Responder>> MakeResponder(const ConfigNode& node) const;
   Status Reload();  // takes reload_mu, updates the reload metrics

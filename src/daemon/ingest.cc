@@ -8,6 +8,7 @@
 #include "ingest/batch.h"
 #include "ingest/json_lines.h"
 #include "ingest/remote_write.h"
+#include "ingest/series_ref_cache.h"
 #include "ingest/text_format.h"
 
 namespace nimify::daemon {
@@ -25,35 +26,7 @@ ingest::Limits DecodeLimits(const RequestLimits& l) {
   return limits;
 }
 
-// Length-prefixed label text: no two label sets share a key.
-void MakeKey(const ingest::BatchSeries& s, std::string* key) {
-  key->clear();
-  const auto put = [key](std::string_view v) {
-    const auto n = static_cast<std::uint32_t>(v.size());
-    key->append(reinterpret_cast<const char*>(&n), sizeof(n));
-    key->append(v);
-  };
-  for (const ingest::LabelPair& l : s.labels) {
-    put(l.name);
-    put(l.value);
-  }
-}
-
 }  // namespace
-
-SeriesRefCache::Entry* SeriesRefCache::Find(std::string_view key, std::int64_t now_ms) {
-  auto it = map_.find(key);
-  if (it == map_.end()) return nullptr;
-  if (now_ms - it->second.last_used_ms > kRefreshAfterMs) return nullptr;
-  it->second.last_used_ms = now_ms;
-  return &it->second;
-}
-
-void SeriesRefCache::Put(std::string_view key, SeriesRef ref, std::int64_t now_ms) {
-  if (map_.size() >= kMaxEntries) map_.clear();
-  auto [it, inserted] = map_.try_emplace(std::string(key), Entry{ref, now_ms});
-  if (!inserted) it->second = Entry{ref, now_ms};
-}
 
 HttpResponse Daemon::Impl::AppendBatch(std::size_t worker_index, const ingest::Batch& batch) {
   IngestWorker& w = *workers[worker_index % workers.size()];
@@ -66,17 +39,16 @@ HttpResponse Daemon::Impl::AppendBatch(std::size_t worker_index, const ingest::B
   const std::int64_t oldest = now - max_sample_age_ms;
   const std::int64_t newest = now + max_future_ms;
   std::uint64_t appended = 0, late = 0, too_old = 0, too_new = 0, unresolved = 0;
-  std::string first_bad_series;
+  std::uint64_t late_refused = 0;
+  std::string first_bad_series, first_late_refusal;
   HttpResponse result;
   result.status = 204;
   bool pushed_back = false;
   for (std::size_t i = 0; i < batch.series_count() && !pushed_back; ++i) {
     const ingest::BatchSeries s = batch.series(i);
-    MakeKey(s, &w.key);
-    SeriesRef ref = 0;
-    if (SeriesRefCache::Entry* e = w.cache.Find(w.key, now)) {
-      ref = e->ref;
-    } else {
+    const std::uint64_t hash = ingest::SeriesRefCache::Hash(s.labels);
+    SeriesRef ref = w.cache.Find(s.labels, hash, now);
+    if (ref == 0) {
       w.labels.clear();
       for (const ingest::LabelPair& l : s.labels) w.labels.push_back(Label{l.name, l.value});
       Result<SeriesRef> r = w.producer->Resolve(w.labels);
@@ -91,7 +63,7 @@ HttpResponse Daemon::Impl::AppendBatch(std::size_t worker_index, const ingest::B
         continue;
       }
       ref = *r;
-      w.cache.Put(w.key, ref, now);
+      w.cache.Insert(s.labels, hash, ref, now);
     }
     const std::int64_t watermark = w.producer->watermark();
     for (const promql::Point& p : s.samples) {
@@ -105,17 +77,22 @@ HttpResponse Daemon::Impl::AppendBatch(std::size_t worker_index, const ingest::B
         if (first_bad_series.empty()) first_bad_series = std::string(s.MetricName());
         continue;
       }
-      if (p.t <= watermark) {
-        ++late;
-        continue;
-      }
+      // Samples at or below the watermark (a backlog, or batches not in time
+      // order across series) are stored by the engine for the evaluations to
+      // come, up to engine.max_late_age behind the watermark.
       const Status st = w.producer->Append(ref, p.t, p.v);
       if (st.ok()) {
         ++appended;
+        if (p.t <= watermark) ++late;
         continue;
       }
-      if (st.code() == StatusCode::kInvalidArgument) {
-        ++late;  // the clock moved the watermark past it meanwhile
+      if (st.code() == StatusCode::kOutOfRange) {  // more than max_late_age behind: 400
+        if (late_refused++ == 0) first_late_refusal = std::string(st.message());
+        if (first_bad_series.empty()) first_bad_series = std::string(s.MetricName());
+        continue;
+      }
+      if (st.code() == StatusCode::kInvalidArgument) {  // not a ref of this engine
+        ++unresolved;
         continue;
       }
       // Backpressure (full rings) or a stopping engine: Prometheus retries
@@ -124,7 +101,7 @@ HttpResponse Daemon::Impl::AppendBatch(std::size_t worker_index, const ingest::B
       pushed_back = true;
       metrics.ingest_requests_refused.fetch_add(1, std::memory_order_relaxed);
       metrics.samples_refused.fetch_add(
-          batch.sample_count() - appended - late - too_old - too_new - unresolved,
+          batch.sample_count() - appended - late_refused - too_old - too_new - unresolved,
           std::memory_order_relaxed);
       const bool stopping = st.code() == StatusCode::kFailedPrecondition;
       result = HttpResponse::Text(stopping ? 503 : 429,
@@ -138,8 +115,15 @@ HttpResponse Daemon::Impl::AppendBatch(std::size_t worker_index, const ingest::B
   metrics.samples_appended.fetch_add(appended, std::memory_order_relaxed);
   metrics.samples_refused.fetch_add(unresolved, std::memory_order_relaxed);
   metrics.samples_late.fetch_add(late, std::memory_order_relaxed);
+  metrics.samples_late_refused.fetch_add(late_refused, std::memory_order_relaxed);
   metrics.samples_too_old.fetch_add(too_old + too_new, std::memory_order_relaxed);
-  if (!pushed_back && result.status == 204 && (too_old > 0 || too_new > 0)) {
+  // As Prometheus 3's receiver: the other samples of the request are kept.
+  // (Prometheus 2.42 rolls the whole request back on the first such sample.)
+  if (!pushed_back && result.status == 204 && late_refused > 0 && too_old == 0 && too_new == 0) {
+    result = BadData("out of bounds: " + std::to_string(late_refused) +
+                     " samples too late to be stored (" + first_late_refusal + "), e.g. series " +
+                     first_bad_series);
+  } else if (!pushed_back && result.status == 204 && (too_old > 0 || too_new > 0)) {
     // Out of bounds, as Prometheus's receiver answers it: 400, not retried.
     std::string msg = "out of bounds: ";
     if (too_old > 0) {
@@ -178,7 +162,10 @@ HttpResponse Daemon::Impl::RemoteWrite(const HttpRequest& req) {
                    " bytes, over the limit of " +
                    std::to_string(limits.max_decompressed_bytes));
   }
-  ingest::Batch batch;
+  // One batch per I/O thread, reused: its vectors and the decompression
+  // buffer stay allocated between requests.
+  thread_local ingest::Batch batch;
+  batch.Clear();
   const Status st = ingest::DecodeRemoteWrite(req.body, DecodeLimits(limits), &batch);
   if (!st.ok()) return BadData(st.message());
   return AppendBatch(req.worker, batch);

@@ -68,7 +68,14 @@ void Batch::Clear() {
   series_.clear();
   labels_.clear();
   samples_.clear();
+  for (std::size_t i = 0; i < buffers_.size(); ++i) {
+    if (buffer_sizes_[i] > spare_size_) {
+      spare_ = std::move(buffers_[i]);
+      spare_size_ = buffer_sizes_[i];
+    }
+  }
   buffers_.clear();
+  buffer_sizes_.clear();
   if (arena_.blocks.size() > 1) arena_.blocks.resize(1);
   arena_.used = 0;
   stats_ = BatchStats();
@@ -77,6 +84,7 @@ void Batch::Clear() {
 char* Batch::Allocate(std::size_t n) {
   if (n > kArenaMaxInBlock) {
     buffers_.push_back(std::make_unique_for_overwrite<char[]>(n));
+    buffer_sizes_.push_back(n);
     return buffers_.back().get();
   }
   if (arena_.blocks.empty() || kArenaBlockBytes - arena_.used < n) {
@@ -128,6 +136,7 @@ BatchBuilder::~BatchBuilder() {
   b.arena_.blocks.resize(start_blocks_);
   b.arena_.used = start_arena_used_;
   b.buffers_.resize(start_buffers_);
+  b.buffer_sizes_.resize(start_buffers_);
   b.stats_ = start_stats_;
 }
 
@@ -140,6 +149,20 @@ std::string_view BatchBuilder::CopyString(std::string_view s) {
 
 void BatchBuilder::AdoptBuffer(std::unique_ptr<char[]> buffer) {
   batch_->buffers_.push_back(std::move(buffer));
+  batch_->buffer_sizes_.push_back(0);
+}
+
+char* BatchBuilder::InputBuffer(std::size_t n) {
+  Batch& b = *batch_;
+  if (b.spare_ != nullptr && b.spare_size_ >= n) {
+    b.buffers_.push_back(std::move(b.spare_));
+    b.buffer_sizes_.push_back(b.spare_size_);
+    b.spare_size_ = 0;
+  } else {
+    b.buffers_.push_back(std::make_unique_for_overwrite<char[]>(n));
+    b.buffer_sizes_.push_back(n);
+  }
+  return b.buffers_.back().get();
 }
 
 void BatchBuilder::FinishSeries() {

@@ -109,7 +109,9 @@ class Batch {
   // Appends a series, copying the label text. Samples may be empty.
   void AddSeries(const promql::Labels& labels, std::span<const promql::Point> samples);
 
-  // Removes everything; keeps some memory for reuse.
+  // Removes everything; keeps some memory for reuse, among it the largest
+  // input buffer (a decompressed remote-write request), so that a batch
+  // reused across requests decodes without allocating.
   void Clear();
 
   // Same series (labels, and samples compared bit for bit so NaNs compare) and stats.
@@ -139,6 +141,9 @@ class Batch {
   std::vector<promql::Point> samples_;
   Arena arena_;
   std::vector<std::unique_ptr<char[]>> buffers_;  // adopted input and big allocations
+  std::vector<std::size_t> buffer_sizes_;         // bytes of each of buffers_; 0: unknown
+  std::unique_ptr<char[]> spare_;                 // kept by Clear() for the next input
+  std::size_t spare_size_ = 0;
   BatchStats stats_;
 };
 
@@ -161,6 +166,9 @@ class BatchBuilder {
   char* AllocateBytes(std::size_t n) { return batch_->Allocate(n); }
   // Keeps `buffer` alive as long as the batch; views into it may be added.
   void AdoptBuffer(std::unique_ptr<char[]> buffer);
+  // `n` bytes (n > 0) that live as long as the batch, for input the decoder
+  // keeps views into: the buffer Clear() kept when it is large enough.
+  char* InputBuffer(std::size_t n);
 
   // A series is built by adding its labels and samples, then FinishSeries().
   // DiscardSeries() drops the labels and samples added since the last Finish.

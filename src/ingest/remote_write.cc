@@ -5,7 +5,6 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 
 #include "ingest/series_checks.h"
 
@@ -384,12 +383,10 @@ class Decoder {
   Status error_;
 };
 
-Status DecodeOwned(std::unique_ptr<char[]> data, std::size_t size, const Limits& limits,
-                   Batch* out) {
-  BatchBuilder builder(out);
-  Decoder decoder(reinterpret_cast<const std::uint8_t*>(data.get()), size, limits, &builder);
+// Decodes `size` bytes at `data`, which the batch owns (BatchBuilder::InputBuffer).
+Status DecodeInto(BatchBuilder& builder, const char* data, std::size_t size, const Limits& limits) {
+  Decoder decoder(reinterpret_cast<const std::uint8_t*>(data), size, limits, &builder);
   NIMIFY_RETURN_IF_ERROR(decoder.Run());
-  builder.AdoptBuffer(std::move(data));
   builder.Commit();
   return Status::Ok();
 }
@@ -442,12 +439,15 @@ Status DecodeRemoteWrite(std::string_view body, const Limits& limits, Batch* out
                                      std::to_string(size) + " bytes, over the limit of " +
                                      std::to_string(limits.max_decompressed_bytes));
   }
-  auto data = std::make_unique_for_overwrite<char[]>(size == 0 ? 1 : size);
+  // Views point into the decompressed request, so it lives in the batch (in
+  // the buffer a cleared batch kept, when one is large enough).
+  BatchBuilder builder(out);
+  char* data = builder.InputBuffer(size == 0 ? 1 : size);
   // RawUncompress checks the stream as it goes and never writes past `size`.
-  if (!snappy::RawUncompress(body.data(), body.size(), data.get())) {
+  if (!snappy::RawUncompress(body.data(), body.size(), data)) {
     return Status::InvalidArgument("remote write: corrupt snappy data");
   }
-  return DecodeOwned(std::move(data), size, limits, out);
+  return DecodeInto(builder, data, size, limits);
 }
 
 Status DecodeWriteRequest(std::string_view proto, const Limits& limits, Batch* out) {
@@ -456,9 +456,10 @@ Status DecodeWriteRequest(std::string_view proto, const Limits& limits, Batch* o
                                      " bytes, over the limit of " +
                                      std::to_string(limits.max_decompressed_bytes));
   }
-  auto data = std::make_unique_for_overwrite<char[]>(proto.empty() ? 1 : proto.size());
-  if (!proto.empty()) std::memcpy(data.get(), proto.data(), proto.size());
-  return DecodeOwned(std::move(data), proto.size(), limits, out);
+  BatchBuilder builder(out);
+  char* data = builder.InputBuffer(proto.empty() ? 1 : proto.size());
+  if (!proto.empty()) std::memcpy(data, proto.data(), proto.size());
+  return DecodeInto(builder, data, proto.size(), limits);
 }
 
 std::string EncodeWriteRequest(const Batch& batch) {

@@ -12,7 +12,9 @@
 //   if (!s.ok()) reply 400 with s.message();
 //
 // The protobuf wire format is walked directly; label names and values point
-// into the decompressed request, which the batch keeps. What is checked:
+// into the decompressed request, which the batch keeps (in the buffer that
+// Batch::Clear() kept from an earlier request when it is large enough: a batch
+// reused per thread decodes without allocating). What is checked:
 //   - wire format: truncated or overlong (more than 64-bit) varints, lengths past
 //     the end of their message, field number 0, wrong wire types for the fields
 //     above (unknown fields are skipped by wire type, groups included);
