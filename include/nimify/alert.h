@@ -47,6 +47,10 @@ struct AlertEvent {
   std::int64_t active_at_ms = 0;           // when it became pending
   std::optional<std::int64_t> fired_at_ms;
   std::optional<std::int64_t> resolved_at_ms;
+  // Firing but no longer returned: kept firing since then (keep_firing_for).
+  std::optional<std::int64_t> keep_firing_since_ms;
+  // The last evaluation that handed it to an AlertSink (resend timing).
+  std::optional<std::int64_t> last_sent_at_ms;
   std::string generator_url;  // external_url + "/graph?g0.expr=...", as Prometheus builds it
 
   friend bool operator==(const AlertEvent&, const AlertEvent&) = default;

@@ -442,7 +442,12 @@ struct Responder::Impl {
     }
     if (e.state == AlertState::kFiring) {
       const std::int64_t starts = e.fired_at_ms.value_or(e.eval_time_ms);
-      const bool same_incident = inc.ever_fired && inc.alert.starts_at_ms == starts;
+      // Firing again with no resolve in between continues the incident: after
+      // a restart the engine can report a restored alert as newly firing
+      // before its saved state is back (nimifyd's state_restore.h).
+      const bool continuing = inc.ever_fired && inc.firing;
+      const bool same_incident =
+          continuing || (inc.ever_fired && inc.alert.starts_at_ms == starts);
       if (!same_incident || !inc.firing) {
         if (!same_incident) {
           // A new incident: forget the last one's progress.
@@ -463,7 +468,7 @@ struct Responder::Impl {
       inc.firing = true;
       inc.ever_fired = true;
       inc.alert.state = AlertState::kFiring;
-      inc.alert.starts_at_ms = starts;
+      inc.alert.starts_at_ms = continuing ? std::min(inc.alert.starts_at_ms, starts) : starts;
       inc.alert.ends_at_ms = 0;
       Decision d = AlertDecision(inc, "alert");
       d.state = "firing";

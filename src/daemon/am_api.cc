@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "actions/fingerprint.h"
+#include "actions/time_interval.h"
 #include "daemon/daemon_impl.h"
 #include "daemon/prom_api.h"
 
@@ -403,6 +404,88 @@ Result<std::vector<Acknowledgement>> ParseV1AlertsAsAcks(std::string_view body) 
   return out;
 }
 
+Result<std::shared_ptr<const actions::Route>> ParseRoutesOf(const ConfigNode& responses) {
+  const ConfigNode* route = responses.Find("route");
+  if (route == nullptr || route->is_null()) return Status::InvalidArgument("no route provided in config");
+  actions::RouteValidation v;
+  if (const ConfigNode* rs = responses.Find("receivers"); rs != nullptr && rs->is_sequence()) {
+    for (const ConfigNode& r : rs->items()) {
+      if (const ConfigNode* n = r.Find("name"); n != nullptr && n->is_scalar()) {
+        v.receiver_names.push_back(n->text());
+      }
+    }
+  }
+  NIMIFY_ASSIGN_OR_RETURN(actions::TimeIntervals intervals,
+                          actions::TimeIntervals::Parse(responses.Find("time_intervals"),
+                                                        responses.Find("mute_time_intervals")));
+  v.time_interval_names = intervals.Names();
+  NIMIFY_ASSIGN_OR_RETURN(std::unique_ptr<actions::Route> tree, actions::ParseRouteTree(*route, v));
+  return std::shared_ptr<const actions::Route>(std::move(tree));
+}
+
+std::vector<AlertGroupView> GroupAlerts(const actions::Route* routes,
+                                        const std::vector<AlertStatus>& alerts,
+                                        const AlertFilter& filter) {
+  std::optional<Matcher> receiver_re;
+  if (!filter.receiver_regex.empty()) {
+    Result<Matcher> re = Matcher::Create(MatchType::kRegexp, "receiver", filter.receiver_regex);
+    if (!re.ok()) return {};
+    receiver_re = std::move(*re);
+  }
+  AlertFilter per_alert = filter;
+  per_alert.receiver_regex.clear();  // it selects groups, not alerts
+  std::vector<const AlertStatus*> sorted;
+  for (const AlertStatus& a : alerts) {
+    if (AlertPasses(per_alert, a)) sorted.push_back(&a);
+  }
+  std::sort(sorted.begin(), sorted.end(), [](const AlertStatus* a, const AlertStatus* b) {
+    return a->alert.fingerprint < b->alert.fingerprint;
+  });
+  // Keyed by the route's unique id and the group key, as the dispatcher's
+  // aggregation groups are (per route, then per group labels).
+  std::map<std::pair<std::string, std::string>, AlertGroupView> groups;
+  const auto add = [&](const std::string& id, const std::string& key, OwnedLabels labels,
+                       const std::string& receiver, const AlertStatus* a) {
+    if (receiver_re && !receiver_re->Matches(receiver)) return;
+    AlertGroupView& g = groups[{id, key}];
+    if (g.alerts.empty()) {
+      g.labels = std::move(labels);
+      g.receiver = receiver;
+    }
+    g.alerts.push_back(a);
+  };
+  for (const AlertStatus* a : sorted) {
+    if (routes == nullptr) {
+      OwnedLabels name{{"alertname", std::string(actions::LabelValue(a->alert.labels, "alertname"))}};
+      if (a->receivers.empty()) add("", name[0].value, name, "", a);
+      for (const std::string& r : a->receivers) add(r, name[0].value, name, r, a);
+      continue;
+    }
+    OwnedLabels labels = a->alert.labels;
+    std::sort(labels.begin(), labels.end(),
+              [](const OwnedLabel& x, const OwnedLabel& y) { return x.name < y.name; });
+    for (const actions::Route* r : routes->Match(labels)) {
+      add(r->id(), actions::GroupKey(*r, labels), actions::GroupLabels(*r, labels),
+          r->options().receiver, a);
+    }
+  }
+  std::vector<AlertGroupView> out;
+  out.reserve(groups.size());
+  for (auto& [key, g] : groups) out.push_back(std::move(g));
+  // Alertmanager's AlertGroups order: labels, then receiver.
+  std::stable_sort(out.begin(), out.end(), [](const AlertGroupView& x, const AlertGroupView& y) {
+    if (x.labels != y.labels) {
+      return std::lexicographical_compare(
+          x.labels.begin(), x.labels.end(), y.labels.begin(), y.labels.end(),
+          [](const OwnedLabel& a, const OwnedLabel& b) {
+            return a.name != b.name ? a.name < b.name : a.value < b.value;
+          });
+    }
+    return x.receiver < y.receiver;
+  });
+  return out;
+}
+
 // ---- The routes ----
 
 namespace {
@@ -471,36 +554,31 @@ class AmApi {
     return HttpResponse::Json(200, std::move(out));
   }
 
-  // Groups by receiver and alertname: the route tree's group_by is the
-  // responder's own, so this is the plain grouping Grafana's list needs.
+  // Grouped by the route tree's group_by, as Alertmanager's dispatcher groups.
   HttpResponse GetAlertGroups(const HttpRequest& req) const {
     Result<AlertFilter> f = ParseAlertFilter(req.query);
     if (!f.ok()) return AmError(400, f.status().message());
-    std::map<std::pair<std::string, std::string>, std::vector<const AlertStatus*>> groups;
-    std::vector<AlertStatus> alerts = CurrentAlerts();
-    std::sort(alerts.begin(), alerts.end(), [](const AlertStatus& a, const AlertStatus& b) {
-      return a.alert.fingerprint < b.alert.fingerprint;
-    });
-    for (const AlertStatus& a : alerts) {
-      if (!AlertPasses(*f, a)) continue;
-      const std::string name(actions::LabelValue(a.alert.labels, "alertname"));
-      if (a.receivers.empty()) groups[{"", name}].push_back(&a);
-      for (const std::string& r : a.receivers) groups[{r, name}].push_back(&a);
-    }
+    const std::vector<AlertStatus> alerts = CurrentAlerts();
+    const std::shared_ptr<const actions::Route> routes = impl_.CurrentRoutes();
     const std::int64_t valid_until = ValidUntil();
     std::string out = "[";
     bool first = true;
-    for (const auto& [key, members] : groups) {
+    for (const AlertGroupView& g : GroupAlerts(routes.get(), alerts, *f)) {
       if (!first) out += ',';
       first = false;
-      out += "{\"labels\":{\"alertname\":";
-      AppendJsonString(&out, key.second);
-      out += "},\"receiver\":{\"name\":";
-      AppendJsonString(&out, key.first);
-      out += "},\"alerts\":[";
-      for (std::size_t i = 0; i < members.size(); ++i) {
+      out += "{\"labels\":{";
+      for (std::size_t i = 0; i < g.labels.size(); ++i) {
         if (i > 0) out += ',';
-        out += GettableAlertJson(*members[i], valid_until);
+        AppendJsonString(&out, g.labels[i].name);
+        out += ':';
+        AppendJsonString(&out, g.labels[i].value);
+      }
+      out += "},\"receiver\":{\"name\":";
+      AppendJsonString(&out, g.receiver);
+      out += "},\"alerts\":[";
+      for (std::size_t i = 0; i < g.alerts.size(); ++i) {
+        if (i > 0) out += ',';
+        out += GettableAlertJson(*g.alerts[i], valid_until);
       }
       out += "]}";
     }

@@ -8,11 +8,13 @@
 #define NIMIFY_DAEMON_AM_API_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "actions/matchers.h"
+#include "actions/route.h"
 #include "daemon/daemon.h"
 #include "nimify/actions.h"
 #include "nimify/status.h"
@@ -58,6 +60,25 @@ struct AlertFilter {
 Result<AlertFilter> ParseAlertFilter(std::string_view query);
 // Whether `alert` passes (receiver regex anchored as Alertmanager does).
 bool AlertPasses(const AlertFilter& filter, const AlertStatus& alert);
+
+// The route tree of a response config (its `route`, `receivers` and time
+// interval sections), for /api/v2/alerts/groups.
+Result<std::shared_ptr<const actions::Route>> ParseRoutesOf(const ConfigNode& responses);
+
+// One aggregation group of GET /api/v2/alerts/groups.
+struct AlertGroupView {
+  OwnedLabels labels;     // the route's group_by labels of its alerts
+  std::string receiver;   // the route's receiver
+  std::vector<const AlertStatus*> alerts;  // by fingerprint
+};
+// Alertmanager's dispatcher groups: one per (route, group-label values) for
+// every route the alert matches (continue included). `filter`'s receiver
+// regex selects groups by their route's receiver, the rest selects alerts;
+// empty groups are left out. Sorted by labels, then receiver. Without a
+// route tree, one group per receiver and alertname.
+std::vector<AlertGroupView> GroupAlerts(const actions::Route* routes,
+                                        const std::vector<AlertStatus>& alerts,
+                                        const AlertFilter& filter);
 
 // Alertmanager's CheckSilenceMatchesFilterLabels: each filter matcher must
 // match the value of the silence's matcher of the same name.

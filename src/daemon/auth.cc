@@ -216,8 +216,12 @@ Result<WebConfig> ParseWebConfig(std::string_view text, std::string_view origin)
       }
     }
     if (const ConfigNode* n = tls->Find("client_allowed_sans"); n != nullptr && !n->is_null()) {
-      return n->Error("client_allowed_sans is not supported by nimifyd; restrict clients with "
-                      "client_ca_file");
+      NIMIFY_ASSIGN_OR_RETURN(t.client_allowed_sans, n->AsStringList());
+      // Without a certificate request the list would restrict nothing.
+      if (!t.client_allowed_sans.empty() && t.client_auth_type == "NoClientCert") {
+        return n->Error("client_allowed_sans needs a client_auth_type that asks for a client "
+                        "certificate (e.g. RequireAndVerifyClientCert)");
+      }
     }
     out.tls = std::move(t);
   }

@@ -53,6 +53,9 @@ struct TlsServerConfig {
   std::vector<std::string> cipher_suites;  // OpenSSL names (TLS 1.2 and below)
   bool prefer_server_cipher_suites = true;
   std::vector<std::string> curve_preferences;  // OpenSSL group names
+  // When set, the client certificate must carry one of these SANs (DNS name,
+  // e-mail address, IP address or URI, compared as text).
+  std::vector<std::string> client_allowed_sans;
 };
 
 struct BearerToken {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <optional>
 
+#include "actions/route.h"
 #include "daemon/am_api.h"
 #include "daemon/auth.h"
 #include "daemon/state_restore.h"
@@ -37,6 +38,17 @@ Result<std::shared_ptr<const RuleSet>> Daemon::Impl::LoadRules(const DaemonConfi
   const std::vector<std::string> files = AllRuleFiles(c, options.flags);
   if (files.empty()) return RuleSet::Empty();
   return RuleSet::LoadFiles(files);
+}
+
+std::shared_ptr<const actions::Route> Daemon::Impl::RoutesOf(const DaemonConfig& c) const {
+  if (!c.responses) return nullptr;
+  Result<std::shared_ptr<const actions::Route>> tree = ParseRoutesOf(*c.responses);
+  if (!tree.ok()) {
+    LogKv(*log, spdlog::level::warn, "alert groups fall back to receiver and alertname",
+          {{"err", tree.status().message()}});
+    return nullptr;
+  }
+  return std::move(*tree);
 }
 
 Result<std::shared_ptr<Responder>> Daemon::Impl::MakeResponder(const ConfigNode& node) const {
@@ -110,6 +122,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   eo.ring_capacity = config.engine.ring_capacity;
   eo.allowed_lateness = config.engine.allowed_lateness;
   eo.retention = config.engine.retention;
+  eo.max_late_age = config.engine.max_late_age;
   eo.max_series = config.engine.max_series;
   eo.compat = flags.compat;
   eo.default_eval_interval = config.evaluation_interval;
@@ -129,7 +142,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
     NIMIFY_RETURN_IF_ERROR(impl->responder->Attach(*impl->engine));
   }
   // After the responder, so it sees the events of restored alerts (state_restore.h).
-  AlertStateKeeper::Start(*impl->engine, impl->store, impl->logs->Make("state"));
+  impl->keeper = AlertStateKeeper::Start(*impl->engine, impl->store, impl->logs->Make("state"));
 
   impl->limits = config.limits;
   const std::int64_t retention_ms = config.engine.retention.count();
@@ -138,6 +151,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
                                 : std::max<std::int64_t>(retention_ms, 3600 * 1000);
   impl->max_future_ms = std::max<std::int64_t>(config.engine.allowed_lateness.count(), 5000);
   impl->responder_yaml = ResponderYaml(config);
+  impl->routes = impl->RoutesOf(config);
   impl->config = std::move(config);
 
   const std::size_t threads = std::max<std::size_t>(1, impl->options.io_threads);
@@ -191,7 +205,15 @@ Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Daemon::~Daemon() { (void)Shutdown(std::chrono::seconds(10)); }
 
 std::uint16_t Daemon::port() const { return impl_->server->port(); }
-bool Daemon::ready() const { return impl_->ready.load(); }
+bool Daemon::ready() const { return impl_->NotReadyReason().empty(); }
+
+std::string Daemon::Impl::NotReadyReason() const {
+  if (!ready.load()) return "starting or shutting down";
+  if (keeper && !keeper->restored() && WallClockMs() - started_ms < kRestoreWaitMs) {
+    return "saved alert states wait for the first samples to be restored";
+  }
+  return {};
+}
 Engine& Daemon::engine() { return *impl_->engine; }
 
 Status Daemon::Reload() { return impl_->Reload(); }
@@ -262,7 +284,8 @@ Status Daemon::Impl::ReloadLocked() {
                      next.engine.allowed_lateness != config.engine.allowed_lateness ||
                      next.engine.retention != config.engine.retention ||
                      next.engine.max_series != config.engine.max_series ||
-                     next.engine.max_sample_age != config.engine.max_sample_age,
+                     next.engine.max_sample_age != config.engine.max_sample_age ||
+                     next.engine.max_late_age != config.engine.max_late_age,
                  "engine");
     restart_only(next.evaluation_interval != config.evaluation_interval ||
                      next.external_labels != config.external_labels,
@@ -288,9 +311,11 @@ Status Daemon::Impl::ReloadLocked() {
               {{"err", attached.message()}});
       }
     }
+    std::shared_ptr<const actions::Route> next_routes = RoutesOf(next);
     std::lock_guard<std::mutex> lock(mu);
     responder = next_responder;
     responder_yaml = next_yaml;
+    routes = std::move(next_routes);
   }
   std::lock_guard<std::mutex> lock(mu);
   config = std::move(next);
@@ -357,8 +382,9 @@ void Daemon::Impl::RegisterRoutes() {
     return HttpResponse::Text(200, "nimifyd is Healthy.\n");
   });
   s.Handle("/-/ready", {"GET", "HEAD"}, "/-/ready", [this](const HttpRequest&) {
-    return ready.load() ? HttpResponse::Text(200, "nimifyd is Ready.\n")
-                        : HttpResponse::Text(503, "Service Unavailable\n");
+    const std::string why = NotReadyReason();
+    return why.empty() ? HttpResponse::Text(200, "nimifyd is Ready.\n")
+                       : HttpResponse::Text(503, "Service Unavailable: " + why + "\n");
   });
   s.Handle("/-/reload", {"POST", "PUT"}, "/-/reload", [this](const HttpRequest&) {
     const Status st = Reload();
@@ -378,7 +404,7 @@ HttpResponse Daemon::Impl::Metrics() {
   w.Family("nimify_start_time_seconds", "gauge", "Start time of the process since unix epoch.");
   w.Sample("nimify_start_time_seconds", static_cast<double>(started_ms) / 1000.0);
   w.Family("nimify_ready", "gauge", "Whether nimifyd is ready (state restored, rules loaded).");
-  w.Sample("nimify_ready", ready.load() ? 1 : 0);
+  w.Sample("nimify_ready", NotReadyReason().empty() ? 1 : 0);
   metrics.Write(w);
 
   const EngineStats es = engine->stats();
@@ -394,8 +420,13 @@ HttpResponse Daemon::Impl::Metrics() {
           es.samples_accepted);
   counter("nimify_engine_samples_refused_total", "Samples the engine refused (backpressure).",
           es.samples_refused);
-  counter("nimify_engine_samples_late_total", "Samples at or below a producer's watermark.",
-          es.samples_late);
+  w.Family("nimify_engine_samples_late_total", "counter",
+           "Samples at or below a producer's watermark: stored by the shards (they count from "
+           "the next evaluation on), or refused as more than max_late_age behind it.");
+  w.Sample("nimify_engine_samples_late_total", {{"outcome", "stored"}},
+           static_cast<double>(es.samples_late_stored));
+  w.Sample("nimify_engine_samples_late_total", {{"outcome", "refused"}},
+           static_cast<double>(es.samples_late));
   counter("nimify_engine_samples_rejected_total",
           "Samples a shard could not store (out of order, duplicate, too old).",
           es.samples_rejected);

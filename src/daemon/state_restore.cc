@@ -57,6 +57,14 @@ std::string AlertStateToJson(const std::vector<AlertEvent>& alerts) {
       w.Key("firedAt");
       w.Int64(*a.fired_at_ms);
     }
+    if (a.keep_firing_since_ms) {
+      w.Key("keepFiringSince");
+      w.Int64(*a.keep_firing_since_ms);
+    }
+    if (a.last_sent_at_ms) {
+      w.Key("lastSentAt");
+      w.Int64(*a.last_sent_at_ms);
+    }
     w.EndObject();
   }
   w.EndArray();
@@ -89,6 +97,12 @@ Result<std::vector<AlertEvent>> AlertStateFromJson(std::string_view json) {
     }
     if (auto it = v.FindMember("firedAt"); it != v.MemberEnd() && it->value.IsInt64()) {
       e.fired_at_ms = it->value.GetInt64();
+    }
+    if (auto it = v.FindMember("keepFiringSince"); it != v.MemberEnd() && it->value.IsInt64()) {
+      e.keep_firing_since_ms = it->value.GetInt64();
+    }
+    if (auto it = v.FindMember("lastSentAt"); it != v.MemberEnd() && it->value.IsInt64()) {
+      e.last_sent_at_ms = it->value.GetInt64();
     }
     if (e.rule.empty() || e.labels.empty()) continue;
     out.push_back(std::move(e));

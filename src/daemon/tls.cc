@@ -1,13 +1,17 @@
 #include "daemon/tls.h"
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/system/system_error.hpp>
 #include <exception>
 #include <utility>
+#include <vector>
 
 namespace nimify::daemon {
 
@@ -37,6 +41,86 @@ int ProtocolVersion(const std::string& name) {
 // For RequestClientCert and RequireAnyClientCert: a certificate is asked for
 // (or required) but not checked, as Go's crypto/tls does for those modes.
 int AcceptAnyCertificate(int /*preverify_ok*/, X509_STORE_CTX* /*ctx*/) { return 1; }
+
+// client_allowed_sans lives in the SSL_CTX's ex_data (OpenSSL's verify
+// callbacks take no user pointer) and is freed with the context.
+void FreeAllowedSans(void* /*parent*/, void* ptr, CRYPTO_EX_DATA* /*ad*/, int /*idx*/,
+                     long /*argl*/, void* /*argp*/) {
+  delete static_cast<std::vector<std::string>*>(ptr);
+}
+
+int AllowedSansIndex() {
+  static const int index =
+      SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, FreeAllowedSans);
+  return index;
+}
+
+std::string Ia5Text(const ASN1_IA5STRING* s) {
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                     static_cast<std::size_t>(ASN1_STRING_length(s)));
+}
+
+// Go's net.IP.String(): dotted quad for IPv4 (also IPv4-mapped IPv6), else RFC 5952.
+std::string IpText(const ASN1_OCTET_STRING* s) {
+  const unsigned char* b = ASN1_STRING_get0_data(s);
+  const int len = ASN1_STRING_length(s);
+  std::array<char, INET6_ADDRSTRLEN> buf{};
+  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (len == 16 && std::equal(kMapped, kMapped + 12, b)) {
+    return inet_ntop(AF_INET, b + 12, buf.data(), buf.size()) ? buf.data() : "";
+  }
+  if (len == 4) return inet_ntop(AF_INET, b, buf.data(), buf.size()) ? buf.data() : "";
+  if (len == 16) return inet_ntop(AF_INET6, b, buf.data(), buf.size()) ? buf.data() : "";
+  return {};
+}
+
+// Whether `cert` carries one of `allowed` among its DNS, e-mail, IP and URI
+// SANs (exporter-toolkit compares the same four kinds as text).
+bool HasAllowedSan(X509* cert, const std::vector<std::string>& allowed) {
+  auto* names = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (names == nullptr) return false;
+  bool found = false;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names) && !found; ++i) {
+    const GENERAL_NAME* g = sk_GENERAL_NAME_value(names, i);
+    std::string text;
+    switch (g->type) {
+      case GEN_DNS: text = Ia5Text(g->d.dNSName); break;
+      case GEN_EMAIL: text = Ia5Text(g->d.rfc822Name); break;
+      case GEN_URI: text = Ia5Text(g->d.uniformResourceIdentifier); break;
+      case GEN_IPADD: text = IpText(g->d.iPAddress); break;
+      default: continue;
+    }
+    found = !text.empty() && std::find(allowed.begin(), allowed.end(), text) != allowed.end();
+  }
+  GENERAL_NAMES_free(names);
+  return found;
+}
+
+// The leaf (depth 0) must also carry an allowed SAN; `accept_any` keeps
+// RequestClientCert's and RequireAnyClientCert's "not checked otherwise".
+int CheckAllowedSans(int preverify_ok, X509_STORE_CTX* store, bool accept_any) {
+  if (!accept_any && preverify_ok != 1) return 0;
+  if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
+  const auto* ssl = static_cast<const SSL*>(
+      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  const auto* allowed = ssl == nullptr ? nullptr
+                                       : static_cast<const std::vector<std::string>*>(
+                                             SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl),
+                                                                 AllowedSansIndex()));
+  X509* leaf = X509_STORE_CTX_get_current_cert(store);
+  if (allowed == nullptr || leaf == nullptr || !HasAllowedSan(leaf, *allowed)) {
+    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    return 0;
+  }
+  return 1;
+}
+int VerifyAllowedSans(int preverify_ok, X509_STORE_CTX* store) {
+  return CheckAllowedSans(preverify_ok, store, false);
+}
+int AcceptAnyWithAllowedSans(int preverify_ok, X509_STORE_CTX* store) {
+  return CheckAllowedSans(preverify_ok, store, true);
+}
 
 }  // namespace
 
@@ -134,15 +218,26 @@ Result<std::shared_ptr<ssl::context>> MakeTlsContext(const TlsServerConfig& conf
   static constexpr unsigned char kSessionContext[] = "nimifyd";
   SSL_CTX_set_session_id_context(native, kSessionContext, sizeof(kSessionContext) - 1);
   const std::string& mode = config.client_auth_type;
+  const bool sans = !config.client_allowed_sans.empty();
+  if (sans) {
+    if (SSL_CTX_set_ex_data(native, AllowedSansIndex(),
+                            new std::vector<std::string>(config.client_allowed_sans)) != 1) {
+      return fail("client_allowed_sans");
+    }
+  }
+  // With client_allowed_sans a certificate is needed in every mode: without
+  // one there is no SAN to allow.
+  const int need_cert = sans ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0;
+  SSL_verify_cb accept_any = sans ? AcceptAnyWithAllowedSans : AcceptAnyCertificate;
+  SSL_verify_cb verify = sans ? VerifyAllowedSans : nullptr;
   if (mode == "RequestClientCert") {
-    SSL_CTX_set_verify(native, SSL_VERIFY_PEER, AcceptAnyCertificate);
+    SSL_CTX_set_verify(native, SSL_VERIFY_PEER | need_cert, accept_any);
   } else if (mode == "RequireAnyClientCert") {
-    SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-                       AcceptAnyCertificate);
+    SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, accept_any);
   } else if (mode == "VerifyClientCertIfGiven") {
-    SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);
+    SSL_CTX_set_verify(native, SSL_VERIFY_PEER | need_cert, verify);
   } else if (mode == "RequireAndVerifyClientCert") {
-    SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify);
   } else {
     SSL_CTX_set_verify(native, SSL_VERIFY_NONE, nullptr);
   }

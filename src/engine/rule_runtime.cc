@@ -61,6 +61,30 @@ std::vector<pipeline::RuleSelectors> InputRegistry::Selectors(
   return out;
 }
 
+namespace {
+
+constexpr std::string_view kForStateMetric = "ALERTS_FOR_STATE";
+
+// Whether a rule may read ALERTS_FOR_STATE: one of its selectors can match
+// it, or one of its templates mentions `query` (it may query anything).
+bool MayReadForState(const alerting::RuleSpec& rs) {
+  for (const auto& matchers : CollectSelectors(*rs.parsed_expr)) {
+    bool can_match = true;
+    for (const auto& m : matchers) {
+      if (m.name() == promql::kMetricNameLabel && !m.Matches(kForStateMetric)) can_match = false;
+    }
+    if (can_match) return true;
+  }
+  auto mentions_query = [](const alerting::LabelPairs& pairs) {
+    return std::any_of(pairs.begin(), pairs.end(), [](const promql::Label& l) {
+      return l.value.find("query") != std::string::npos;
+    });
+  };
+  return mentions_query(rs.labels) || mentions_query(rs.annotations);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<RuleRuntime>> RuleRuntime::Build(const RuleSet& rules,
                                                          const RuntimeOptions& options,
                                                          InputRegistry* inputs) {
@@ -108,6 +132,9 @@ Result<std::unique_ptr<RuleRuntime>> RuleRuntime::Build(const RuleSet& rules,
           rt->lookbehind_ms_ =
               std::max(rt->lookbehind_ms_,
                        r.lookbehind_ms + std::max<std::int64_t>(group->query_offset_ms(), 0));
+        }
+        if (rs.parsed_expr && !rt->reads_for_state_) {
+          rt->reads_for_state_ = MayReadForState(rs);
         }
         if (inputs != nullptr && rs.parsed_expr) {
           const auto selectors = CollectSelectors(*rs.parsed_expr);
@@ -342,6 +369,7 @@ void RuleRuntime::Evaluate(std::int64_t t, const pipeline::DirtySet& dirty,
                                 r.newest_input_bound < reach;
       skip_[i] = (r.skippable || out_of_reach) && r.known_empty && !r.inputs_changed ? 1 : 0;
     }
+    outputs->SetKeepLatestOnly(kForStateMetric, !reads_for_state_);
     UnionQueryable view(&storage, outputs);
     const promql::Evaluator evaluator(&view, options_.eval);
     const alerting::GroupEvalStats stats =
@@ -407,16 +435,37 @@ void RuleRuntime::AfterEvaluation(RuntimeGroup& g, std::size_t index, std::int64
   r.known_empty = g.group->series_written(index) == 0 && r.reported.empty();
 }
 
+namespace {
+
+// Copies everything but the labels (the same key) and annotations (copied
+// only when they changed: they rarely do, and copying them allocates).
+void UpdateReported(const alerting::Alert& from, alerting::Alert* to) {
+  static_assert(sizeof(alerting::Alert) == 160, "update UpdateReported for new fields of Alert");
+  if (to->annotations != from.annotations) to->annotations = from.annotations;
+  to->state = from.state;
+  to->value = from.value;
+  to->active_at_ms = from.active_at_ms;
+  to->fired_at_ms = from.fired_at_ms;
+  to->resolved_at_ms = from.resolved_at_ms;
+  to->last_sent_at_ms = from.last_sent_at_ms;
+  to->valid_until_ms = from.valid_until_ms;
+  to->keep_firing_since_ms = from.keep_firing_since_ms;
+  to->flapping = from.flapping;
+  to->flap_share = from.flap_share;
+}
+
+}  // namespace
+
 void RuleRuntime::ReportTransitions(const RuntimeGroup& g, RuntimeRule& r, std::int64_t t,
                                     EvalOutput* out) {
   using alerting::AlertState;
   // Only pending and firing alerts: resolved ones stay in the rule for 15
-  // minutes, and copying them at every evaluation would dominate the cost.
-  std::vector<alerting::Alert> now = r.alerting->ActiveAlerts();
-  if (now.empty() && r.reported.empty()) return;
-  std::unordered_map<promql::Labels, alerting::Alert, LabelsHash> next;
-  next.reserve(now.size());
-  for (auto& a : now) {
+  // minutes, and visiting them at every evaluation would dominate the cost.
+  // The rule's alerts are visited in place and `reported` updated in place:
+  // at steady state nothing is copied or allocated.
+  std::size_t still_active = 0;
+  std::vector<alerting::Alert> added_copies;
+  r.alerting->ForEachActiveAlert([&](const alerting::Alert& a) {
     auto it = r.reported.find(a.labels);
     const bool known = it != r.reported.end();
     if (a.state == AlertState::kPending && (!known || it->second.state != AlertState::kPending)) {
@@ -425,24 +474,35 @@ void RuleRuntime::ReportTransitions(const RuntimeGroup& g, RuntimeRule& r, std::
                (!known || it->second.state != AlertState::kFiring)) {
       out->events.push_back(MakeEvent(g, r, a, nimify::AlertState::kFiring, t));
     }
-    if (known) r.reported.erase(it);
-    promql::Labels key = a.labels;
-    next.emplace(std::move(key), std::move(a));
-  }
+    if (known) {
+      ++still_active;
+      UpdateReported(a, &it->second);
+    } else {
+      added_copies.push_back(a);
+    }
+  });
   // No longer active: resolved (Prometheus keeps the alert inactive with
   // ResolvedAt = t), or a pending alert that stopped matching (deleted), or
   // alerts cleared by a limit error. The last copy has their annotations.
-  std::vector<const alerting::Alert*> gone;
-  for (const auto& [labels, a] : r.reported) gone.push_back(&a);
-  std::sort(gone.begin(), gone.end(),
-            [](const alerting::Alert* x, const alerting::Alert* y) { return x->labels < y->labels; });
-  for (const alerting::Alert* a : gone) {
-    alerting::Alert ended = *a;
-    ended.state = AlertState::kInactive;
-    ended.resolved_at_ms = t;
-    out->events.push_back(MakeEvent(g, r, ended, nimify::AlertState::kResolved, t));
+  if (still_active != r.reported.size()) {
+    std::vector<decltype(r.reported)::iterator> gone;
+    for (auto it = r.reported.begin(); it != r.reported.end(); ++it) {
+      if (!r.alerting->IsActive(it->first)) gone.push_back(it);
+    }
+    std::sort(gone.begin(), gone.end(),
+              [](const auto& x, const auto& y) { return x->second.labels < y->second.labels; });
+    for (const auto& it : gone) {
+      alerting::Alert ended = it->second;
+      ended.state = AlertState::kInactive;
+      ended.resolved_at_ms = t;
+      out->events.push_back(MakeEvent(g, r, ended, nimify::AlertState::kResolved, t));
+      r.reported.erase(it);
+    }
   }
-  r.reported = std::move(next);
+  for (alerting::Alert& a : added_copies) {
+    promql::Labels key = a.labels;
+    r.reported.emplace(std::move(key), std::move(a));
+  }
 }
 
 AlertEvent RuleRuntime::MakeEvent(const RuntimeGroup& g, const RuntimeRule& r,
@@ -461,6 +521,8 @@ AlertEvent RuleRuntime::MakeEvent(const RuntimeGroup& g, const RuntimeRule& r,
   e.active_at_ms = a.active_at_ms;
   e.fired_at_ms = a.fired_at_ms;
   e.resolved_at_ms = a.resolved_at_ms;
+  e.keep_firing_since_ms = a.keep_firing_since_ms;
+  e.last_sent_at_ms = a.last_sent_at_ms;
   if (state == AlertState::kResolved && !e.resolved_at_ms) e.resolved_at_ms = t;
   e.generator_url = r.generator_url;
   return e;
@@ -504,6 +566,18 @@ std::size_t RuleRuntime::RestoreAlerts(const std::vector<AlertEvent>& alerts) {
                                             : *e->fired_at_ms;
         } else if (it->state != alerting::AlertState::kFiring) {
           it->state = alerting::AlertState::kPending;
+        }
+        // The earlier keep-firing start, so keep_firing_for does not restart.
+        if (it->state == alerting::AlertState::kFiring && e->keep_firing_since_ms) {
+          it->keep_firing_since_ms =
+              it->keep_firing_since_ms
+                  ? std::min(*it->keep_firing_since_ms, *e->keep_firing_since_ms)
+                  : *e->keep_firing_since_ms;
+        }
+        if (e->last_sent_at_ms) {
+          it->last_sent_at_ms = it->last_sent_at_ms
+                                    ? std::max(*it->last_sent_at_ms, *e->last_sent_at_ms)
+                                    : *e->last_sent_at_ms;
         }
         ++restored;
       }

@@ -143,6 +143,77 @@ TEST(AmApiJsonTest, AlertFilterSemantics) {
   EXPECT_FALSE(ParseAlertFilter("receiver=(").ok());
 }
 
+// /api/v2/alerts/groups: one group per (route, group_by values), as
+// Alertmanager's dispatcher forms them; `continue` puts an alert in two.
+TEST(AmApiJsonTest, AlertGroupsFollowTheRouteTree) {
+  Result<ConfigNode> node = ConfigNode::ParseYaml(R"(route:
+  receiver: team
+  group_by: [alertname]
+  routes:
+    - matchers: ['severity="page"']
+      receiver: pager
+      group_by: [alertname, job]
+      continue: true
+    - matchers: ['job="db"']
+      receiver: dba
+      group_by: ['...']
+receivers: [{name: team}, {name: pager}, {name: dba}]
+)",
+                                                  "responses.yml");
+  ASSERT_TRUE(node.ok()) << node.status().ToString();
+  Result<std::shared_ptr<const actions::Route>> routes = ParseRoutesOf(*node);
+  ASSERT_TRUE(routes.ok()) << routes.status().ToString();
+  const auto alert = [](std::string fp, OwnedLabels labels) {
+    AlertStatus a;
+    a.alert.fingerprint = std::move(fp);
+    a.alert.labels = std::move(labels);
+    a.state = "active";
+    return a;
+  };
+  const std::vector<AlertStatus> alerts = {
+      alert("1", {{"alertname", "Down"}, {"job", "api"}, {"severity", "page"}}),
+      alert("2", {{"alertname", "Down"}, {"job", "db"}, {"severity", "page"}}),
+      alert("3", {{"alertname", "Down"}, {"job", "web"}, {"severity", "info"}}),
+      alert("4", {{"alertname", "Slow"}, {"job", "web"}}),
+      alert("5", {{"alertname", "Down"}, {"job", "web"}, {"severity", "info"}, {"x", "y"}}),
+  };
+  const auto describe = [](const std::vector<AlertGroupView>& groups) {
+    std::vector<std::string> out;
+    for (const AlertGroupView& g : groups) {
+      std::string s = g.receiver + " {";
+      for (const OwnedLabel& l : g.labels) s += l.name + "=" + l.value + ",";
+      s += "}";
+      for (const AlertStatus* a : g.alerts) s += " " + a->alert.fingerprint;
+      out.push_back(s);
+    }
+    return out;
+  };
+  Result<AlertFilter> all = ParseAlertFilter("");
+  ASSERT_TRUE(all.ok());
+  EXPECT_THAT(describe(GroupAlerts(routes->get(), alerts, *all)),
+              ::testing::ElementsAre("team {alertname=Down,} 3 5",
+                                     "pager {alertname=Down,job=api,} 1",
+                                     "pager {alertname=Down,job=db,} 2",
+                                     "dba {alertname=Down,job=db,severity=page,} 2",
+                                     "team {alertname=Slow,} 4"));
+  // receiver= selects groups by their route's receiver (anchored).
+  Result<AlertFilter> pager = ParseAlertFilter("receiver=pag.*");
+  ASSERT_TRUE(pager.ok());
+  EXPECT_THAT(describe(GroupAlerts(routes->get(), alerts, *pager)),
+              ::testing::ElementsAre("pager {alertname=Down,job=api,} 1",
+                                     "pager {alertname=Down,job=db,} 2"));
+  Result<AlertFilter> db = ParseAlertFilter("filter=job%3D%22db%22");
+  ASSERT_TRUE(db.ok());
+  EXPECT_THAT(describe(GroupAlerts(routes->get(), alerts, *db)),
+              ::testing::ElementsAre("pager {alertname=Down,job=db,} 2",
+                                     "dba {alertname=Down,job=db,severity=page,} 2"));
+  // Without a route tree (no responses): by receiver and alertname.
+  std::vector<AlertStatus> plain = {alerts[0]};
+  plain[0].receivers = {"team"};
+  EXPECT_THAT(describe(GroupAlerts(nullptr, plain, *all)),
+              ::testing::ElementsAre("team {alertname=Down,} 1"));
+}
+
 TEST(AmApiJsonTest, SilenceFilterAndOrder) {
   Silence s;
   s.matchers = {{"alertname", "X", false, true}, {"job", "a.*", true, true}};
@@ -294,8 +365,10 @@ TEST_F(AmApiServerTest, AlertsInAlertmanagersShape) {
   EXPECT_EQ(Get(port_, "/api/v2/alerts?receiver=nobody").body, "[]");
   EXPECT_EQ(Get(port_, "/api/v2/alerts?active=false").body, "[]");
   EXPECT_EQ(Get(port_, "/api/v2/alerts?filter=%3D%3D").status, 400);
+  // Grouped by the route's group_by: [alertname, job].
   EXPECT_THAT(Get(port_, "/api/v2/alerts/groups").body,
-              HasSubstr(R"("receiver":{"name":"team"})"));
+              HasSubstr(R"({"labels":{"alertname":"TargetDown","job":"rw"},"receiver":{"name":"team"},"alerts":[{)"));
+  EXPECT_EQ(Get(port_, "/api/v2/alerts/groups?receiver=nobody").body, "[]");
   EXPECT_EQ(Get(port_, "/api/v2/receivers").body, R"([{"name":"team"}])");
   // Prometheus's alert list is still at GET /api/v1/alerts.
   EXPECT_THAT(Get(port_, "/api/v1/alerts").body, HasSubstr(R"("status":"success")"));

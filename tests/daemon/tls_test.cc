@@ -68,7 +68,8 @@ void AddExtension(X509* cert, X509* issuer, int nid, const char* value) {
 enum class Kind { kCa, kServer, kClient };
 
 // A P-256 key and a certificate for it, signed by `issuer` (self-signed when null).
-KeyPair MakeCert(const std::string& common_name, Kind kind, const KeyPair* issuer) {
+KeyPair MakeCert(const std::string& common_name, Kind kind, const KeyPair* issuer,
+                 const char* client_sans = nullptr) {
   static long serial = 1;
   KeyPair out;
   out.key.reset(EVP_EC_gen("P-256"));
@@ -95,6 +96,8 @@ KeyPair MakeCert(const std::string& common_name, Kind kind, const KeyPair* issue
     AddExtension(x, signer, NID_ext_key_usage, kind == Kind::kServer ? "serverAuth" : "clientAuth");
     if (kind == Kind::kServer) {
       AddExtension(x, signer, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
+    } else if (client_sans != nullptr) {
+      AddExtension(x, signer, NID_subject_alt_name, client_sans);
     }
   }
   EVP_PKEY* signing_key = issuer != nullptr ? issuer->key.get() : out.key.get();
@@ -335,6 +338,57 @@ TEST_F(TlsTest, OtherClientAuthTypes) {
   EXPECT_EQ(HttpsGet(port_, "/-/healthy", WithCert("stranger")).status, 200);
 }
 
+// client_allowed_sans: the client certificate must carry one of the listed
+// SANs, whichever kind (DNS, IP, e-mail, URI); none or another is refused.
+TEST_F(TlsTest, ClientAllowedSans) {
+  const std::pair<const char*, const char*> certs[] = {
+      {"by_dns", "DNS:alice.example"},
+      {"by_ip", "IP:10.1.2.3"},
+      {"by_ipv6", "IP:2001:db8::7"},
+      {"by_email", "email:alice@example.com"},
+      {"by_uri", "URI:spiffe://example.org/alice"},
+      {"other", "DNS:mallory.example,IP:10.9.9.9,email:mallory@example.com"},
+  };
+  for (const auto& [name, sans] : certs) {
+    const KeyPair kp = MakeCert(name, Kind::kClient, &ca_, sans);
+    WritePem(dir_ / (std::string(name) + ".crt"), dir_ / (std::string(name) + ".key"), kp);
+  }
+  const std::string allowed =
+      "  client_allowed_sans: [alice.example, 10.1.2.3, '2001:db8::7', alice@example.com,"
+      " 'spiffe://example.org/alice']\n";
+  ASSERT_TRUE(StartDaemon(std::string(kServerPair) +
+                          "  client_auth_type: RequireAndVerifyClientCert\n"
+                          "  client_ca_file: ca.crt\n" + allowed)
+                  .ok());
+  for (const char* ok : {"by_dns", "by_ip", "by_ipv6", "by_email", "by_uri"}) {
+    const HttpsResult r = HttpsGet(port_, "/-/healthy", WithCert(ok));
+    EXPECT_EQ(r.status, 200) << ok << ": " << r.error;
+  }
+  EXPECT_EQ(HttpsGet(port_, "/-/healthy", WithCert("other")).status, 0);
+  EXPECT_EQ(HttpsGet(port_, "/-/healthy", WithCert("client")).status, 0);  // no SAN at all
+  EXPECT_EQ(HttpsGet(port_, "/-/healthy", Trusting()).status, 0);         // no certificate
+  EXPECT_EQ(HttpsGet(port_, "/-/healthy", WithCert("by_dns")).status, 200);  // still serving
+  daemon_.reset();
+
+  // VerifyClientCertIfGiven: with the list, a certificate becomes necessary.
+  ASSERT_TRUE(StartDaemon(std::string(kServerPair) +
+                          "  client_auth_type: VerifyClientCertIfGiven\n"
+                          "  client_ca_file: ca.crt\n" + allowed)
+                  .ok());
+  EXPECT_EQ(HttpsGet(port_, "/-/healthy", Trusting()).status, 0);
+  EXPECT_EQ(HttpsGet(port_, "/-/healthy", WithCert("by_uri")).status, 200);
+  daemon_.reset();
+
+  // RequireAnyClientCert: the chain is not verified, the SAN still is.
+  const KeyPair stranger_ok = MakeCert("eve", Kind::kClient, &other_ca_, "DNS:alice.example");
+  WritePem(dir_ / "stranger_ok.crt", dir_ / "stranger_ok.key", stranger_ok);
+  ASSERT_TRUE(StartDaemon(std::string(kServerPair) +
+                          "  client_auth_type: RequireAnyClientCert\n" + allowed)
+                  .ok());
+  EXPECT_EQ(HttpsGet(port_, "/-/healthy", WithCert("stranger_ok")).status, 200);
+  EXPECT_EQ(HttpsGet(port_, "/-/healthy", WithCert("stranger")).status, 0);
+}
+
 TEST_F(TlsTest, StalledHandshakeIsClosedAfterTheReadTimeout) {
   ASSERT_TRUE(StartDaemon(kServerPair).ok());
   // Nothing at all, then half a TLS record header: both cut off (read_timeout 700ms).
@@ -407,9 +461,10 @@ TEST_F(TlsTest, BadTlsConfigsStopStartUp) {
   st = StartDaemon(std::string(kServerPair) + "  min_version: TLS14\n");
   ASSERT_FALSE(st.ok());
   EXPECT_THAT(std::string(st.message()), HasSubstr("min_version"));
+  // Without a certificate request the list would restrict nothing: refused.
   st = StartDaemon(std::string(kServerPair) + "  client_allowed_sans: [alice]\n");
   ASSERT_FALSE(st.ok());
-  EXPECT_THAT(std::string(st.message()), HasSubstr("client_allowed_sans"));
+  EXPECT_THAT(std::string(st.message()), HasSubstr("client_allowed_sans needs a client_auth_type"));
 }
 
 TEST(TlsNamesTest, GoNamesMapToOpenSsl) {
