@@ -22,6 +22,8 @@
 // `for: 0` (and no offset or @) are also evaluated between those instants, at
 // the timestamp of each new sample of a series they select: such an alert
 // fires from the sample that crosses its threshold, whatever the batching.
+// A late sample (EngineOptions::max_late_age) joins the windows when it
+// arrives and counts from the next evaluation on.
 // In wall-clock mode a timer moves every producer's watermark to
 // now - allowed_lateness and each group is evaluated when the clock passes a
 // multiple of its interval.
@@ -69,6 +71,16 @@ struct EngineOptions {
   std::uint32_t max_producers = 64;
   // How far behind its newest sample a producer may still send older samples.
   std::chrono::milliseconds allowed_lateness{0};
+  // Late samples, at or below their producer's watermark (remote-write
+  // batches are not time-ordered across series, and Prometheus's queue
+  // resends minutes of backlog after an outage), are still stored when they
+  // are at most this far behind the watermark and newer than their series'
+  // newest sample: they count for the evaluations after they arrive, never
+  // for one already made. Older ones are refused with kOutOfRange. Unset: the
+  // retention (the history the rules need); 0: refuse every late sample. An
+  // explicit value above an explicit retention is an error; with the
+  // retention computed from the rules, the retention grows to it.
+  std::optional<std::chrono::milliseconds> max_late_age;
   ClockMode clock = ClockMode::kEventTime;
   // PromQL's lookback delta for instant selectors.
   std::chrono::milliseconds lookback{5 * 60 * 1000};
@@ -120,18 +132,30 @@ struct ProducerOptions {
 struct ProducerStats {
   std::uint64_t accepted = 0;
   std::uint64_t refused = 0;  // backpressure, closed producer, bad refs
-  std::uint64_t late = 0;     // at or below the producer's watermark
+  // Refused as too late: more than max_late_age behind the watermark.
+  std::uint64_t late = 0;
 };
 
 struct EngineStats {
   std::uint64_t samples_accepted = 0;
   std::uint64_t samples_refused = 0;
+  // Late samples (EngineOptions::max_late_age). Refused as too late
+  // (kOutOfRange), also in ProducerStats::late:
   std::uint64_t samples_late = 0;
+  // Stored by the shards (one older than its series' newest sample is
+  // rejected instead, in samples_rejected):
+  std::uint64_t samples_late_stored = 0;
   std::uint64_t samples_rejected = 0;  // by a shard: out of order, duplicate, too old, unknown ref
   std::uint64_t series_live = 0;
   std::uint64_t series_refused = 0;  // max_series
   std::uint64_t memory_bytes = 0;    // estimate of the shards' heap
   std::uint64_t evaluation_instants = 0;
+  // Instants at which at least one group was due (multiples of the engine's
+  // step), and the thread CPU time spent evaluating rules: at those instants,
+  // and in all (eager evaluations between group instants included).
+  std::uint64_t group_evaluation_instants = 0;
+  std::uint64_t group_evaluation_cpu_ns = 0;
+  std::uint64_t evaluation_cpu_ns = 0;
   std::uint64_t rule_evaluations = 0;
   std::uint64_t incremental_evaluations = 0;  // queries answered by the threshold tracker
   // Rule evaluations at group instants left out because the result was known
@@ -165,9 +189,10 @@ class NIMIFY_EXPORT Producer {
   Result<SeriesRef> Resolve(std::span<const Label> labels);
 
   // Appends one sample. The shards see it after the next publish (every few
-  // dozen samples per shard, and at Flush()). Errors, each also counted:
-  // kInvalidArgument: the timestamp is at or below this producer's
-  // watermark (late), or the ref cannot be one of this engine's;
+  // dozen samples per shard, and at Flush()). A late sample (at or below
+  // this producer's watermark) is accepted within EngineOptions::max_late_age.
+  // Errors, each also counted: kOutOfRange: later than that;
+  // kInvalidArgument: the ref cannot be one of this engine's;
   // kResourceExhausted (policy kRefuse) / kDeadlineExceeded (kWait): the ring
   // is full; kFailedPrecondition: closed or stopped. Samples the shard cannot
   // store (older than the series' newest, a different value at the same
@@ -183,8 +208,8 @@ class NIMIFY_EXPORT Producer {
 
   // Publishes every staged sample and moves this producer's watermark to its
   // newest timestamp - allowed lateness: later samples at or below it are
-  // late. With lateness 0, finish a timestamp before flushing: the rest of
-  // that timestamp would be late. kFailedPrecondition when closed.
+  // late (see Append). With lateness 0, finish a timestamp before flushing:
+  // the rest of that timestamp would be late. kFailedPrecondition when closed.
   Status Flush();
 
   // Promises that every sample with timestamp <= t has been sent (so the
@@ -318,8 +343,9 @@ class NIMIFY_EXPORT Engine {
   // of the previous process) back to their rules, matched by file, group,
   // rule name and expression, so a pending `for` resumes instead of starting
   // from zero and a firing alert keeps its firing-since (Prometheus restores
-  // this from ALERTS_FOR_STATE). The earlier active-at wins over what a rule
-  // already holds. Call it once samples flow again: the next evaluation
+  // this from ALERTS_FOR_STATE); keep_firing_since_ms and last_sent_at_ms
+  // carry over too, so keep_firing_for and resend timing do not restart.
+  // The earlier active-at wins over what a rule already holds. Call it once samples flow again: the next evaluation
   // resolves a restored alert whose series the expression no longer returns.
   // Returns how many alerts found their rule.
   Result<std::size_t> RestoreAlerts(const std::vector<AlertEvent>& alerts);

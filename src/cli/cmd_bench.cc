@@ -1,6 +1,7 @@
 // `nimify bench`: runs a synthetic (or recorded) workload through the whole
 // in-process pipeline (producers -> rings -> shards -> rule evaluation ->
 // alert dispatcher -> handler) and prints one JSON object.
+#include <malloc.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,11 +24,13 @@
 #include <vector>
 
 #include "cli/bench_remote_write.h"
+#include "cli/bench_workload.h"
 #include "cli/commands.h"
 #include "engine/output_store.h"
 #include "engine/rule_runtime.h"
 #include "ingest/batch.h"
 #include "ingest/remote_write.h"
+#include "ingest/series_ref_cache.h"
 #include "nimify/engine.h"
 #include "nimify/rules.h"
 #include "pipeline/pipeline.h"
@@ -46,6 +49,8 @@ constexpr const char* kUsage =
     "                    [--spikes-per-step K] [--record FILE] [--no-eager]\n"
     "                    [--no-incremental]\n"
     "                    [--full-eval-runs N] [--rate SAMPLES_PER_SECOND]\n"
+    "                    [--workload threshold|node] [--firing-fraction F|most]\n"
+    "                    [--arrival spread|burst] [--no-skip-quiet-rules]\n"
     "       nimify bench --remote-write URL [--series N] [--metrics M] [--input FILE]\n"
     "                    [--connections C] [--samples-per-request K] [--rate R]\n"
     "                    [--seconds T] [--warmup T] [--pid PID]\n"
@@ -66,7 +71,27 @@ constexpr const char* kUsage =
     "by the producers; --record FILE writes T steps of the synthetic workload as one.\n"
     "--rate paces the producers (total samples per second; default: as fast as\n"
     "the engine takes them): latency is only meaningful below saturation.\n"
-    "full_eval_ms: every rule evaluated once over N series with a 5-minute window.\n"
+    "--workload threshold (the default; the BEST CASE: every rule is answered by the\n"
+    "incremental threshold tracker and no full evaluation returns anything) is the\n"
+    "above. --workload node: N series shaped like node_exporter, kube-state-metrics,\n"
+    "cAdvisor and an HTTP service (6-8 labels, float counters with noise and resets,\n"
+    "wandering gauges, a latency histogram; about 190 series per host); run it with\n"
+    "--rules rules/bench/node.rules.yml --rules rules/runbook.rules.yml (100 rules).\n"
+    "--firing-fraction F (0 to 1, or `most` = 0.9; default 0): the fraction of hosts\n"
+    "whose series all cross their rules' thresholds.\n"
+    "--arrival spread (default): a step's samples are spread over the step, in event\n"
+    "time (each chunk of 1024 series, like one scrape target, has its own timestamp)\n"
+    "and, with --rate, in wall time; --arrival burst: all samples of a step share its\n"
+    "timestamp and, with --rate, leave together once per step period.\n"
+    "--no-skip-quiet-rules: evaluate every rule at every group instant\n"
+    "(EngineOptions::skip_quiet_rules = false).\n"
+    "full_eval_ms: every rule evaluated once, without the threshold tracker, at the\n"
+    "last minute boundary of the data the run streamed (the same synthetic series and\n"
+    "values, or the --input recording) with the whole window the rules read; wall\n"
+    "time, median of --full-eval-runs (full_eval_cpu_ms: thread CPU). Also reported:\n"
+    "eval_cpu_ms_per_instant (CPU of rule evaluation per group evaluation instant\n"
+    "while streaming), active_alerts / firing_alerts at the end, and resident growth\n"
+    "(bytes_per_series) and live heap growth (heap_bytes_per_series) per series.\n"
     "\n"
     "--remote-write URL sends the same workload (or --input recording) over HTTP as\n"
     "remote-write 1.0 requests (snappy protobuf, K samples each, default 1000) over C\n"
@@ -101,6 +126,11 @@ struct BenchOptions {
   bool incremental = true;
   int full_eval_runs = 3;  // 0: skip (full_eval_ms is null)
   double rate = 0;  // samples per second over all producers; 0: unpaced
+  std::string workload = "threshold";
+  bool generated_rules_set = false;
+  double firing_fraction = 0;
+  bool arrival_spread = true;
+  bool skip_quiet_rules = true;
   RemoteWriteBenchOptions remote;  // used when remote.url is set
 };
 
@@ -123,6 +153,12 @@ std::int64_t ResidentBytes() {
   return static_cast<std::int64_t>(resident) * sysconf(_SC_PAGESIZE);
 }
 
+// Bytes malloc has handed out and not taken back (live heap).
+std::int64_t HeapBytes() {
+  const struct mallinfo2 mi = mallinfo2();
+  return static_cast<std::int64_t>(mi.uordblks + mi.hblkhd);
+}
+
 std::int64_t SteadyNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -138,19 +174,31 @@ bool ParseNumber(const std::string& text, T* out) {
 
 // ---- The synthetic workload --------------------------------------------------------
 
-// Series i: metric i % M, labels {instance="host-<i/64>", series="<i>"}.
-std::string MetricOf(std::uint64_t i, std::uint32_t metrics) {
-  return "bench_metric_" + std::to_string(i % metrics);
+std::unique_ptr<BenchWorkload> MakeWorkload(const BenchOptions& o) {
+  if (o.workload == "node") {
+    return MakeNodeWorkload({.series = o.series, .firing_fraction = o.firing_fraction,
+                             .step_ms = o.step_ms});
+  }
+  return MakeThresholdWorkload(o.series, o.metrics, o.spikes_per_step);
 }
 
-double BaseValue(std::uint64_t i, std::uint64_t step) {
-  return static_cast<double>((i * 7 + step) % 100);
+std::vector<Label> LabelViews(const OwnedLabels& owned) {
+  std::vector<Label> views;
+  views.reserve(owned.size());
+  for (const auto& l : owned) views.push_back({l.name, l.value});
+  return views;
 }
 
-// The spiking series of a step: K of them, spread and moving from step to step.
-bool Spikes(std::uint64_t i, std::uint64_t step, std::uint64_t series, std::uint64_t k) {
-  const std::uint64_t stride = std::max<std::uint64_t>(series / k, 1);
-  return (i + step * 7919) % stride == 0;
+// Series [begin, end) of a producer go out in chunks of kChunk (one scrape
+// target each). With spread arrival chunk c of n has its own timestamp,
+// c/n of the way through the step; with burst arrival every chunk has the
+// step's timestamp.
+constexpr std::uint64_t kChunk = 1024;
+std::int64_t ChunkTime(const BenchOptions& o, std::uint64_t step, std::uint64_t chunk,
+                       std::uint64_t chunks) {
+  const std::int64_t t = static_cast<std::int64_t>(step) * o.step_ms;
+  if (!o.arrival_spread || chunks == 0) return t;
+  return t + static_cast<std::int64_t>(chunk) * o.step_ms / static_cast<std::int64_t>(chunks);
 }
 
 std::string GeneratedRules(const BenchOptions& o) {
@@ -174,7 +222,9 @@ Result<std::shared_ptr<const RuleSet>> LoadAllRules(const BenchOptions& o, std::
   const std::string generated = *dir + "/generated.rules.yml";
   std::ofstream(generated) << GeneratedRules(o);
   std::vector<std::string> paths = o.rule_paths;
-  if (o.generated_rules > 0) paths.push_back(generated);
+  if (o.generated_rules > 0 && (o.workload == "threshold" || o.generated_rules_set)) {
+    paths.push_back(generated);
+  }
   if (paths.empty()) return RuleSet::Empty();
   return RuleSet::LoadFiles(paths);
 }
@@ -208,6 +258,7 @@ class LatencyHandler final : public AlertHandler {
  public:
   LatencyHandler(const SpikeClock* clock, std::int64_t step_ms, std::uint64_t series)
       : clock_(clock), step_ms_(step_ms), series_(series) {}
+  // The spike of series i at step s has a timestamp in [s * step, (s + 1) * step).
   void OnAlert(const AlertEvent& e) override {
     const std::int64_t now = SteadyNs();
     if (e.state != AlertState::kFiring) return;
@@ -216,7 +267,7 @@ class LatencyHandler final : public AlertHandler {
     for (const auto& l : e.labels) {
       if (l.name == "series") ParseNumber(l.value, &id);
     }
-    if (id >= series_ || e.eval_time_ms % step_ms_ != 0) return;
+    if (id >= series_ || e.eval_time_ms < 0) return;
     if (auto t = clock_->Get(id, static_cast<std::uint64_t>(e.eval_time_ms / step_ms_))) {
       latencies_ns_.push_back(now - *t);
     }
@@ -235,21 +286,21 @@ class LatencyHandler final : public AlertHandler {
 
 struct ProducerResult {
   std::uint64_t samples = 0;
+  std::uint64_t steps = 0;  // steps sent completely (synthetic)
   double decode_cpu_s = 0;
   Status status;
 };
 
 // Sends series [begin, end) for every step until the deadline.
-void RunSyntheticProducer(Producer& producer, const BenchOptions& o, std::uint64_t begin,
-                          std::uint64_t end, std::chrono::steady_clock::time_point deadline,
-                          SpikeClock* spikes, ProducerResult* result) {
+void RunSyntheticProducer(Producer& producer, const BenchOptions& o, const BenchWorkload& w,
+                          std::uint64_t begin, std::uint64_t end,
+                          std::chrono::steady_clock::time_point deadline, SpikeClock* spikes,
+                          ProducerResult* result) {
   std::vector<SeriesRef> refs;
   refs.reserve(end - begin);
   for (std::uint64_t i = begin; i < end; ++i) {
-    const std::string name = MetricOf(i, o.metrics);
-    const std::string instance = "host-" + std::to_string(i / 64);
-    const std::string id = std::to_string(i);
-    const Label labels[] = {{"__name__", name}, {"instance", instance}, {"series", id}};
+    const OwnedLabels owned = w.Labels(i);
+    const std::vector<Label> labels = LabelViews(owned);
     auto ref = producer.Resolve(labels);
     if (!ref.ok()) {
       result->status = ref.status();
@@ -257,33 +308,34 @@ void RunSyntheticProducer(Producer& producer, const BenchOptions& o, std::uint64
     }
     refs.push_back(*ref);
   }
-  const std::uint64_t k = o.spikes_per_step;
-  constexpr std::size_t kChunk = 1024;
+  const std::uint64_t chunks = (end - begin + kChunk - 1) / kChunk;
   std::vector<Sample> chunk;
   chunk.reserve(kChunk);
   std::vector<std::uint64_t> spiking;  // series of the chunk that spike
   const auto started = std::chrono::steady_clock::now();
-  // With a rate, each step's samples go out together, once per step period.
+  // With a rate, each step's samples take one step period of wall time:
+  // chunk by chunk (spread), or all at its start (burst).
   const std::chrono::duration<double> step_period(
       o.rate > 0 ? static_cast<double>(o.series) / o.rate : 0.0);
+  auto sleep_until = [&](double steps) {
+    std::this_thread::sleep_until(started +
+                                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                      step_period * steps));
+  };
   for (std::uint64_t step = 0; std::chrono::steady_clock::now() < deadline; ++step) {
-    if (o.rate > 0) {
-      std::this_thread::sleep_until(
-          started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                        step_period * static_cast<double>(step)));
-    }
-    const std::int64_t t = static_cast<std::int64_t>(step) * o.step_ms;
-    for (std::uint64_t i = begin; i < end;) {
+    if (o.rate > 0 && !o.arrival_spread) sleep_until(static_cast<double>(step));
+    std::uint64_t c = 0;
+    for (std::uint64_t i = begin; i < end; ++c) {
+      if (o.rate > 0 && o.arrival_spread) {
+        sleep_until(static_cast<double>(step) + static_cast<double>(c) / static_cast<double>(chunks));
+      }
+      const std::int64_t t = ChunkTime(o, step, c, chunks);
       chunk.clear();
       spiking.clear();
       const std::uint64_t chunk_end = std::min<std::uint64_t>(end, i + kChunk);
       for (; i < chunk_end; ++i) {
-        double v = BaseValue(i, step);
-        if (Spikes(i, step, o.series, k)) {
-          v = 1000;
-          spiking.push_back(i);
-        }
-        chunk.push_back({refs[i - begin], t, v});
+        if (w.Spikes(i, step)) spiking.push_back(i);
+        chunk.push_back({refs[i - begin], t, w.Value(i, step)});
       }
       // Latency starts at the AppendBatch call (not at building the chunk).
       const std::int64_t append_ns = SteadyNs();
@@ -292,9 +344,17 @@ void RunSyntheticProducer(Producer& producer, const BenchOptions& o, std::uint64
       Status st = producer.AppendBatch(chunk, &accepted);
       result->samples += accepted;
       if (!st.ok() && result->status.ok()) result->status = st;
+      // Spread: this chunk's timestamp is done, the engine may cut before it.
+      // (One millisecond less when chunks are too many for distinct timestamps.)
+      if (o.arrival_spread) {
+        (void)producer.AdvanceWatermark(chunks <= static_cast<std::uint64_t>(o.step_ms) ? t : t - 1);
+      }
     }
-    // The step is complete: the engine may evaluate up to t.
-    (void)producer.AdvanceWatermark(t);
+    // The step is complete: the engine may evaluate up to its end.
+    (void)producer.AdvanceWatermark(o.arrival_spread
+                                        ? static_cast<std::int64_t>(step + 1) * o.step_ms - 1
+                                        : static_cast<std::int64_t>(step) * o.step_ms);
+    result->steps = step + 1;
   }
 }
 
@@ -326,6 +386,8 @@ void RunRecordedProducer(Producer& producer, const std::vector<std::string>& fra
   ingest::Batch batch;
   std::vector<Sample> samples;
   std::vector<Label> labels;
+  // Each series is resolved in the engine once; later frames hit the cache.
+  ingest::SeriesRefCache cache;
   for (std::int64_t pass = 0;; ++pass) {
     const std::int64_t shift = pass * span_ms;
     for (std::size_t f = first; f < frames.size(); f += stride) {
@@ -337,15 +399,21 @@ void RunRecordedProducer(Producer& producer, const std::vector<std::string>& fra
       std::int64_t newest = std::numeric_limits<std::int64_t>::min();
       for (std::size_t s = 0; st.ok() && s < batch.series_count(); ++s) {
         const ingest::BatchSeries series = batch.series(s);
-        labels.clear();
-        for (const auto& l : series.labels) labels.push_back({l.name, l.value});
-        auto ref = producer.Resolve(labels);
-        if (!ref.ok()) {
-          st = ref.status();
-          break;
+        const std::uint64_t hash = ingest::SeriesRefCache::Hash(series.labels);
+        SeriesRef ref = cache.Find(series.labels, hash, 0);
+        if (ref == 0) {
+          labels.clear();
+          for (const auto& l : series.labels) labels.push_back({l.name, l.value});
+          auto resolved = producer.Resolve(labels);
+          if (!resolved.ok()) {
+            st = resolved.status();
+            break;
+          }
+          ref = *resolved;
+          cache.Insert(series.labels, hash, ref, 0);
         }
         for (const auto& p : series.samples) {
-          samples.push_back({*ref, p.t + shift, p.v});
+          samples.push_back({ref, p.t + shift, p.v});
           newest = std::max(newest, p.t + shift);
         }
       }
@@ -365,21 +433,24 @@ void RunRecordedProducer(Producer& producer, const std::vector<std::string>& fra
   }
 }
 
-Status WriteRecording(const BenchOptions& o, std::uint64_t steps) {
+Status WriteRecording(const BenchOptions& o, const BenchWorkload& w, std::uint64_t steps) {
   std::ofstream out(o.record, std::ios::binary);
   if (!out) return Status::NotFound(o.record + ": cannot create file");
   constexpr std::uint64_t kSeriesPerFrame = 2000;
+  std::vector<promql::Labels> labels;
+  labels.reserve(o.series);
+  for (std::uint64_t i = 0; i < o.series; ++i) {
+    std::vector<promql::Label> l;
+    for (const auto& x : w.Labels(i)) l.push_back({x.name, x.value});
+    labels.push_back(promql::Labels::FromUnsorted(std::move(l)));
+  }
   for (std::uint64_t step = 0; step < steps; ++step) {
     const std::int64_t t = static_cast<std::int64_t>(step) * o.step_ms;
     for (std::uint64_t begin = 0; begin < o.series; begin += kSeriesPerFrame) {
       ingest::Batch batch;
       for (std::uint64_t i = begin; i < std::min(o.series, begin + kSeriesPerFrame); ++i) {
-        const promql::Labels labels{{"__name__", MetricOf(i, o.metrics)},
-                                    {"instance", "host-" + std::to_string(i / 64)},
-                                    {"series", std::to_string(i)}};
-        const double v = Spikes(i, step, o.series, o.spikes_per_step) ? 1000 : BaseValue(i, step);
-        const promql::Point p{t, v};
-        batch.AddSeries(labels, std::span<const promql::Point>(&p, 1));
+        const promql::Point p{t, w.Value(i, step)};
+        batch.AddSeries(labels[i], std::span<const promql::Point>(&p, 1));
       }
       const std::string body = ingest::EncodeRemoteWrite(batch);
       const auto n = static_cast<std::uint32_t>(body.size());
@@ -395,59 +466,168 @@ Status WriteRecording(const BenchOptions& o, std::uint64_t steps) {
 
 // ---- full_eval_ms ----------------------------------------------------------------------
 
-// Every rule evaluated once, at one instant on every group's grid, over the
-// series of the synthetic workload with a full 5-minute window in the shards.
-Result<double> FullEvalMs(const BenchOptions& o, const RuleSet& rules) {
-  if (o.full_eval_runs <= 0) return std::nan("");
+// Series in standalone shards, routed as the engine routes them, for one
+// evaluation outside the engine.
+// TODO(issue 10): go through a public evaluation hook of Engine instead of
+// wiring RuleRuntime and Shard (and the routing formula) here.
+class FullEvalStore {
+ public:
+  FullEvalStore(std::uint32_t shards, std::int64_t retention_ms) : limit_(0) {
+    storage::ShardOptions so;
+    so.retention_ms = retention_ms;
+    for (std::uint32_t s = 0; s < shards; ++s) {
+      shards_.push_back(std::make_unique<storage::Shard>(s, so, &limit_));
+      raw_.push_back(shards_.back().get());
+    }
+  }
+  Result<std::pair<storage::Shard*, storage::SeriesRef>> Resolve(
+      std::span<const storage::LabelView> labels) {
+    const std::uint64_t hash = storage::HashLabels(labels);
+    storage::Shard* shard = raw_[((hash >> 32) * raw_.size()) >> 32];
+    NIMIFY_ASSIGN_OR_RETURN(storage::SeriesRef ref, shard->Resolve(labels, hash));
+    return std::make_pair(shard, ref);
+  }
+  std::uint64_t appended = 0;
+  std::uint64_t rejected = 0;
+  void Append(const std::pair<storage::Shard*, storage::SeriesRef>& ref, std::int64_t t, double v) {
+    const storage::SampleResult r = ref.first->Append(ref.second, t, v);
+    if (r == storage::SampleResult::kOk || r == storage::SampleResult::kDuplicate) {
+      ++appended;
+    } else {
+      ++rejected;
+    }
+  }
+  const std::vector<storage::Shard*>& shards() const { return raw_; }
+
+ private:
+  storage::SeriesLimit limit_;
+  std::vector<std::unique_ptr<storage::Shard>> shards_;
+  std::vector<storage::Shard*> raw_;
+};
+
+struct FullEvalResult {
+  double wall_ms = std::nan("");
+  double cpu_ms = std::nan("");
+  std::int64_t at_ms = 0;           // the evaluation instant
+  std::uint64_t series = 0;         // series in the window
+  std::uint64_t samples = 0;        // samples in the window
+  std::uint64_t active_alerts = 0;  // pending or firing after the evaluation
+  std::uint64_t alert_events = 0;
+};
+
+// The last minute boundary at or before `newest_ms` (0 if none).
+std::int64_t MinuteAtOrBefore(std::int64_t newest_ms) {
+  return newest_ms < 0 ? 0 : newest_ms / 60'000 * 60'000;
+}
+
+// Every rule evaluated once at one instant (a minute boundary, so on every
+// group's grid for intervals that divide a minute), over the same data the run
+// streamed, with the whole window the rules read: the synthetic workload's
+// last complete steps (`steps` of them were sent), or the --input recording.
+Result<FullEvalResult> FullEval(const BenchOptions& o, const RuleSet& rules,
+                                const BenchWorkload& w, std::uint64_t steps,
+                                const std::vector<std::string>& frames) {
+  FullEvalResult result;
+  if (o.full_eval_runs <= 0) return result;
   engine::RuntimeOptions ro;
   ro.eager_alerts = false;
   ro.default_interval_ms = 60'000;
-  storage::SeriesLimit limit(0);
-  std::vector<std::unique_ptr<storage::Shard>> shards;
-  std::vector<storage::Shard*> raw;
-  for (std::uint32_t s = 0; s < o.shards; ++s) {
-    shards.push_back(std::make_unique<storage::Shard>(s, storage::ShardOptions{}, &limit));
-    raw.push_back(shards.back().get());
-  }
-  std::vector<std::pair<storage::Shard*, storage::SeriesRef>> refs;
-  for (std::uint64_t i = 0; i < o.series; ++i) {
-    const std::string name = MetricOf(i, o.metrics);
-    const std::string instance = "host-" + std::to_string(i / 64);
-    const std::string id = std::to_string(i);
-    const storage::LabelView labels[] = {{"__name__", name}, {"instance", instance}, {"series", id}};
-    const std::uint64_t hash = storage::HashLabels(labels);
-    storage::Shard* shard = raw[((hash >> 32) * raw.size()) >> 32];
-    NIMIFY_ASSIGN_OR_RETURN(storage::SeriesRef ref, shard->Resolve(labels, hash));
-    refs.emplace_back(shard, ref);
-  }
-  // 21 samples: 5 minutes at 15 s, ending on a multiple of every interval.
-  const std::int64_t end = 60 * 60'000;
-  const std::int64_t window = 5 * 60'000;
-  for (std::int64_t t = end - window; t <= end; t += std::min<std::int64_t>(o.step_ms, window)) {
-    const auto step = static_cast<std::uint64_t>(t / o.step_ms);
-    for (std::uint64_t i = 0; i < refs.size(); ++i) {
-      refs[i].first->Append(refs[i].second, t, BaseValue(i, step));
+  NIMIFY_ASSIGN_OR_RETURN(auto probe, engine::RuleRuntime::Build(rules, ro, nullptr));
+  // What an instant reads: the longest range + offset, or the lookback.
+  const std::int64_t window = std::max<std::int64_t>(probe->lookbehind_ms(), 5 * 60'000);
+  FullEvalStore store(o.shards, window + 1);
+  if (frames.empty()) {
+    if (steps == 0) return Status::FailedPrecondition("the run sent no complete step");
+    const std::int64_t end = MinuteAtOrBefore(static_cast<std::int64_t>(steps - 1) * o.step_ms);
+    result.at_ms = end;
+    std::vector<std::pair<storage::Shard*, storage::SeriesRef>> refs;
+    refs.reserve(o.series);
+    for (std::uint64_t i = 0; i < o.series; ++i) {
+      const OwnedLabels owned = w.Labels(i);
+      std::vector<storage::LabelView> labels;
+      for (const auto& l : owned) labels.push_back({l.name, l.value});
+      NIMIFY_ASSIGN_OR_RETURN(auto ref, store.Resolve(labels));
+      refs.push_back(ref);
     }
+    // The producers' split and chunk timestamps, as the run sent them.
+    const std::uint64_t first_step =
+        end - window > 0 ? static_cast<std::uint64_t>((end - window) / o.step_ms) : 0;
+    for (std::uint64_t step = first_step; step < steps; ++step) {
+      for (std::uint32_t p = 0; p < o.producers; ++p) {
+        const std::uint64_t begin = o.series * p / o.producers;
+        const std::uint64_t stop = o.series * (p + 1) / o.producers;
+        const std::uint64_t chunks = (stop - begin + kChunk - 1) / kChunk;
+        for (std::uint64_t i = begin; i < stop; ++i) {
+          const std::int64_t t = ChunkTime(o, step, (i - begin) / kChunk, chunks);
+          if (t > end || t <= end - window) continue;
+          store.Append(refs[i], t, w.Value(i, step));
+        }
+      }
+    }
+    result.series = o.series;
+  } else {
+    // The recording once, as it is: evaluated at the first minute boundary
+    // at or after its newest sample.
+    ingest::Batch batch;
+    std::vector<storage::LabelView> labels;
+    std::int64_t newest = std::numeric_limits<std::int64_t>::min();
+    std::uint64_t series_seen = 0;
+    for (std::size_t f = 0; f < frames.size(); ++f) {
+      batch.Clear();
+      NIMIFY_RETURN_IF_ERROR(ingest::DecodeRemoteWrite(frames[f], ingest::Limits(), &batch)
+                                 .WithPrefix("frame " + std::to_string(f)));
+      for (std::size_t s = 0; s < batch.series_count(); ++s) {
+        const ingest::BatchSeries series = batch.series(s);
+        labels.clear();
+        for (const auto& l : series.labels) labels.push_back({l.name, l.value});
+        NIMIFY_ASSIGN_OR_RETURN(auto ref, store.Resolve(labels));
+        ++series_seen;
+        for (const auto& p : series.samples) {
+          store.Append(ref, p.t, p.v);
+          newest = std::max(newest, p.t);
+        }
+      }
+    }
+    (void)series_seen;
+    result.at_ms = newest == std::numeric_limits<std::int64_t>::min()
+                       ? 0
+                       : (newest + 59'999) / 60'000 * 60'000;
   }
-  std::vector<double> runs;
+  result.samples = store.appended;
+  if (frames.empty()) {
+    result.series = o.series;
+  } else {
+    std::uint64_t live = 0;
+    for (storage::Shard* shard : store.shards()) live += shard->stats().series_live;
+    result.series = live;
+  }
+  std::vector<std::pair<double, double>> runs;  // (wall, cpu) in ms
   for (int run = 0; run < o.full_eval_runs; ++run) {
     NIMIFY_ASSIGN_OR_RETURN(auto runtime, engine::RuleRuntime::Build(rules, ro, nullptr));
-    engine::OutputStore outputs(window);
+    engine::OutputStore outputs(window + 1);
     engine::EvalOutput out;
-    storage::FanoutQueryable view(raw, end);
+    storage::FanoutQueryable view(store.shards(), result.at_ms);
+    const double cpu0 = ThreadCpuSeconds();
     const auto start = std::chrono::steady_clock::now();
-    runtime->Evaluate(end, pipeline::DirtySet(), view, &outputs, &out);
-    runs.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                             start)
-                       .count());
+    runtime->Evaluate(result.at_ms, pipeline::DirtySet(), view, &outputs, &out);
+    runs.emplace_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(),
+        (ThreadCpuSeconds() - cpu0) * 1e3);
     if (out.rule_evaluations != rules.rule_count()) {
       return Status::Internal("full evaluation ran " + std::to_string(out.rule_evaluations) +
                               " of " + std::to_string(rules.rule_count()) + " rules");
     }
     if (out.rule_failures != 0) return Status::Internal("a rule failed in the full evaluation");
+    result.active_alerts = runtime->ActiveAlerts(result.at_ms).size();
+    result.alert_events = out.events.size();
   }
   std::sort(runs.begin(), runs.end());
-  return runs[runs.size() / 2];
+  result.wall_ms = runs[runs.size() / 2].first;
+  std::vector<double> cpus;
+  for (const auto& r : runs) cpus.push_back(r.second);
+  std::sort(cpus.begin(), cpus.end());
+  result.cpu_ms = cpus[cpus.size() / 2];
+  return result;
 }
 
 // ---- Output -----------------------------------------------------------------------------
@@ -487,9 +667,10 @@ int Run(const BenchOptions& o) {
     std::fprintf(stderr, "nimify bench: %s\n", rules.status().ToString().c_str());
     return 2;
   }
+  const std::unique_ptr<BenchWorkload> workload = MakeWorkload(o);
   if (!o.record.empty()) {
     const std::uint64_t steps = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(o.seconds));
-    Status st = WriteRecording(o, steps);
+    Status st = WriteRecording(o, *workload, steps);
     if (!st.ok()) {
       std::fprintf(stderr, "nimify bench: %s\n", st.ToString().c_str());
       return 2;
@@ -528,22 +709,29 @@ int Run(const BenchOptions& o) {
   eo.max_producers = o.producers;
   eo.eager_alerts = o.eager;
   eo.incremental_thresholds = o.incremental;
+  eo.skip_quiet_rules = o.skip_quiet_rules;
   eo.default_eval_interval = std::chrono::milliseconds(60'000);
   const std::int64_t rss_before = ResidentBytes();
+  const std::int64_t heap_before = HeapBytes();
   auto engine = Engine::Create(eo, *rules);
   if (!engine.ok()) {
     std::fprintf(stderr, "nimify bench: %s\n", engine.status().ToString().c_str());
     return 2;
   }
-  // A recording has no append times to measure latency from.
-  const std::uint64_t clocked_series = o.input.empty() ? o.series : 0;
+  // A recording has no append times to measure latency from, nor has the
+  // node workload spikes.
+  const std::uint64_t clocked_series = o.input.empty() && o.workload == "threshold" ? o.series : 0;
   SpikeClock spikes(std::max<std::uint64_t>(clocked_series, 1));
   auto latency = std::make_shared<LatencyHandler>(&spikes, o.step_ms, clocked_series);
   (*engine)->AddHandler(latency);
 
   std::vector<std::unique_ptr<Producer>> producers;
   for (std::uint32_t p = 0; p < o.producers; ++p) {
-    auto producer = (*engine)->NewProducer();
+    // A group evaluation of real rules can hold the shards for seconds on a
+    // loaded machine: wait for room rather than refuse samples.
+    ProducerOptions po;
+    po.max_wait = std::chrono::seconds(120);
+    auto producer = (*engine)->NewProducer(po);
     if (!producer.ok()) {
       std::fprintf(stderr, "nimify bench: %s\n", producer.status().ToString().c_str());
       return 2;
@@ -557,6 +745,7 @@ int Run(const BenchOptions& o) {
       start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                   std::chrono::duration<double>(o.seconds));
   std::int64_t rss_after = 0;
+  std::int64_t heap_after = 0;
   {
     std::vector<std::thread> threads;
     for (std::uint32_t p = 0; p < o.producers; ++p) {
@@ -565,7 +754,8 @@ int Run(const BenchOptions& o) {
         if (frames.empty()) {
           const std::uint64_t begin = o.series * p / o.producers;
           const std::uint64_t end = o.series * (p + 1) / o.producers;
-          RunSyntheticProducer(producer, o, begin, end, deadline, &spikes, &results[p]);
+          RunSyntheticProducer(producer, o, *workload, begin, end, deadline, &spikes,
+                               &results[p]);
         } else {
           RunRecordedProducer(producer, frames, p, o.producers, span_ms, deadline, &results[p]);
         }
@@ -573,6 +763,7 @@ int Run(const BenchOptions& o) {
     }
     for (auto& t : threads) t.join();
     rss_after = ResidentBytes();
+    heap_after = HeapBytes();
     producers.clear();  // closes them: the engine may evaluate up to the last step
   }
   const Status stopped = (*engine)->Stop();
@@ -584,6 +775,8 @@ int Run(const BenchOptions& o) {
   }
   std::uint64_t samples = 0;
   double decode_cpu = 0;
+  std::uint64_t steps = std::numeric_limits<std::uint64_t>::max();
+  for (const auto& r : results) steps = std::min(steps, r.steps);
   for (const auto& r : results) {
     if (!r.status.ok()) {
       std::fprintf(stderr, "nimify bench: producer: %s\n", r.status.ToString().c_str());
@@ -594,9 +787,14 @@ int Run(const BenchOptions& o) {
   }
   const EngineStats stats = (*engine)->stats();
   const std::uint64_t series_live = stats.series_live;
+  std::uint64_t active_alerts = 0, firing_alerts = 0;
+  for (const AlertEvent& a : (*engine)->ActiveAlerts()) {
+    ++active_alerts;
+    if (a.state == AlertState::kFiring) ++firing_alerts;
+  }
   engine->reset();
 
-  auto full_eval = FullEvalMs(o, **rules);
+  auto full_eval = FullEval(o, **rules, *workload, steps, frames);
   if (!full_eval.ok()) {
     std::fprintf(stderr, "nimify bench: full evaluation: %s\n",
                  full_eval.status().ToString().c_str());
@@ -611,6 +809,15 @@ int Run(const BenchOptions& o) {
   const double bytes_per_series =
       series_live > 0 ? static_cast<double>(rss_after - rss_before) / static_cast<double>(series_live)
                       : 0;
+  const double heap_bytes_per_series =
+      series_live > 0
+          ? static_cast<double>(heap_after - heap_before) / static_cast<double>(series_live)
+          : 0;
+  const double eval_cpu_ms_per_instant =
+      stats.group_evaluation_instants > 0
+          ? static_cast<double>(stats.group_evaluation_cpu_ns) / 1e6 /
+                static_cast<double>(stats.group_evaluation_instants)
+          : std::nan("");
 #ifdef NDEBUG
   const char* build = "optimized";
 #else
@@ -626,7 +833,23 @@ int Run(const BenchOptions& o) {
     j += ", \"alert_latency_us\": {\"p50\": " + Num(p50) + ", \"p99\": " + Num(p99) +
          ", \"max\": " + Num(max) + ", \"samples\": " + std::to_string(lat.size()) + "}";
     j += ", \"bytes_per_series\": " + Num(bytes_per_series);
-    j += ", \"full_eval_ms\": " + Num(*full_eval);
+    j += ", \"heap_bytes_per_series\": " + Num(heap_bytes_per_series);
+    j += ", \"full_eval_ms\": " + Num(full_eval->wall_ms);
+    j += ", \"full_eval_cpu_ms\": " + Num(full_eval->cpu_ms);
+    j += ", \"full_eval\": {\"at_ms\": " + std::to_string(full_eval->at_ms) +
+         ", \"series\": " + std::to_string(full_eval->series) +
+         ", \"samples\": " + std::to_string(full_eval->samples) +
+         ", \"active_alerts\": " + std::to_string(full_eval->active_alerts) +
+         ", \"alert_events\": " + std::to_string(full_eval->alert_events) + "}";
+    j += ", \"eval_cpu_ms_per_instant\": " + Num(eval_cpu_ms_per_instant);
+    j += ", \"group_evaluation_instants\": " + std::to_string(stats.group_evaluation_instants);
+    j += ", \"evaluation_cpu_seconds\": " + Num(static_cast<double>(stats.evaluation_cpu_ns) / 1e9);
+    j += ", \"active_alerts\": " + std::to_string(active_alerts);
+    j += ", \"firing_alerts\": " + std::to_string(firing_alerts);
+    j += ", \"workload\": " + JsonString(o.input.empty() ? o.workload : "input");
+    if (o.workload == "node") j += ", \"firing_fraction\": " + Num(o.firing_fraction);
+    j += ", \"arrival\": " + JsonString(o.arrival_spread ? "spread" : "burst");
+    j += ", \"skip_quiet_rules\": " + std::string(o.skip_quiet_rules ? "true" : "false");
     j += ", \"samples\": " + std::to_string(samples);
     j += ", \"seconds\": " + Num(wall);
     j += ", \"cpu_seconds\": " + Num(cpu);
@@ -655,9 +878,11 @@ int Run(const BenchOptions& o) {
     std::printf("samples/s          %.0f\ncpu ns/sample      %.1f\nseries             %" PRIu64
                 "\nrules              %zu\nalerts fired       %" PRIu64
                 "\nalert latency us   p50 %.1f  p99 %.1f  max %.1f\nbytes/series       %.1f\n"
-                "full eval ms       %.1f\n",
+                "heap bytes/series  %.1f\nfull eval ms       %.1f (cpu %.1f)\n"
+                "eval cpu ms/inst   %.2f\nactive alerts      %" PRIu64 " (firing %" PRIu64 ")\n",
                 sps, ns_per_sample, series_live, (*rules)->rule_count(), latency->fired(), p50,
-                p99, max, bytes_per_series, *full_eval);
+                p99, max, bytes_per_series, heap_bytes_per_series, full_eval->wall_ms,
+                full_eval->cpu_ms, eval_cpu_ms_per_instant, active_alerts, firing_alerts);
   }
   return 0;
 }
@@ -691,6 +916,10 @@ int RunBench(const Args& args) {
       o.eager = false;
     } else if (name == "--no-incremental") {
       o.incremental = false;
+    } else if (name == "--no-skip-quiet-rules") {
+      o.skip_quiet_rules = false;
+    } else if (name == "--inline-handlers") {
+      return UsageError("--inline-handlers: the engine has no inline handler mode yet (issue 10)");
     } else if (!next(&v)) {
       return UsageError("missing value for " + name);
     } else if (name == "--rules") {
@@ -714,6 +943,20 @@ int RunBench(const Args& args) {
       o.json = v == "json";
     } else if (name == "--generated-rules") {
       if (!ParseNumber(v, &o.generated_rules)) return UsageError("bad --generated-rules " + v);
+      o.generated_rules_set = true;
+    } else if (name == "--workload") {
+      if (v != "threshold" && v != "node") return UsageError("--workload must be threshold or node");
+      o.workload = v;
+    } else if (name == "--firing-fraction") {
+      char* end = nullptr;
+      o.firing_fraction = v == "most" ? 0.9 : std::strtod(v.c_str(), &end);
+      if (v != "most" && (end == v.c_str() || *end != '\0' || !(o.firing_fraction >= 0) ||
+                          o.firing_fraction > 1)) {
+        return UsageError("bad --firing-fraction " + v + " (0 to 1, or most)");
+      }
+    } else if (name == "--arrival") {
+      if (v != "spread" && v != "burst") return UsageError("--arrival must be spread or burst");
+      o.arrival_spread = v == "spread";
     } else if (name == "--metrics") {
       if (!ParseNumber(v, &o.metrics) || o.metrics == 0) return UsageError("bad --metrics " + v);
     } else if (name == "--step") {

@@ -1,5 +1,7 @@
 #include "nimify/engine.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -38,6 +40,14 @@ std::int64_t WallClockMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// CPU time of the calling thread, for the evaluation counters of EngineStats.
+std::uint64_t ThreadCpuNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 // Turns an exception that escaped an internal call into a Status at the API boundary.
@@ -195,6 +205,9 @@ class EngineCore {
   // relaxed: statistics and an informational timestamp.
   std::atomic<std::int64_t> last_eval_{std::numeric_limits<std::int64_t>::min()};
   std::atomic<std::uint64_t> evaluation_instants_{0};
+  std::atomic<std::uint64_t> group_evaluation_instants_{0};
+  std::atomic<std::uint64_t> group_evaluation_cpu_ns_{0};
+  std::atomic<std::uint64_t> evaluation_cpu_ns_{0};
   std::atomic<std::uint64_t> rule_evaluations_{0};
   std::atomic<std::uint64_t> incremental_evaluations_{0};
   std::atomic<std::uint64_t> rule_evaluations_skipped_{0};
@@ -275,7 +288,12 @@ class ProducerCore {
     producer_->Close();
   }
 
-  std::int64_t watermark() const noexcept { return producer_->watermark(); }
+  std::int64_t watermark() const noexcept {
+    // The clock thread moves it in wall-clock mode.
+    std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+    if (engine_->wall_clock()) lock.lock();
+    return producer_->watermark();
+  }
   ProducerStats stats() const noexcept { return stats_; }
 
  private:
@@ -287,7 +305,7 @@ class ProducerCore {
     Status st = producer_->Append(series, t, v);
     if (st.ok()) {
       ++stats_.accepted;
-    } else if (st.code() == StatusCode::kInvalidArgument && t <= producer_->watermark()) {
+    } else if (st.code() == StatusCode::kOutOfRange) {
       ++stats_.late;
     } else {
       ++stats_.refused;
@@ -298,7 +316,7 @@ class ProducerCore {
   const std::shared_ptr<EngineCore> engine_;  // keeps the pipeline alive
   const std::unique_ptr<pipeline::Producer> producer_;
   // Wall-clock mode only: the clock thread also moves this producer's watermark.
-  std::mutex mu_;
+  mutable std::mutex mu_;
   bool closed_ = false;
   ProducerStats stats_;  // the owning thread's
 };
@@ -342,8 +360,9 @@ Result<std::shared_ptr<EngineCore>> EngineCore::Create(EngineOptions options,
   if (options.default_eval_interval.count() <= 0) {
     return Status::InvalidArgument("default_eval_interval must be > 0");
   }
-  if (options.allowed_lateness.count() < 0 || options.retention.count() < 0) {
-    return Status::InvalidArgument("allowed_lateness and retention must be >= 0");
+  if (options.allowed_lateness.count() < 0 || options.retention.count() < 0 ||
+      (options.max_late_age && options.max_late_age->count() < 0)) {
+    return Status::InvalidArgument("allowed_lateness, retention and max_late_age must be >= 0");
   }
   for (std::size_t i = 0; i < options.external_labels.size(); ++i) {
     const auto& l = options.external_labels[i];
@@ -368,8 +387,16 @@ Result<std::shared_ptr<EngineCore>> EngineCore::Create(EngineOptions options,
                                      promql::FormatDuration(needed) + ")");
     }
     impl->retention_ms_ = opts.retention.count();
+    if (opts.max_late_age && opts.max_late_age->count() > impl->retention_ms_) {
+      return Status::InvalidArgument(
+          "max_late_age " + promql::FormatDuration(opts.max_late_age->count()) +
+          " is longer than the retention " + promql::FormatDuration(impl->retention_ms_) +
+          ": the shards would drop such samples");
+    }
   } else {
-    impl->retention_ms_ = needed;
+    // Late samples up to max_late_age are kept as long as they are accepted.
+    const std::int64_t late_ms = opts.max_late_age ? opts.max_late_age->count() : 0;
+    impl->retention_ms_ = std::max(needed, late_ms);
   }
   impl->outputs_ = std::make_unique<engine::OutputStore>(impl->retention_ms_);
 
@@ -381,6 +408,8 @@ Result<std::shared_ptr<EngineCore>> EngineCore::Create(EngineOptions options,
   p.batch_size = std::min<std::uint32_t>(64, std::max<std::uint32_t>(opts.ring_capacity / 4, 1));
   p.allowed_lateness_ms = opts.allowed_lateness.count();
   p.retention_ms = impl->retention_ms_;
+  // Default: as far back as the rules read (the retention).
+  p.max_late_age_ms = opts.max_late_age ? opts.max_late_age->count() : impl->retention_ms_;
   p.max_series = opts.max_series;
   p.cut_interval_ms = impl->step_ms_;
   p.eager_cuts = opts.eager_alerts;
@@ -421,11 +450,18 @@ Result<std::shared_ptr<EngineCore>> EngineCore::Create(EngineOptions options,
 void EngineCore::OnCut(const pipeline::Cut& cut) {
   engine::EvalOutput out;
   out.eval_time_ms = cut.t;
+  const std::uint64_t cpu_start = ThreadCpuNs();
   {
     std::lock_guard lock(eval_mu_);
     runtime_->Evaluate(cut.t, cut.dirty, cut.storage, outputs_.get(), &out);
     tracker_->Prune(cut.t);
     outputs_->Trim(cut.t);
+  }
+  const std::uint64_t cpu_ns = ThreadCpuNs() - cpu_start;
+  evaluation_cpu_ns_.fetch_add(cpu_ns, std::memory_order_relaxed);
+  if (cut.scheduled) {
+    group_evaluation_instants_.fetch_add(1, std::memory_order_relaxed);
+    group_evaluation_cpu_ns_.fetch_add(cpu_ns, std::memory_order_relaxed);
   }
   last_eval_.store(cut.t, std::memory_order_relaxed);
   evaluation_instants_.fetch_add(1, std::memory_order_relaxed);
@@ -659,13 +695,17 @@ EngineStats EngineCore::stats() const {
   EngineStats s;
   s.samples_accepted = p.samples_accepted;
   s.samples_refused = p.samples_refused;
-  s.samples_late = p.samples_late;
+  s.samples_late = p.samples_late_refused;
+  s.samples_late_stored = p.samples_late_stored;
   s.samples_rejected =
       p.shards.conflicts + p.shards.out_of_order + p.shards.too_old + p.shards.unknown_series;
   s.series_live = p.shards.series_live;
   s.series_refused = p.shards.series_refused;
   s.memory_bytes = p.shards.memory_bytes;
   s.evaluation_instants = evaluation_instants_.load(std::memory_order_relaxed);
+  s.group_evaluation_instants = group_evaluation_instants_.load(std::memory_order_relaxed);
+  s.group_evaluation_cpu_ns = group_evaluation_cpu_ns_.load(std::memory_order_relaxed);
+  s.evaluation_cpu_ns = evaluation_cpu_ns_.load(std::memory_order_relaxed);
   s.rule_evaluations = rule_evaluations_.load(std::memory_order_relaxed);
   s.incremental_evaluations = incremental_evaluations_.load(std::memory_order_relaxed);
   s.rule_evaluations_skipped = rule_evaluations_skipped_.load(std::memory_order_relaxed);
