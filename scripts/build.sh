@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds nimify into build/<preset-like name>.
-#   scripts/build.sh [release|asan|tsan|debug] [extra cmake args...]
+#   scripts/build.sh [release|asan|tsan|debug|fuzz] [extra cmake args...]
+# fuzz: clang 14 with libFuzzer, ASan and UBSan (tests/fuzz/run_libfuzzer.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind="${1:-release}"
@@ -16,6 +17,9 @@ case "$kind" in
   release) args+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
   debug) args+=(-DCMAKE_BUILD_TYPE=Debug) ;;
   asan) args+=(-DCMAKE_BUILD_TYPE=Debug -DNIMIFY_SANITIZE=address,undefined -DNIMIFY_BUILD_BENCHMARKS=OFF) ;;
+  fuzz) args+=(-DCMAKE_CXX_COMPILER="${NIMIFY_FUZZ_CXX:-clang++-14}" -DCMAKE_BUILD_TYPE=Debug
+    "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -gline-tables-only" -DNIMIFY_SANITIZE=address,undefined
+    -DNIMIFY_LIBFUZZER=ON -DNIMIFY_BUILD_BENCHMARKS=OFF -DNIMIFY_BUILD_EXAMPLES=OFF) ;;
   tsan) args+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIMIFY_SANITIZE=thread -DNIMIFY_BUILD_BENCHMARKS=OFF) ;;
   *) echo "unknown build kind: $kind" >&2; exit 2 ;;
 esac

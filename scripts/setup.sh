@@ -7,6 +7,8 @@ PACKAGES=(
   libboost-dev rapidjson-dev libre2-dev libspdlog-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libprotobuf-dev protobuf-compiler libsnappy-dev libssl-dev
+  # clang 14 and its compiler-rt (libFuzzer, sanitizers) for the CI's fuzz stage.
+  clang-14 libclang-rt-14-dev
 )
 if [[ "${NIMIFY_WITH_PEERS:-0}" == "1" ]]; then
   # The real Prometheus tools, for differential and end-to-end tests.

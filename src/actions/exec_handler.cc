@@ -304,8 +304,9 @@ Result<std::shared_ptr<ExecHandler>> ExecHandler::Create(const ConfigNode& confi
         return value_node.Error("set_env: " + Printable(name) + " is not a variable name");
       }
       NIMIFY_ASSIGN_OR_RETURN(std::string value, value_node.AsString());
-      std::erase_if(out.env, [&](const std::string& e) { return e.rfind(name + "=", 0) == 0; });
-      out.env.push_back(name + "=" + value);
+      const std::string prefix = name + "=";
+      std::erase_if(out.env, [&prefix](const std::string& e) { return e.rfind(prefix, 0) == 0; });
+      out.env.push_back(prefix + value);
     }
   }
   if (const ConfigNode* workdir = config.Find("workdir"); workdir != nullptr) {
