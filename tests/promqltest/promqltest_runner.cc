@@ -1,13 +1,18 @@
 // promqltest_runner: runs Prometheus promqltest `.test` files against nimify.
 //
-//   promqltest_runner --compat=3 [--verbose] [--summary-markdown] FILE...
+//   promqltest_runner --compat=3 [--verbose] [--summary-markdown] [--max-skips=N] FILE...
 //
 // Prints, per file, the evals that passed, failed and were skipped (with the
 // skip reasons) and every failure. Exit code 0 when no eval failed and no
 // script error occurred, 1 otherwise, 2 for usage or I/O errors.
+// --max-skips=N fails a file that skips more than N evals: the ctests pass the
+// count recorded in tests/promqltest/expected_skips.txt, so a parser regression
+// on a line that also holds newer syntax cannot turn into a silent skip.
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "promqltest/script.h"
@@ -23,7 +28,8 @@ void PrintUsage() {
                "  --compat=2          Prometheus 2.42 semantics and checks\n"
                "  --compat=3          Prometheus 3.x semantics and checks (default)\n"
                "  --verbose           also list every skipped eval\n"
-               "  --summary-markdown  print one markdown table row per file at the end\n");
+               "  --summary-markdown  print one markdown table row per file at the end\n"
+               "  --max-skips=N       fail a file that skips more than N evals\n");
 }
 
 std::string SkipSummary(const ScriptResult& r) {
@@ -60,6 +66,7 @@ int main(int argc, char** argv) {
   nimify::promqltest::ScriptOptions options;
   bool verbose = false;
   bool markdown = false;
+  int max_skips = -1;  // no limit
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -71,6 +78,15 @@ int main(int argc, char** argv) {
       verbose = true;
     } else if (arg == "--summary-markdown") {
       markdown = true;
+    } else if (arg.rfind("--max-skips=", 0) == 0) {
+      char* end = nullptr;
+      const char* digits = arg.c_str() + std::string_view("--max-skips=").size();
+      const long n = std::strtol(digits, &end, 10);
+      if (*digits == '\0' || *end != '\0' || n < 0) {
+        std::fprintf(stderr, "promqltest_runner: bad %s\n", arg.c_str());
+        return 2;
+      }
+      max_skips = static_cast<int>(n);
     } else if (arg == "-h" || arg == "--help") {
       PrintUsage();
       return 0;
@@ -102,6 +118,18 @@ int main(int argc, char** argv) {
     const int passed = result->Count(EvalStatus::kPassed);
     const int failed = result->Count(EvalStatus::kFailed);
     const int skipped = result->Count(EvalStatus::kSkipped);
+    if (max_skips >= 0 && skipped > max_skips) {
+      std::printf(
+          "  FAIL %s: %d evals skipped, %d recorded in tests/promqltest/expected_skips.txt"
+          " (run with --verbose to list them)\n",
+          name.c_str(), skipped, max_skips);
+      all_ok = false;
+    } else if (max_skips >= 0 && skipped < max_skips) {
+      std::printf(
+          "  note: %s skips %d evals, fewer than the %d recorded; lower the record in "
+          "tests/promqltest/expected_skips.txt\n",
+          name.c_str(), skipped, max_skips);
+    }
     total_evals += static_cast<int>(result->evals.size());
     total_passed += passed;
     total_failed += failed;

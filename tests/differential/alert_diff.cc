@@ -1,0 +1,360 @@
+// alert_diff: differential test of nimify's alerting (rule groups, the alert
+// lifecycle, templates, recording rules) against the real `promtool test
+// rules` of Prometheus 2.42, through both tools' rule unit-test runners.
+//
+//   alert_diff --nimify=PATH [--seed=N] [--count=N] [--promtool=PATH]
+//              [--workdir=DIR] [--timeout=SECONDS] [--only=N]
+//
+// From the seed it generates `count` cases (alert_generator.h): a rule file
+// and a unit-test file whose checks expect nothing, so that both tools print
+// every alert that fires (labels and expanded annotations) and every sample of
+// the recorded series, ALERTS and ALERTS_FOR_STATE. Both run the same files
+// (`promtool test rules`, `nimify test rules --promql-compat=2 --exact`); their
+// reports are parsed (alert_report.h) and compared check by check. Numbers in
+// values, labels and annotations may differ by a relative 1e-9 (summation
+// order); everything else must be equal.
+//
+// Without --seed the seed comes from NIMIFY_ALERT_DIFF_SEED, else from the
+// clock; it is printed first, so that any run can be replayed.
+//
+// Exit codes: 0 all agree, 1 disagreements, 2 usage or harness error, 77
+// promtool missing or not 2.42 (with CI=true that is a failure, exit 2).
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "differential/alert_generator.h"
+#include "differential/alert_report.h"
+#include "differential/expr_generator.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nimify::differential::Comparison;
+using nimify::differential::FileOutcome;
+using nimify::differential::Rng;
+using nimify::differential::RuleCase;
+
+constexpr int kExitDisagreement = 1;
+constexpr int kExitHarness = 2;
+constexpr int kExitSkip = 77;
+
+struct Options {
+  std::uint64_t seed = 0;
+  bool have_seed = false;
+  int count = 100;
+  int only = -1;  // write and run only this case (replaying one)
+  std::string promtool = "/usr/bin/promtool";
+  std::string nimify;
+  std::string workdir;
+  double timeout_seconds = 150;
+};
+
+bool ParseFlag(std::string_view arg, std::string_view name, std::string* value) {
+  if (arg.substr(0, name.size()) != name || arg.size() <= name.size() || arg[name.size()] != '=') {
+    return false;
+  }
+  *value = std::string(arg.substr(name.size() + 1));
+  return true;
+}
+
+bool ParseOptions(int argc, char** argv, Options* o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::string v;
+    char* end = nullptr;
+    if (ParseFlag(arg, "--seed", &v)) {
+      o->seed = std::strtoull(v.c_str(), &end, 10);
+      o->have_seed = true;
+      if (v.empty() || *end != '\0') return false;
+    } else if (ParseFlag(arg, "--count", &v)) {
+      o->count = std::atoi(v.c_str());
+    } else if (ParseFlag(arg, "--only", &v)) {
+      o->only = std::atoi(v.c_str());
+    } else if (ParseFlag(arg, "--timeout", &v)) {
+      o->timeout_seconds = std::atof(v.c_str());
+    } else if (ParseFlag(arg, "--promtool", &v)) {
+      o->promtool = v;
+    } else if (ParseFlag(arg, "--nimify", &v)) {
+      o->nimify = v;
+    } else if (ParseFlag(arg, "--workdir", &v)) {
+      o->workdir = v;
+    } else {
+      return false;
+    }
+  }
+  return o->count > 0 && o->timeout_seconds > 0 && !o->nimify.empty() && o->only < o->count;
+}
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr, interleaved as written
+  double seconds = 0;
+};
+
+// Runs `binary args...` in `dir` with stdout and stderr into one file; kills it
+// after the timeout. TZ=UTC, as humanizeTimestamp prints local time in Go.
+std::optional<RunResult> RunTool(const std::string& binary, const std::vector<std::string>& args,
+                                 const fs::path& dir, const std::string& log_name,
+                                 double timeout_seconds, std::string* error) {
+  fs::path out_path = dir / log_name;
+  std::vector<std::string> owned = args;
+  owned.insert(owned.begin(), binary);
+  std::vector<char*> argv;
+  for (auto& a : owned) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  auto start = std::chrono::steady_clock::now();
+  pid_t pid = fork();
+  if (pid < 0) {
+    *error = "fork failed";
+    return std::nullopt;
+  }
+  if (pid == 0) {
+    if (chdir(dir.c_str()) != 0 || !std::freopen(out_path.c_str(), "w", stdout) ||
+        dup2(fileno(stdout), fileno(stderr)) < 0) {
+      _exit(126);
+    }
+    setenv("TZ", "UTC", 1);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  auto deadline = start + std::chrono::duration<double>(timeout_seconds);
+  int status = 0;
+  while (true) {
+    pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (done < 0) {
+      *error = "waitpid failed";
+      return std::nullopt;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      *error = binary + " did not finish within " + std::to_string(timeout_seconds) + "s";
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  RunResult run;
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!WIFEXITED(status)) {
+    *error = binary + " was killed by a signal";
+    return std::nullopt;
+  }
+  run.exit_code = WEXITSTATUS(status);
+  if (run.exit_code == 126 || run.exit_code == 127) {
+    *error = "could not start " + binary;
+    return std::nullopt;
+  }
+  std::ifstream in(out_path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  run.output = s.str();
+  return run;
+}
+
+// Outside CI a missing or wrong promtool skips the test (exit 77); CI installs
+// promtool 2.42, so there (CI=true) the same condition fails the test instead.
+int SkipOrFail(const std::string& why) {
+  const char* ci = std::getenv("CI");
+  if (ci != nullptr && std::string_view(ci) == "true") {
+    std::printf("FAILED (CI=true, promtool is required): %s\n", why.c_str());
+    return kExitHarness;
+  }
+  std::printf("SKIPPED: %s\n", why.c_str());
+  return kExitSkip;
+}
+
+bool WriteFile(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  return static_cast<bool>(out);
+}
+
+int Run(Options options) {
+  if (!options.have_seed) {
+    const char* env = std::getenv("NIMIFY_ALERT_DIFF_SEED");
+    if (env != nullptr && *env != '\0') {
+      options.seed = std::strtoull(env, nullptr, 10);
+    } else {
+      options.seed =
+          static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()) %
+          1'000'000'000'000ULL;
+    }
+  }
+  std::printf(
+      "alert_diff: seed %llu, %d cases (replay: NIMIFY_ALERT_DIFF_SEED=%llu, or "
+      "--seed=%llu --count=%d)\n",
+      static_cast<unsigned long long>(options.seed), options.count,
+      static_cast<unsigned long long>(options.seed), static_cast<unsigned long long>(options.seed),
+      options.count);
+  std::fflush(stdout);
+  if (!fs::exists(options.promtool)) {
+    return SkipOrFail(options.promtool + " not found (install Debian's `prometheus` package)");
+  }
+  if (!fs::exists(options.nimify)) {
+    std::fprintf(stderr, "HARNESS ERROR: %s not found\n", options.nimify.c_str());
+    return kExitHarness;
+  }
+  // The tools run inside the work directory.
+  options.nimify = fs::absolute(options.nimify).string();
+  options.promtool = fs::absolute(options.promtool).string();
+  std::error_code ec;
+  fs::path workdir = options.workdir.empty() ? fs::temp_directory_path() /
+                                                   ("nimify_alert_diff_" + std::to_string(getpid()))
+                                             : fs::path(options.workdir);
+  fs::create_directories(workdir, ec);
+  if (ec) {
+    std::fprintf(stderr, "cannot create %s: %s\n", workdir.c_str(), ec.message().c_str());
+    return kExitHarness;
+  }
+  workdir = fs::absolute(workdir);
+  std::string error;
+  auto version = RunTool(options.promtool, {"--version"}, workdir, "promtool.version", 30, &error);
+  if (!version) {
+    std::fprintf(stderr, "HARNESS ERROR: %s\n", error.c_str());
+    return kExitHarness;
+  }
+  if (version->output.find("version 2.42.") == std::string::npos) {
+    return SkipOrFail(options.promtool + " is not Prometheus 2.42: " + version->output);
+  }
+
+  // Generate every case (so --only replays the seed's own case), write the chosen ones.
+  Rng rng(options.seed);
+  std::vector<std::string> test_files;
+  RuleCase totals;
+  int cases = 0;
+  for (int i = 0; i < options.count; ++i) {
+    const std::string stem = "case_" + std::to_string(i);
+    RuleCase c = nimify::differential::GenerateRuleCase(&rng, stem + ".rules.yml");
+    if (options.only >= 0 && i != options.only) continue;
+    if (!WriteFile(workdir / (stem + ".rules.yml"), c.rules) ||
+        !WriteFile(workdir / (stem + ".test.yml"), c.tests)) {
+      std::fprintf(stderr, "HARNESS ERROR: cannot write %s/%s.*\n", workdir.c_str(), stem.c_str());
+      return kExitHarness;
+    }
+    test_files.push_back(stem + ".test.yml");
+    ++cases;
+    totals.groups += c.groups;
+    totals.alerting_rules += c.alerting_rules;
+    totals.recording_rules += c.recording_rules;
+    totals.alert_checks += c.alert_checks;
+    totals.expr_checks += c.expr_checks;
+  }
+
+  auto promtool = RunTool(
+      options.promtool,
+      [&] {
+        std::vector<std::string> a = {"test", "rules"};
+        a.insert(a.end(), test_files.begin(), test_files.end());
+        return a;
+      }(),
+      workdir, "promtool.out", options.timeout_seconds, &error);
+  if (!promtool) {
+    std::fprintf(stderr, "HARNESS ERROR: %s\n", error.c_str());
+    return kExitHarness;
+  }
+  auto nimify = RunTool(
+      options.nimify,
+      [&] {
+        std::vector<std::string> a = {"test", "rules", "--promql-compat=2", "--exact"};
+        a.insert(a.end(), test_files.begin(), test_files.end());
+        return a;
+      }(),
+      workdir, "nimify.out", options.timeout_seconds, &error);
+  if (!nimify) {
+    std::fprintf(stderr, "HARNESS ERROR: %s\n", error.c_str());
+    return kExitHarness;
+  }
+
+  auto promtool_report = nimify::differential::ParseTestRulesOutput(promtool->output);
+  auto nimify_report = nimify::differential::ParseTestRulesOutput(nimify->output);
+  if (!promtool_report.ok() || !nimify_report.ok()) {
+    std::fprintf(stderr, "HARNESS ERROR: promtool output: %s; nimify output: %s (both in %s)\n",
+                 std::string(promtool_report.status().message()).c_str(),
+                 std::string(nimify_report.status().message()).c_str(), workdir.c_str());
+    return kExitHarness;
+  }
+  bool harness_ok = true;
+  if (promtool->exit_code != 0 && promtool->exit_code != 1) {
+    std::printf("HARNESS ERROR: promtool exited with %d\n", promtool->exit_code);
+    harness_ok = false;
+  }
+
+  int disagreements = 0, agreed = 0, tolerance = 0, error_text = 0, firing = 0, samples = 0;
+  int cases_with_disagreement = 0;
+  for (const auto& file : test_files) {
+    auto p = promtool_report->find(file);
+    auto n = nimify_report->find(file);
+    if (p == promtool_report->end() || n == nimify_report->end()) {
+      std::printf("HARNESS ERROR: %s missing from the %s output\n", file.c_str(),
+                  p == promtool_report->end() ? "promtool" : "nimify");
+      harness_ok = false;
+      continue;
+    }
+    if (!p->second.other_lines.empty()) {
+      // The generator must write only files promtool accepts.
+      std::printf("HARNESS ERROR: promtool rejected %s: %s\n", file.c_str(),
+                  p->second.other_lines.front().c_str());
+      harness_ok = false;
+    }
+    for (const auto& [key, f] : p->second.findings) {
+      firing += static_cast<int>(f.alerts.size());
+      samples += static_cast<int>(f.samples.size());
+    }
+    Comparison c = nimify::differential::CompareOutcomes(p->second, n->second);
+    agreed += c.agreed;
+    tolerance += c.tolerance;
+    error_text += c.error_text;
+    disagreements += static_cast<int>(c.disagreements.size());
+    if (!c.disagreements.empty()) {
+      ++cases_with_disagreement;
+      std::string stem = file.substr(0, file.size() - std::string_view(".test.yml").size());
+      std::printf("DISAGREE in %s (%s/%s.rules.yml; replay: --seed=%llu --count=%d --only=%s):\n",
+                  file.c_str(), workdir.c_str(), stem.c_str(),
+                  static_cast<unsigned long long>(options.seed), options.count,
+                  stem.substr(5).c_str());
+      for (const auto& d : c.disagreements) std::printf("  %s", d.c_str());
+    }
+  }
+  const bool keep = !options.workdir.empty() || disagreements > 0 || !harness_ok;
+  std::printf(
+      "alert_diff: seed %llu: %d cases, %d rule groups (%d alerting, %d recording rules), "
+      "%d alert checks, %d expression checks\n"
+      "  promtool reported %d firing alerts and %d samples; checks with output: %d agree "
+      "(%d within 1e-9, %d errors with other text), %d DISAGREE in %d cases\n"
+      "  promtool %.2fs, nimify %.2fs; files %s%s\n",
+      static_cast<unsigned long long>(options.seed), cases, totals.groups, totals.alerting_rules,
+      totals.recording_rules, totals.alert_checks, totals.expr_checks, firing, samples, agreed,
+      tolerance, error_text, disagreements, cases_with_disagreement, promtool->seconds,
+      nimify->seconds, workdir.c_str(), keep ? "" : " (removed)");
+  if (!keep) fs::remove_all(workdir, ec);
+  if (!harness_ok) return kExitHarness;
+  return disagreements > 0 ? kExitDisagreement : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  if (!ParseOptions(argc, argv, &options)) {
+    std::fprintf(stderr,
+                 "usage: alert_diff --nimify=PATH [--seed=N] [--count=N] [--promtool=PATH]\n"
+                 "                  [--workdir=DIR] [--timeout=SECONDS] [--only=N]\n");
+    return kExitHarness;
+  }
+  return Run(options);
+}
