@@ -206,9 +206,11 @@ void Loader::LoadHandlers() {
     HandlerSpec spec;
     spec.name = name;
     const std::size_t before = errors_.size();
+    // A named copy: clang 14 cannot capture a structured binding.
+    const std::string& handler_name = name;
     auto fail = [&](const Status& s) {
       errors_.Add(s);
-      broken_handlers_.insert(name);
+      broken_handlers_.insert(handler_name);
     };
     Status keys = node.CheckKeys({"type", "dry_run", "timeout", "retry", "concurrency", "config"},
                                  "handler \"" + name + "\"");
