@@ -60,14 +60,7 @@ SeriesRefCache::SeriesRefCache(Options options) : options_(options) {
 }
 
 std::uint64_t SeriesRefCache::Hash(std::span<const LabelPair> labels) noexcept {
-  // The same mix as storage::HashLabels, so equal label sets hash equally
-  // wherever they are hashed.
-  std::uint64_t h = storage::kHashSeed;
-  for (const LabelPair& l : labels) {
-    h = storage::HashBytes(l.name, h);
-    h = storage::HashBytes(l.value, h ^ 0xff51afd7ed558ccdull);
-  }
-  return h;
+  return storage::HashNameValues(labels);
 }
 
 bool SeriesRefCache::KeyEquals(const char* key, std::size_t key_size,

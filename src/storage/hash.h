@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <string_view>
 
 namespace nimify::storage {
@@ -34,6 +35,18 @@ inline std::uint64_t HashBytes(std::string_view bytes, std::uint64_t seed = kHas
     std::uint64_t word = 0;
     std::memcpy(&word, p, n);
     h = MixMultiply(h ^ word, 0x4d5a2da51de1aa47ull);
+  }
+  return h;
+}
+
+// Hashes a label set given as pairs with string_view `name` and `value`,
+// whatever their type: the shards and the ingest caches hash alike.
+template <typename NameValue>
+std::uint64_t HashNameValues(std::span<const NameValue> labels) noexcept {
+  std::uint64_t h = kHashSeed;
+  for (const NameValue& l : labels) {
+    h = HashBytes(l.name, h);
+    h = HashBytes(l.value, h ^ 0xff51afd7ed558ccdull);
   }
   return h;
 }

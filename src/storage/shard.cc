@@ -42,12 +42,7 @@ struct PreparedMatcher {
 }  // namespace
 
 std::uint64_t HashLabels(std::span<const LabelView> labels) noexcept {
-  std::uint64_t h = kHashSeed;
-  for (const LabelView& l : labels) {
-    h = HashBytes(l.name, h);
-    h = HashBytes(l.value, h ^ 0xff51afd7ed558ccdull);
-  }
-  return h;
+  return HashNameValues(labels);
 }
 
 Status ValidateLabels(std::span<const LabelView> labels) {
