@@ -19,38 +19,34 @@
 //
 // Exit codes: 0 all agree, 1 disagreements, 2 usage or harness error, 77
 // promtool missing or not 2.42 (with CI=true that is a failure, exit 2).
-#include <signal.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "differential/alert_generator.h"
 #include "differential/alert_report.h"
 #include "differential/expr_generator.h"
+#include "differential/tool_run.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using nimify::Status;
 using nimify::differential::Comparison;
+using nimify::differential::kExitHarness;
+using nimify::differential::ParseFlag;
+using nimify::differential::RunTool;
+using nimify::differential::SkipOrFail;
 using nimify::differential::FileOutcome;
 using nimify::differential::Rng;
 using nimify::differential::RuleCase;
 
 constexpr int kExitDisagreement = 1;
-constexpr int kExitHarness = 2;
-constexpr int kExitSkip = 77;
 
 struct Options {
   std::uint64_t seed = 0;
@@ -62,14 +58,6 @@ struct Options {
   std::string workdir;
   double timeout_seconds = 150;
 };
-
-bool ParseFlag(std::string_view arg, std::string_view name, std::string* value) {
-  if (arg.substr(0, name.size()) != name || arg.size() <= name.size() || arg[name.size()] != '=') {
-    return false;
-  }
-  *value = std::string(arg.substr(name.size() + 1));
-  return true;
-}
 
 bool ParseOptions(int argc, char** argv, Options* o) {
   for (int i = 1; i < argc; ++i) {
@@ -99,83 +87,9 @@ bool ParseOptions(int argc, char** argv, Options* o) {
   return o->count > 0 && o->timeout_seconds > 0 && !o->nimify.empty() && o->only < o->count;
 }
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr, interleaved as written
-  double seconds = 0;
-};
-
-// Runs `binary args...` in `dir` with stdout and stderr into one file; kills it
-// after the timeout. TZ=UTC, as humanizeTimestamp prints local time in Go.
-std::optional<RunResult> RunTool(const std::string& binary, const std::vector<std::string>& args,
-                                 const fs::path& dir, const std::string& log_name,
-                                 double timeout_seconds, std::string* error) {
-  fs::path out_path = dir / log_name;
-  std::vector<std::string> owned = args;
-  owned.insert(owned.begin(), binary);
-  std::vector<char*> argv;
-  for (auto& a : owned) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  auto start = std::chrono::steady_clock::now();
-  pid_t pid = fork();
-  if (pid < 0) {
-    *error = "fork failed";
-    return std::nullopt;
-  }
-  if (pid == 0) {
-    if (chdir(dir.c_str()) != 0 || !std::freopen(out_path.c_str(), "w", stdout) ||
-        dup2(fileno(stdout), fileno(stderr)) < 0) {
-      _exit(126);
-    }
-    setenv("TZ", "UTC", 1);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
-  auto deadline = start + std::chrono::duration<double>(timeout_seconds);
-  int status = 0;
-  while (true) {
-    pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) break;
-    if (done < 0) {
-      *error = "waitpid failed";
-      return std::nullopt;
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      *error = binary + " did not finish within " + std::to_string(timeout_seconds) + "s";
-      return std::nullopt;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  RunResult run;
-  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!WIFEXITED(status)) {
-    *error = binary + " was killed by a signal";
-    return std::nullopt;
-  }
-  run.exit_code = WEXITSTATUS(status);
-  if (run.exit_code == 126 || run.exit_code == 127) {
-    *error = "could not start " + binary;
-    return std::nullopt;
-  }
-  std::ifstream in(out_path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  run.output = s.str();
-  return run;
-}
-
-// Outside CI a missing or wrong promtool skips the test (exit 77); CI installs
-// promtool 2.42, so there (CI=true) the same condition fails the test instead.
-int SkipOrFail(const std::string& why) {
-  const char* ci = std::getenv("CI");
-  if (ci != nullptr && std::string_view(ci) == "true") {
-    std::printf("FAILED (CI=true, promtool is required): %s\n", why.c_str());
-    return kExitHarness;
-  }
-  std::printf("SKIPPED: %s\n", why.c_str());
-  return kExitSkip;
+int HarnessError(const Status& status) {
+  std::fprintf(stderr, "HARNESS ERROR: %s\n", std::string(status.message()).c_str());
+  return kExitHarness;
 }
 
 bool WriteFile(const fs::path& path, const std::string& text) {
@@ -222,14 +136,12 @@ int Run(Options options) {
     return kExitHarness;
   }
   workdir = fs::absolute(workdir);
-  std::string error;
-  auto version = RunTool(options.promtool, {"--version"}, workdir, "promtool.version", 30, &error);
-  if (!version) {
-    std::fprintf(stderr, "HARNESS ERROR: %s\n", error.c_str());
-    return kExitHarness;
-  }
-  if (version->output.find("version 2.42.") == std::string::npos) {
-    return SkipOrFail(options.promtool + " is not Prometheus 2.42: " + version->output);
+  auto version = RunTool({.binary = options.promtool, .args = {"--version"}, .dir = workdir,
+                          .stdout_name = "promtool.version", .run_in_dir = true, .utc = true,
+                          .timeout_seconds = 30});
+  if (!version.ok()) return HarnessError(version.status());
+  if (version->stdout_text.find("version 2.42.") == std::string::npos) {
+    return SkipOrFail(options.promtool + " is not Prometheus 2.42: " + version->stdout_text);
   }
 
   // Generate every case (so --only replays the seed's own case), write the chosen ones.
@@ -255,33 +167,22 @@ int Run(Options options) {
     totals.expr_checks += c.expr_checks;
   }
 
-  auto promtool = RunTool(
-      options.promtool,
-      [&] {
-        std::vector<std::string> a = {"test", "rules"};
-        a.insert(a.end(), test_files.begin(), test_files.end());
-        return a;
-      }(),
-      workdir, "promtool.out", options.timeout_seconds, &error);
-  if (!promtool) {
-    std::fprintf(stderr, "HARNESS ERROR: %s\n", error.c_str());
-    return kExitHarness;
-  }
-  auto nimify = RunTool(
-      options.nimify,
-      [&] {
-        std::vector<std::string> a = {"test", "rules", "--promql-compat=2", "--exact"};
-        a.insert(a.end(), test_files.begin(), test_files.end());
-        return a;
-      }(),
-      workdir, "nimify.out", options.timeout_seconds, &error);
-  if (!nimify) {
-    std::fprintf(stderr, "HARNESS ERROR: %s\n", error.c_str());
-    return kExitHarness;
-  }
+  // Both tools print their whole report (stdout and stderr interleaved) for the same files.
+  auto test_rules = [&](const std::string& binary, std::vector<std::string> args,
+                        const std::string& log_name) {
+    args.insert(args.end(), test_files.begin(), test_files.end());
+    return RunTool({.binary = binary, .args = std::move(args), .dir = workdir,
+                    .stdout_name = log_name, .run_in_dir = true, .utc = true,
+                    .timeout_seconds = options.timeout_seconds});
+  };
+  auto promtool = test_rules(options.promtool, {"test", "rules"}, "promtool.out");
+  if (!promtool.ok()) return HarnessError(promtool.status());
+  auto nimify =
+      test_rules(options.nimify, {"test", "rules", "--promql-compat=2", "--exact"}, "nimify.out");
+  if (!nimify.ok()) return HarnessError(nimify.status());
 
-  auto promtool_report = nimify::differential::ParseTestRulesOutput(promtool->output);
-  auto nimify_report = nimify::differential::ParseTestRulesOutput(nimify->output);
+  auto promtool_report = nimify::differential::ParseTestRulesOutput(promtool->stdout_text);
+  auto nimify_report = nimify::differential::ParseTestRulesOutput(nimify->stdout_text);
   if (!promtool_report.ok() || !nimify_report.ok()) {
     std::fprintf(stderr, "HARNESS ERROR: promtool output: %s; nimify output: %s (both in %s)\n",
                  std::string(promtool_report.status().message()).c_str(),

@@ -18,13 +18,7 @@
 //
 // Exit codes: 0 all agree, 1 disagreements, 2 usage or harness error,
 // 77 promtool not found (ctest SKIP_RETURN_CODE; with CI=true that is exit 2).
-#include <signal.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -37,12 +31,12 @@
 #include <sstream>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "differential/expr_generator.h"
 #include "differential/promtool_output.h"
+#include "differential/tool_run.h"
 #include "promql/evaluator.h"
 #include "promql/labels.h"
 #include "promql/parser.h"
@@ -58,6 +52,11 @@ using nimify::differential::Dataset;
 using nimify::differential::ExprGenerator;
 using nimify::differential::FormatFloat;
 using nimify::differential::GeneratedExpr;
+using nimify::differential::kExitHarness;
+using nimify::differential::ParseFlag;
+using nimify::differential::RunTool;
+using nimify::differential::SkipOrFail;
+using nimify::differential::ToolRun;
 using nimify::differential::ReportedFailure;
 using nimify::differential::ReportedSample;
 using nimify::differential::Rng;
@@ -65,8 +64,6 @@ using nimify::differential::TieCheck;
 using nimify::promql::Labels;
 
 constexpr int kExitDisagreement = 1;
-constexpr int kExitHarness = 2;
-constexpr int kExitSkip = 77;
 constexpr std::int64_t kMinute = 60 * 1000;
 // promtool's evaluation_interval, which is also the default subquery step.
 constexpr std::int64_t kEvaluationIntervalMs = kMinute;
@@ -116,14 +113,6 @@ enum class Verdict {
   kAgreeErrors,     // both failed
   kDisagree,
 };
-
-bool ParseFlag(std::string_view arg, std::string_view name, std::string* value) {
-  if (arg.substr(0, name.size()) != name || arg.size() <= name.size() || arg[name.size()] != '=') {
-    return false;
-  }
-  *value = std::string(arg.substr(name.size() + 1));
-  return true;
-}
 
 bool ParseOptions(int argc, char** argv, Options* o) {
   for (int i = 1; i < argc; ++i) {
@@ -472,85 +461,17 @@ std::string UnitTestFile(const Options& options, const std::vector<Group>& group
   return out.str();
 }
 
-struct RunResult {
-  int exit_code = -1;
-  std::string stdout_text;
-  std::string stderr_text;
-  double seconds = 0;
-};
-
-Result<std::string> ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read " + path.string());
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Runs promtool with `args`, its output going to files in `dir`; kills it
-// after the timeout.
-Result<RunResult> RunPromtool(const Options& options, const std::vector<std::string>& args,
-                              const fs::path& dir) {
-  fs::path out_path = dir / "promtool.stdout";
-  fs::path err_path = dir / "promtool.stderr";
-  std::vector<char*> argv;
-  std::string name = "promtool";
-  argv.push_back(name.data());
-  std::vector<std::string> owned = args;
-  for (auto& a : owned) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  auto start = std::chrono::steady_clock::now();
-  pid_t pid = fork();
-  if (pid < 0) return Status::Internal("fork failed");
-  if (pid == 0) {
-    if (!std::freopen(out_path.c_str(), "w", stdout) ||
-        !std::freopen(err_path.c_str(), "w", stderr)) {
-      _exit(126);
-    }
-    execv(options.promtool.c_str(), argv.data());
-    _exit(127);
-  }
-  auto deadline = start + std::chrono::duration<double>(options.timeout_seconds);
-  int status = 0;
-  while (true) {
-    pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) break;
-    if (done < 0) return Status::Internal("waitpid failed");
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return Status::DeadlineExceeded("promtool did not finish within " +
-                                      FormatFloat(options.timeout_seconds) + "s");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  RunResult run;
-  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!WIFEXITED(status)) return Status::Internal("promtool was killed by a signal");
-  run.exit_code = WEXITSTATUS(status);
-  if (run.exit_code == 126 || run.exit_code == 127) {
-    return Status::Internal("could not start " + options.promtool);
-  }
-  NIMIFY_ASSIGN_OR_RETURN(run.stdout_text, ReadFile(out_path));
-  NIMIFY_ASSIGN_OR_RETURN(run.stderr_text, ReadFile(err_path));
-  return run;
+// promtool's stdout and stderr go to their own files in `dir`.
+Result<ToolRun> RunPromtool(const Options& options, std::vector<std::string> args,
+                            const fs::path& dir) {
+  return RunTool({.binary = options.promtool, .args = std::move(args), .dir = dir,
+                  .stdout_name = "promtool.stdout", .stderr_name = "promtool.stderr",
+                  .timeout_seconds = options.timeout_seconds});
 }
 
 std::string Describe(const Answer& a) {
   if (a.error) return "      error: " + a.message + "\n";
   return SamplesText(a.samples, "      ");
-}
-
-// Outside CI a missing or wrong promtool skips the test (exit 77); CI installs
-// promtool 2.42, so there (CI=true) the same condition fails the test instead.
-int SkipOrFail(const std::string& why) {
-  const char* ci = std::getenv("CI");
-  if (ci != nullptr && std::string_view(ci) == "true") {
-    std::printf("FAILED (CI=true, promtool is required): %s\n", why.c_str());
-    return kExitHarness;
-  }
-  std::printf("SKIPPED: %s\n", why.c_str());
-  return kExitSkip;
 }
 
 int Run(const Options& options) {
