@@ -136,6 +136,26 @@ struct ProducerStats {
   std::uint64_t late = 0;
 };
 
+// What Producer::AppendBatch(samples, outcome) did, per kind of sample.
+struct AppendOutcome {
+  std::size_t accepted = 0;
+  // Of `accepted`: at or below the producer's watermark (late, still stored).
+  std::size_t accepted_late = 0;
+  // kOutOfRange: more than max_late_age behind the watermark. The first one's
+  // index in the batch and its message.
+  std::size_t too_late = 0;
+  std::size_t first_too_late = 0;
+  std::string too_late_message;
+  // kInvalidArgument: not a ref of this engine.
+  std::size_t invalid = 0;
+  // Not appended because the batch stopped (see `stopped`): the refused
+  // sample and every one after it.
+  std::size_t not_appended = 0;
+  // Why the batch stopped early (backpressure: kResourceExhausted or
+  // kDeadlineExceeded; closed or stopped: kFailedPrecondition); OK when it ran through.
+  Status stopped;
+};
+
 struct EngineStats {
   std::uint64_t samples_accepted = 0;
   std::uint64_t samples_refused = 0;
@@ -205,6 +225,15 @@ class NIMIFY_EXPORT Producer {
   // the ones Append would refuse. Returns OK when all were accepted, else the
   // first error; `accepted` (optional) receives how many were.
   Status AppendBatch(std::span<const Sample> samples, std::size_t* accepted = nullptr);
+
+  // The same for a caller that needs each kind of outcome (a remote-write
+  // receiver): the samples are staged and published at the next Flush (or
+  // when a ring fills), so call Flush after the batch; too-late samples and
+  // bad refs are skipped, and the batch stops at the first sample refused for
+  // backpressure or a closed producer (a client retries the whole request).
+  // Returns outcome->stopped. stats() counts every sample as Append would,
+  // the ones not appended as refused.
+  Status AppendBatch(std::span<const Sample> samples, AppendOutcome* outcome);
 
   // Publishes every staged sample and moves this producer's watermark to its
   // newest timestamp - allowed lateness: later samples at or below it are

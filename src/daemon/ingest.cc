@@ -18,6 +18,12 @@ HttpResponse BadData(std::string_view message) {
   return HttpResponse::Text(400, std::string(message) + "\n");
 }
 
+// A known remote-write series has no label views, only its encoded labels.
+std::string MetricName(const ingest::BatchSeries& s) {
+  return std::string(s.labels.empty() ? ingest::LabelKeyMetricName(s.label_key)
+                                      : s.MetricName());
+}
+
 ingest::Limits DecodeLimits(const RequestLimits& l) {
   ingest::Limits limits;
   limits.max_body_bytes = l.max_body_bytes;
@@ -43,11 +49,23 @@ HttpResponse Daemon::Impl::AppendBatch(std::size_t worker_index, const ingest::B
   std::string first_bad_series, first_late_refusal;
   HttpResponse result;
   result.status = 204;
-  bool pushed_back = false;
-  for (std::size_t i = 0; i < batch.series_count() && !pushed_back; ++i) {
+  // The request's samples in order, appended in one call; per I/O thread, so
+  // their memory is reused. sample_series maps each back to its series (for
+  // the error messages).
+  thread_local std::vector<Sample> samples;
+  thread_local std::vector<std::uint32_t> sample_series;
+  samples.clear();
+  sample_series.clear();
+  for (std::size_t i = 0; i < batch.series_count(); ++i) {
     const ingest::BatchSeries s = batch.series(i);
-    const std::uint64_t hash = ingest::SeriesRefCache::Hash(s.labels);
-    SeriesRef ref = w.cache.Find(s.labels, hash, now);
+    // Remote write resolved known series while decoding (cached_ref); a
+    // series it did not know is keyed by its encoded labels (label_key).
+    SeriesRef ref = s.cached_ref;
+    std::uint64_t hash = 0;
+    if (ref == 0 && s.label_key.empty()) {
+      hash = ingest::SeriesRefCache::Hash(s.labels);
+      ref = w.cache.Find(s.labels, hash, now);
+    }
     if (ref == 0) {
       w.labels.clear();
       for (const ingest::LabelPair& l : s.labels) w.labels.push_back(Label{l.name, l.value});
@@ -57,59 +75,63 @@ HttpResponse Daemon::Impl::AppendBatch(std::size_t worker_index, const ingest::B
         unresolved += s.samples.size();
         // A bad label set or the series limit: retrying the same body cannot help.
         if (result.status == 204) {
-          result = BadData("series " + std::string(s.MetricName()) + ": " +
+          result = BadData("series " + MetricName(s) + ": " +
                            std::string(r.status().message()));
         }
         continue;
       }
       ref = *r;
-      w.cache.Insert(s.labels, hash, ref, now);
+      if (s.label_key.empty()) {
+        w.cache.Insert(s.labels, hash, ref, now);
+      } else {
+        w.cache.InsertEncoded(s.label_key, s.label_key_hash, ref, now);
+      }
     }
-    const std::int64_t watermark = w.producer->watermark();
     for (const promql::Point& p : s.samples) {
       if (p.t < oldest) {
         ++too_old;
-        if (first_bad_series.empty()) first_bad_series = std::string(s.MetricName());
+        if (first_bad_series.empty()) first_bad_series = MetricName(s);
         continue;
       }
       if (p.t > newest) {
         ++too_new;
-        if (first_bad_series.empty()) first_bad_series = std::string(s.MetricName());
+        if (first_bad_series.empty()) first_bad_series = MetricName(s);
         continue;
       }
-      // Samples at or below the watermark (a backlog, or batches not in time
-      // order across series) are stored by the engine for the evaluations to
-      // come, up to engine.max_late_age behind the watermark.
-      const Status st = w.producer->Append(ref, p.t, p.v);
-      if (st.ok()) {
-        ++appended;
-        if (p.t <= watermark) ++late;
-        continue;
-      }
-      if (st.code() == StatusCode::kOutOfRange) {  // more than max_late_age behind: 400
-        if (late_refused++ == 0) first_late_refusal = std::string(st.message());
-        if (first_bad_series.empty()) first_bad_series = std::string(s.MetricName());
-        continue;
-      }
-      if (st.code() == StatusCode::kInvalidArgument) {  // not a ref of this engine
-        ++unresolved;
-        continue;
-      }
-      // Backpressure (full rings) or a stopping engine: Prometheus retries
-      // the whole request on 429/503; what was appended is deduplicated
-      // by the shards (same timestamp and value).
-      pushed_back = true;
-      metrics.ingest_requests_refused.fetch_add(1, std::memory_order_relaxed);
-      metrics.samples_refused.fetch_add(
-          batch.sample_count() - appended - late_refused - too_old - too_new - unresolved,
-          std::memory_order_relaxed);
-      const bool stopping = st.code() == StatusCode::kFailedPrecondition;
-      result = HttpResponse::Text(stopping ? 503 : 429,
-                                  std::string(stopping ? "shutting down: " : "overloaded: ") +
-                                      std::string(st.message()) + "\n");
-      result.headers.emplace_back("Retry-After", "1");
-      break;
+      samples.push_back(Sample{ref, p.t, p.v});
+      sample_series.push_back(static_cast<std::uint32_t>(i));
     }
+  }
+  // Samples at or below the watermark (a backlog, or batches not in time
+  // order across series) are stored by the engine for the evaluations to
+  // come, up to engine.max_late_age behind the watermark; older ones are
+  // refused (kOutOfRange, a 400 below). Bad refs count as unresolved.
+  AppendOutcome outcome;
+  const Status st = w.producer->AppendBatch(samples, &outcome);
+  appended = outcome.accepted;
+  late = outcome.accepted_late;
+  unresolved += outcome.invalid;
+  late_refused = outcome.too_late;
+  if (late_refused > 0) {
+    first_late_refusal = outcome.too_late_message;
+    if (first_bad_series.empty()) {
+      first_bad_series = MetricName(batch.series(sample_series[outcome.first_too_late]));
+    }
+  }
+  const bool pushed_back = !st.ok();
+  if (pushed_back) {
+    // Backpressure (full rings) or a stopping engine: Prometheus retries
+    // the whole request on 429/503; what was appended is deduplicated
+    // by the shards (same timestamp and value).
+    metrics.ingest_requests_refused.fetch_add(1, std::memory_order_relaxed);
+    metrics.samples_refused.fetch_add(
+        batch.sample_count() - appended - late_refused - too_old - too_new - unresolved,
+        std::memory_order_relaxed);
+    const bool stopping = st.code() == StatusCode::kFailedPrecondition;
+    result = HttpResponse::Text(stopping ? 503 : 429,
+                                std::string(stopping ? "shutting down: " : "overloaded: ") +
+                                    std::string(st.message()) + "\n");
+    result.headers.emplace_back("Retry-After", "1");
   }
   (void)w.producer->Flush();
   metrics.samples_appended.fetch_add(appended, std::memory_order_relaxed);
@@ -166,7 +188,15 @@ HttpResponse Daemon::Impl::RemoteWrite(const HttpRequest& req) {
   // buffer stay allocated between requests.
   thread_local ingest::Batch batch;
   batch.Clear();
-  const Status st = ingest::DecodeRemoteWrite(req.body, DecodeLimits(limits), &batch);
+  Status st;
+  {
+    // The worker's cache resolves known series during decoding. A ref found
+    // here stays a ref of the engine whatever the cache does before AppendBatch.
+    IngestWorker& w = *workers[req.worker % workers.size()];
+    std::lock_guard<std::mutex> lock(w.mu);
+    st = ingest::DecodeRemoteWrite(req.body, DecodeLimits(limits), &batch,
+                                   ingest::RefLookup{&w.cache, WallClockMs()});
+  }
   if (!st.ok()) return BadData(st.message());
   return AppendBatch(req.worker, batch);
 }

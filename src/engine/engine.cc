@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/wall_clock.h"
 #include "engine/dispatcher.h"
 #include "engine/output_store.h"
 #include "engine/rule_runtime.h"
@@ -36,11 +37,9 @@ constexpr std::int64_t kMaxRangeQuerySteps = 11000;
 // How often the wall clock moves the producers' watermarks.
 constexpr std::chrono::milliseconds kMaxClockTick{50};
 
-std::int64_t WallClockMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+// Guarded against steps: a backward step must not stop evaluation until the
+// wall clock passes the last instant again (common/wall_clock.h).
+std::int64_t WallClockMs() { return internal::GuardedWallClockMs(); }
 
 // CPU time of the calling thread, for the evaluation counters of EngineStats.
 std::uint64_t ThreadCpuNs() {
@@ -257,6 +256,38 @@ class ProducerCore {
     }
     if (accepted != nullptr) *accepted = ok;
     return first_error;
+  }
+
+  Status AppendBatch(std::span<const Sample> samples, AppendOutcome* out) {
+    std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+    if (engine_->wall_clock()) lock.lock();
+    *out = AppendOutcome();
+    // Under mu_ the clock thread cannot move it during the batch.
+    const std::int64_t watermark = producer_->watermark();
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+      const Sample& s = samples[i];
+      Status st = closed_ ? Status::FailedPrecondition("producer is closed")
+                          : producer_->Stage(s.series, s.timestamp_ms, s.value);
+      if (st.ok()) [[likely]] {
+        ++out->accepted;
+        if (s.timestamp_ms <= watermark) ++out->accepted_late;
+      } else if (st.code() == StatusCode::kOutOfRange) {
+        if (out->too_late++ == 0) {
+          out->first_too_late = i;
+          out->too_late_message = std::string(st.message());
+        }
+      } else if (st.code() == StatusCode::kInvalidArgument) {
+        ++out->invalid;
+      } else {
+        out->not_appended = samples.size() - i;
+        out->stopped = std::move(st);
+        break;
+      }
+    }
+    stats_.accepted += out->accepted;
+    stats_.late += out->too_late;
+    stats_.refused += out->invalid + out->not_appended;
+    return out->stopped;
   }
 
   Status Flush() {
@@ -770,6 +801,9 @@ Status Producer::AppendBatch(std::span<const Sample> samples, std::size_t* accep
   return impl_->AppendBatch(samples, accepted);
 }
 
+Status Producer::AppendBatch(std::span<const Sample> samples, AppendOutcome* outcome) {
+  return impl_->AppendBatch(samples, outcome);
+}
 Status Producer::Flush() { return impl_->Flush(); }
 Status Producer::AdvanceWatermark(std::int64_t t_ms) { return impl_->AdvanceWatermark(t_ms); }
 void Producer::Close() {

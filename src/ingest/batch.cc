@@ -39,7 +39,8 @@ BatchSeries Batch::series(std::size_t i) const noexcept {
   const SeriesEntry& e = series_[i];
   return BatchSeries{
       std::span<const LabelPair>(labels_.data() + e.label_begin, e.label_count),
-      std::span<const promql::Point>(samples_.data() + e.sample_begin, e.sample_count)};
+      std::span<const promql::Point>(samples_.data() + e.sample_begin, e.sample_count),
+      e.label_key, e.label_key_hash, e.cached_ref};
 }
 
 std::vector<promql::Series> Batch::ToSeries() const {
@@ -168,14 +169,17 @@ char* BatchBuilder::InputBuffer(std::size_t n) {
 void BatchBuilder::FinishSeries() {
   batch_->series_.push_back(Batch::SeriesEntry{label_begin_, batch_->labels_.size() - label_begin_,
                                                sample_begin_,
-                                               batch_->samples_.size() - sample_begin_});
+                                               batch_->samples_.size() - sample_begin_,
+                                               label_key_, label_key_hash_, cached_ref_});
   label_begin_ = batch_->labels_.size();
   sample_begin_ = batch_->samples_.size();
+  SetLabelKey({}, 0, 0);
 }
 
 void BatchBuilder::DiscardSeries() {
   batch_->labels_.resize(label_begin_);
   batch_->samples_.resize(sample_begin_);
+  SetLabelKey({}, 0, 0);
 }
 
 }  // namespace nimify::ingest

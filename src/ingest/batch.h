@@ -65,6 +65,13 @@ struct BatchSeries {
   std::span<const LabelPair> labels;
   // Timestamps are Unix milliseconds; input order.
   std::span<const promql::Point> samples;
+  // Set by decoders that key a SeriesRefCache by encoded labels (remote
+  // write with a RefLookup): the label set's bytes as received (empty when
+  // the decoder could not take them as one run), HashKey of them, and the
+  // ref the cache held for them (0: absent; labels then checked as usual).
+  std::string_view label_key;
+  std::uint64_t label_key_hash = 0;
+  std::uint64_t cached_ref = 0;
 
   // Empty when absent.
   std::string_view Get(std::string_view name) const noexcept;
@@ -125,6 +132,9 @@ class Batch {
     std::size_t label_count;
     std::size_t sample_begin;
     std::size_t sample_count;
+    std::string_view label_key;
+    std::uint64_t label_key_hash;
+    std::uint64_t cached_ref;
   };
 
   // Bump allocator for label text: fixed-size blocks that never move, so views
@@ -185,6 +195,12 @@ class BatchBuilder {
   }
   // Drops the last `n` pending labels (e.g. labels with empty values).
   void PopLabels(std::size_t n) { batch_->labels_.resize(batch_->labels_.size() - n); }
+  // For the series in progress (see BatchSeries::label_key); reset by Finish/Discard.
+  void SetLabelKey(std::string_view key, std::uint64_t hash, std::uint64_t cached_ref) noexcept {
+    label_key_ = key;
+    label_key_hash_ = hash;
+    cached_ref_ = cached_ref;
+  }
   void FinishSeries();
   void DiscardSeries();
 
@@ -208,6 +224,9 @@ class BatchBuilder {
   // Start of the series in progress.
   std::size_t label_begin_;
   std::size_t sample_begin_;
+  std::string_view label_key_;
+  std::uint64_t label_key_hash_ = 0;
+  std::uint64_t cached_ref_ = 0;
 };
 
 }  // namespace nimify::ingest

@@ -5,6 +5,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "ingest/series_checks.h"
 
@@ -151,12 +152,28 @@ class Reader {
 
 // Walks one WriteRequest. The hot path returns bools; error messages, with
 // their path ("timeseries[3].labels[1]"), are built only in the cold Fail().
+// A TimeSeries found by the pre-pass, with its encoded label run.
+struct KeyedSeries {
+  const std::uint8_t* begin;  // payload of the TimeSeries field
+  std::string_view key;       // empty: no single run of label fields
+  std::uint64_t hash;
+};
+
+// How many series ahead a lookup's slot, then its key text, are prefetched:
+// spread over the decoding of the series between, so that a few misses are
+// in flight at a time rather than a burst that stalls on the miss buffers.
+constexpr std::size_t kSlotPrefetchDistance = 8;
+constexpr std::size_t kKeyPrefetchDistance = 4;
+
 class Decoder {
  public:
-  Decoder(const std::uint8_t* data, std::size_t size, const Limits& limits, BatchBuilder* builder)
-      : data_(data), size_(size), limits_(limits), b_(*builder) {}
+  Decoder(const std::uint8_t* data, std::size_t size, const Limits& limits, BatchBuilder* builder,
+          const RefLookup& lookup, std::vector<KeyedSeries>* keyed)
+      : data_(data), size_(size), limits_(limits), b_(*builder), lookup_(lookup), keyed_(*keyed) {}
 
   Status Run() {
+    keyed_.clear();
+    if (lookup_.cache != nullptr) PrePass();
     Reader r(data_, data_, data_ + size_);
     std::size_t series_index = 0;
     const auto where = [] { return std::string("WriteRequest"); };
@@ -180,7 +197,16 @@ class Decoder {
           return error_;
         }
         if (field == 1) {
-          if (!TimeSeries(r.Sub(b, e), series_index++)) return error_;
+          const std::size_t i = series_index++;
+          const KeyedSeries* keyed =
+              i < keyed_.size() && keyed_[i].begin == b ? &keyed_[i] : nullptr;
+          if (i + kSlotPrefetchDistance < keyed_.size()) {
+            lookup_.cache->Prefetch(keyed_[i + kSlotPrefetchDistance].hash);
+          }
+          if (i + kKeyPrefetchDistance < keyed_.size()) {
+            lookup_.cache->PrefetchKey(keyed_[i + kKeyPrefetchDistance].hash);
+          }
+          if (!TimeSeries(r.Sub(b, e), i, keyed)) return error_;
         } else {
           ++b_.stats().metadata_skipped;
         }
@@ -238,14 +264,75 @@ class Decoder {
     return true;
   }
 
+  // Finds every TimeSeries and its label run and hashes the run, so that the
+  // main pass can prefetch lookups ahead. Best effort: it stops at anything
+  // malformed, which the main pass reports.
+  void PrePass() {
+    Reader r(data_, data_, data_ + size_);
+    while (!r.done()) {
+      std::uint64_t tag;
+      if (!r.Varint(&tag) || tag > 0xffffffffu || (tag >> 3) == 0) return;
+      const auto field = static_cast<std::uint32_t>(tag >> 3);
+      const auto wire_type = static_cast<std::uint32_t>(tag & 7);
+      if (field == 1 && wire_type == kLengthDelimited) {
+        const std::uint8_t* b;
+        const std::uint8_t* e;
+        if (!r.Bytes(&b, &e)) return;
+        KeyedSeries k{b, {}, 0};
+        if (LabelRun(r.Sub(b, e), &k.key)) {
+          k.hash = SeriesRefCache::HashKey(k.key);
+          if (keyed_.size() < kSlotPrefetchDistance) lookup_.cache->Prefetch(k.hash);
+        }
+        keyed_.push_back(k);
+        continue;
+      }
+      const char* why = "";
+      if (!r.Skip(wire_type, field, 0, &why)) return;
+    }
+  }
+
+  // The bytes of a TimeSeries' label fields when they form one run.
+  static bool LabelRun(Reader r, std::string_view* key) {
+    const std::uint8_t* begin = nullptr;
+    const std::uint8_t* end = nullptr;
+    while (!r.done()) {
+      const std::uint8_t* at = r.pos();
+      std::uint64_t tag;
+      if (!r.Varint(&tag) || tag > 0xffffffffu || (tag >> 3) == 0) return false;
+      const auto field = static_cast<std::uint32_t>(tag >> 3);
+      const auto wire_type = static_cast<std::uint32_t>(tag & 7);
+      if (field == 1 && wire_type == kLengthDelimited) {
+        if (begin != nullptr && end != at) return false;  // labels split by other fields
+        if (begin == nullptr) begin = at;
+        const std::uint8_t* b;
+        const std::uint8_t* e;
+        if (!r.Bytes(&b, &e)) return false;
+        end = r.pos();
+        continue;
+      }
+      const char* why = "";
+      if (!r.Skip(wire_type, field, 0, &why)) return false;
+    }
+    if (begin == nullptr) return false;
+    *key = std::string_view(reinterpret_cast<const char*>(begin),
+                            static_cast<std::size_t>(end - begin));
+    return true;
+  }
+
   static std::string SeriesWhere(std::size_t series_index) {
     return "timeseries[" + std::to_string(series_index) + "]";
   }
 
-  bool TimeSeries(Reader r, std::size_t series_index) {
+  bool TimeSeries(Reader r, std::size_t series_index, const KeyedSeries* keyed) {
     static constexpr const char* kFieldNames[] = {"", "labels", "samples", "exemplars",
                                                   "histograms"};
     const std::size_t start = r.offset();
+    std::uint64_t cached_ref = 0;
+    if (keyed != nullptr && !keyed->key.empty()) {
+      cached_ref = lookup_.cache->FindEncoded(keyed->key, keyed->hash, lookup_.now_ms);
+    }
+    // Bytes the cache resolved before passed every label check then.
+    const bool check_labels = cached_ref == 0;
     const auto where = [series_index] { return SeriesWhere(series_index); };
     std::size_t label_index = 0;
     std::size_t sample_index = 0;
@@ -274,7 +361,8 @@ class Decoder {
       }
       switch (field) {
         case 1:
-          if (!Label(r.Sub(b, e), field_where)) return false;
+          // A known series' labels are its key; LabelKeyMetricName reads them.
+          if (check_labels && !Label(r.Sub(b, e), field_where, check_labels)) return false;
           break;
         case 2:
           if (!Sample(r.Sub(b, e), field_where)) return false;
@@ -287,19 +375,22 @@ class Decoder {
           break;
       }
     }
-    if (Status s = internal::FinishLabels(b_, limits_); !s.ok()) [[unlikely]] {
-      return Fail(start, where, s.message(), s.code());
+    if (check_labels) {
+      if (Status s = internal::FinishLabels(b_, limits_); !s.ok()) [[unlikely]] {
+        return Fail(start, where, s.message(), s.code());
+      }
     }
     if (b_.pending_sample_count() == 0) {
       b_.DiscardSeries();
     } else {
+      if (keyed != nullptr) b_.SetLabelKey(keyed->key, keyed->hash, cached_ref);
       b_.FinishSeries();
     }
     return true;
   }
 
   template <typename Where>
-  bool Label(Reader r, const Where& where) {
+  bool Label(Reader r, const Where& where, bool check) {
     const std::size_t start = r.offset();
     std::string_view name;
     std::string_view value;
@@ -326,7 +417,7 @@ class Decoder {
       (field == 1 ? name : value) =
           std::string_view(reinterpret_cast<const char*>(b), static_cast<std::size_t>(e - b));
     }
-    if (!internal::LabelIsValid(name, value, limits_)) [[unlikely]] {
+    if (check && !internal::LabelIsValid(name, value, limits_)) [[unlikely]] {
       const Status s = internal::CheckLabel(name, value, limits_);
       return Fail(start, where, s.message(), s.code());
     }
@@ -380,12 +471,18 @@ class Decoder {
   std::size_t size_;
   const Limits& limits_;
   BatchBuilder& b_;
+  const RefLookup& lookup_;
+  std::vector<KeyedSeries>& keyed_;
   Status error_;
 };
 
 // Decodes `size` bytes at `data`, which the batch owns (BatchBuilder::InputBuffer).
-Status DecodeInto(BatchBuilder& builder, const char* data, std::size_t size, const Limits& limits) {
-  Decoder decoder(reinterpret_cast<const std::uint8_t*>(data), size, limits, &builder);
+Status DecodeInto(BatchBuilder& builder, const char* data, std::size_t size, const Limits& limits,
+                  const RefLookup& lookup = {}) {
+  // Per thread, so that a decoder reused per request does not allocate.
+  thread_local std::vector<KeyedSeries> keyed;
+  Decoder decoder(reinterpret_cast<const std::uint8_t*>(data), size, limits, &builder, lookup,
+                  &keyed);
   NIMIFY_RETURN_IF_ERROR(decoder.Run());
   builder.Commit();
   return Status::Ok();
@@ -424,6 +521,11 @@ std::size_t SampleSize(const promql::Point& p) noexcept {
 }  // namespace
 
 Status DecodeRemoteWrite(std::string_view body, const Limits& limits, Batch* out) {
+  return DecodeRemoteWrite(body, limits, out, RefLookup{});
+}
+
+Status DecodeRemoteWrite(std::string_view body, const Limits& limits, Batch* out,
+                         const RefLookup& lookup) {
   if (body.size() > limits.max_body_bytes) {
     return Status::ResourceExhausted("remote write: body is " + std::to_string(body.size()) +
                                      " bytes, over the limit of " +
@@ -447,7 +549,31 @@ Status DecodeRemoteWrite(std::string_view body, const Limits& limits, Batch* out
   if (!snappy::RawUncompress(body.data(), body.size(), data)) {
     return Status::InvalidArgument("remote write: corrupt snappy data");
   }
-  return DecodeInto(builder, data, size, limits);
+  return DecodeInto(builder, data, size, limits, lookup);
+}
+
+std::string_view LabelKeyMetricName(std::string_view label_key) noexcept {
+  const auto* data = reinterpret_cast<const std::uint8_t*>(label_key.data());
+  Reader r(data, data, data + label_key.size());
+  std::string_view name;
+  while (!r.done()) {
+    std::uint64_t tag;
+    const std::uint8_t* b;
+    const std::uint8_t* e;
+    if (!r.Varint(&tag) || tag != 0x0a || !r.Bytes(&b, &e)) return name;
+    // One Label: the last name and value fields win, as in Label().
+    Reader l = r.Sub(b, e);
+    std::string_view n, v;
+    while (!l.done()) {
+      const std::uint8_t* fb;
+      const std::uint8_t* fe;
+      if (!l.Varint(&tag) || (tag != 0x0a && tag != 0x12) || !l.Bytes(&fb, &fe)) return name;
+      (tag == 0x0a ? n : v) = std::string_view(reinterpret_cast<const char*>(fb),
+                                               static_cast<std::size_t>(fe - fb));
+    }
+    if (n == promql::kMetricNameLabel) name = v;
+  }
+  return name;
 }
 
 Status DecodeWriteRequest(std::string_view proto, const Limits& limits, Batch* out) {

@@ -29,13 +29,21 @@
 #ifndef NIMIFY_INGEST_REMOTE_WRITE_H_
 #define NIMIFY_INGEST_REMOTE_WRITE_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "ingest/batch.h"
+#include "ingest/series_ref_cache.h"
 #include "nimify/status.h"
 
 namespace nimify::ingest {
+
+// A series reference cache consulted while decoding (the overload below).
+struct RefLookup {
+  SeriesRefCache* cache = nullptr;
+  std::int64_t now_ms = 0;
+};
 
 // Decompresses and decodes a remote-write body, appending its series to `out`.
 // All-or-nothing: on error `out` is unchanged and the message says where
@@ -43,6 +51,22 @@ namespace nimify::ingest {
 // of the decompressed protobuf). Errors: kInvalidArgument (bad snappy, bad
 // protobuf, bad labels), kResourceExhausted (a limit).
 Status DecodeRemoteWrite(std::string_view body, const Limits& limits, Batch* out);
+
+// The same, keying `lookup.cache` by each series' encoded labels (when its
+// label fields form one run, as Prometheus writes them): every BatchSeries
+// gets label_key, label_key_hash and cached_ref (the cache's FindEncoded). A series
+// the cache knows skips the per-label checks: its exact bytes passed them
+// when it was resolved (InsertEncoded a key only after a successful resolve, and
+// use one cache with one set of Limits) and is not decoded into label views
+// either: its BatchSeries::labels is empty (LabelKeyMetricName reads its
+// name for messages). Lookups of a request are prefetched ahead. The cache
+// is only read (and its use times refreshed).
+Status DecodeRemoteWrite(std::string_view body, const Limits& limits, Batch* out,
+                         const RefLookup& lookup);
+
+// The __name__ of a label key (BatchSeries::label_key) that was decoded
+// before; empty when absent.
+std::string_view LabelKeyMetricName(std::string_view label_key) noexcept;
 
 // The same for an uncompressed WriteRequest. Copies `proto` into the batch.
 Status DecodeWriteRequest(std::string_view proto, const Limits& limits, Batch* out);

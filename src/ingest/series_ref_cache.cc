@@ -1,5 +1,7 @@
 #include "ingest/series_ref_cache.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -19,6 +21,9 @@ std::size_t KeySize(std::span<const LabelPair> labels) noexcept {
   for (const LabelPair& l : labels) n += 8 + l.name.size() + l.value.size();
   return n;
 }
+std::size_t KeySize(std::string_view key) noexcept { return key.size(); }
+bool KeyEmpty(std::span<const LabelPair> labels) noexcept { return labels.empty(); }
+bool KeyEmpty(std::string_view key) noexcept { return key.empty(); }
 
 void PutString(char*& p, std::string_view s) noexcept {
   const auto n = static_cast<std::uint32_t>(s.size());
@@ -50,6 +55,16 @@ bool MatchString(const char*& p, const char* end, std::string_view s) noexcept {
   return true;
 }
 
+// Large tables are read at random: transparent huge pages (where the
+// system grants them on request) save a page walk per lookup.
+void AdviseHugePages(const void* data, std::size_t bytes) noexcept {
+  constexpr std::uintptr_t kHugePage = 2u << 20;
+  if (bytes < 2 * kHugePage) return;
+  const auto begin = (reinterpret_cast<std::uintptr_t>(data) + kHugePage - 1) & ~(kHugePage - 1);
+  const auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes) & ~(kHugePage - 1);
+  if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
+
 }  // namespace
 
 SeriesRefCache::SeriesRefCache() : SeriesRefCache(Options()) {}
@@ -61,6 +76,10 @@ SeriesRefCache::SeriesRefCache(Options options) : options_(options) {
 
 std::uint64_t SeriesRefCache::Hash(std::span<const LabelPair> labels) noexcept {
   return storage::HashNameValues(labels);
+}
+
+std::uint64_t SeriesRefCache::HashKey(std::string_view key) noexcept {
+  return storage::HashBytes(key);
 }
 
 bool SeriesRefCache::KeyEquals(const char* key, std::size_t key_size,
@@ -79,13 +98,34 @@ SeriesRefCache::Slot* SeriesRefCache::Generation::Lookup(std::span<const LabelPa
   for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
     Slot& s = slots[i];
     if (s.key_size == 0) return nullptr;
-    if (s.hash == hash && KeyEquals(keys.data() + s.key_offset, s.key_size, labels)) return &s;
+    if (s.hash == hash && (s.key_size & kEncodedKey) == 0 &&
+        KeyEquals(keys.data() + s.key_offset, s.key_size, labels)) {
+      return &s;
+    }
+  }
+}
+
+SeriesRefCache::Slot* SeriesRefCache::Generation::Lookup(std::string_view key,
+                                                         std::uint64_t hash) noexcept {
+  if (slots.empty()) return nullptr;
+  const std::size_t mask = slots.size() - 1;
+  const std::uint32_t want = static_cast<std::uint32_t>(key.size()) | kEncodedKey;
+  for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+    Slot& s = slots[i];
+    if (s.key_size == 0) return nullptr;
+    if (s.hash == hash && s.key_size == want &&
+        std::memcmp(keys.data() + s.key_offset, key.data(), key.size()) == 0) {
+      return &s;
+    }
   }
 }
 
 void SeriesRefCache::Generation::Grow() {
   std::vector<Slot> old = std::move(slots);
-  slots.assign(old.empty() ? kInitialSlots : old.size() * 2, Slot{0, 0, 0, 0, 0});
+  const std::size_t n = old.empty() ? kInitialSlots : old.size() * 2;
+  slots.reserve(n);  // advised before the first touch, so its pages start huge
+  AdviseHugePages(slots.data(), n * sizeof(Slot));
+  slots.assign(n, Slot{0, 0, 0, 0, 0});
   const std::size_t mask = slots.size() - 1;
   for (const Slot& s : old) {
     if (s.key_size == 0) continue;
@@ -95,32 +135,62 @@ void SeriesRefCache::Generation::Grow() {
   }
 }
 
-SeriesRefCache::Slot* SeriesRefCache::Generation::Add(std::span<const LabelPair> labels,
-                                                      std::uint64_t hash) {
+SeriesRefCache::Slot* SeriesRefCache::Generation::Claim(std::uint64_t hash) {
   if ((size + 1) * 2 > slots.size()) Grow();
-  const std::size_t key_size = KeySize(labels);
-  const std::size_t offset = keys.size();
-  keys.resize(offset + key_size);
-  char* p = keys.data() + offset;
-  for (const LabelPair& l : labels) {
-    PutString(p, l.name);
-    PutString(p, l.value);
-  }
   const std::size_t mask = slots.size() - 1;
   std::size_t i = hash & mask;
   while (slots[i].key_size != 0) i = (i + 1) & mask;
   Slot& s = slots[i];
   s.hash = hash;
-  s.key_offset = static_cast<std::uint32_t>(offset);
-  s.key_size = static_cast<std::uint32_t>(key_size);
+  s.key_offset = static_cast<std::uint32_t>(keys.size());
   ++size;
   return &s;
+}
+
+SeriesRefCache::Slot* SeriesRefCache::Generation::Add(std::span<const LabelPair> labels,
+                                                      std::uint64_t hash) {
+  Slot* s = Claim(hash);
+  const std::size_t key_size = KeySize(labels);
+  keys.resize(s->key_offset + key_size);
+  char* p = keys.data() + s->key_offset;
+  for (const LabelPair& l : labels) {
+    PutString(p, l.name);
+    PutString(p, l.value);
+  }
+  s->key_size = static_cast<std::uint32_t>(key_size);
+  return s;
+}
+
+SeriesRefCache::Slot* SeriesRefCache::Generation::Add(std::string_view key, std::uint64_t hash) {
+  Slot* s = Claim(hash);
+  if (keys.size() + key.size() > keys.capacity()) {
+    // Grown by hand to advise the new buffer before the copy touches it.
+    std::vector<char> bigger;
+    bigger.reserve(std::max(keys.capacity() * 2, keys.size() + key.size()));
+    AdviseHugePages(bigger.data(), bigger.capacity());
+    bigger.assign(keys.begin(), keys.end());
+    keys.swap(bigger);
+  }
+  keys.insert(keys.end(), key.begin(), key.end());
+  s->key_size = static_cast<std::uint32_t>(key.size()) | kEncodedKey;
+  return s;
 }
 
 void SeriesRefCache::Generation::Reset() {
   std::fill(slots.begin(), slots.end(), Slot{0, 0, 0, 0, 0});
   keys.clear();
   size = 0;
+}
+
+void SeriesRefCache::Prefetch(std::uint64_t hash) const noexcept {
+  if (current_.slots.empty()) return;
+  __builtin_prefetch(&current_.slots[hash & (current_.slots.size() - 1)]);
+}
+
+void SeriesRefCache::PrefetchKey(std::uint64_t hash) const noexcept {
+  if (current_.slots.empty()) return;
+  const Slot& s = current_.slots[hash & (current_.slots.size() - 1)];
+  if (s.hash == hash && s.key_size != 0) __builtin_prefetch(current_.keys.data() + s.key_offset);
 }
 
 bool SeriesRefCache::Full(std::size_t key_bytes) const noexcept {
@@ -135,9 +205,9 @@ void SeriesRefCache::StartGeneration() {
   ++stats_.generations;
 }
 
-std::uint64_t SeriesRefCache::Find(std::span<const LabelPair> labels, std::uint64_t hash,
-                                   std::int64_t now_ms) {
-  if (Slot* s = current_.Lookup(labels, hash); s != nullptr) {
+template <typename Key>
+std::uint64_t SeriesRefCache::FindKey(const Key& key, std::uint64_t hash, std::int64_t now_ms) {
+  if (Slot* s = current_.Lookup(key, hash); s != nullptr) {
     // An idle current entry misses; the caller's Insert then refreshes it.
     if (Idle(*s, now_ms)) {
       ++stats_.misses;
@@ -147,28 +217,50 @@ std::uint64_t SeriesRefCache::Find(std::span<const LabelPair> labels, std::uint6
     ++stats_.hits;
     return s->ref;
   }
-  if (Slot* s = previous_.Lookup(labels, hash); s != nullptr && !Idle(*s, now_ms)) {
+  if (Slot* s = previous_.Lookup(key, hash); s != nullptr && !Idle(*s, now_ms)) {
     const std::uint64_t ref = s->ref;
     ++stats_.hits;
-    Insert(labels, hash, ref, now_ms);  // forward into the current generation
+    InsertKey(key, hash, ref, now_ms);  // forward into the current generation
     return ref;
   }
   ++stats_.misses;
   return 0;
 }
 
-void SeriesRefCache::Insert(std::span<const LabelPair> labels, std::uint64_t hash,
-                            std::uint64_t ref, std::int64_t now_ms) {
-  if (labels.empty() || ref == 0) return;
-  Slot* s = current_.Lookup(labels, hash);
+template <typename Key>
+void SeriesRefCache::InsertKey(const Key& key, std::uint64_t hash, std::uint64_t ref,
+                               std::int64_t now_ms) {
+  if (KeyEmpty(key) || ref == 0) return;
+  Slot* s = current_.Lookup(key, hash);
   if (s == nullptr) {
-    const std::size_t key_bytes = KeySize(labels);
-    if (key_bytes > options_.max_key_bytes) return;  // would never fit
+    const std::size_t key_bytes = KeySize(key);
+    // Would never fit (key_size keeps its top bit for the key kind).
+    if (key_bytes > options_.max_key_bytes || key_bytes >= kEncodedKey) return;
     if (Full(key_bytes)) StartGeneration();
-    s = current_.Add(labels, hash);
+    s = current_.Add(key, hash);
   }
   s->ref = ref;
   s->last_used_ms = now_ms;
+}
+
+std::uint64_t SeriesRefCache::Find(std::span<const LabelPair> labels, std::uint64_t hash,
+                                   std::int64_t now_ms) {
+  return FindKey(labels, hash, now_ms);
+}
+
+void SeriesRefCache::Insert(std::span<const LabelPair> labels, std::uint64_t hash,
+                            std::uint64_t ref, std::int64_t now_ms) {
+  InsertKey(labels, hash, ref, now_ms);
+}
+
+std::uint64_t SeriesRefCache::FindEncoded(std::string_view key, std::uint64_t hash,
+                                          std::int64_t now_ms) {
+  return FindKey(key, hash, now_ms);
+}
+
+void SeriesRefCache::InsertEncoded(std::string_view key, std::uint64_t hash, std::uint64_t ref,
+                                   std::int64_t now_ms) {
+  InsertKey(key, hash, ref, now_ms);
 }
 
 std::size_t SeriesRefCache::memory_bytes() const noexcept {

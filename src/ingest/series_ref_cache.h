@@ -27,6 +27,12 @@
 // longer than Options::max_idle_ms misses (the caller resolves again: an
 // engine frees series that stay idle for long, and their refs go stale).
 //
+// Encoded keys: a decoder that sees the label set's own bytes (the label
+// fields of a remote-write TimeSeries) can key by them instead (HashKey,
+// FindEncoded, InsertEncoded), so a hit costs one hash and one compare over
+// contiguous bytes, and the caller may skip decoding checks for a key that was
+// resolved before. Keys of the two kinds never match each other.
+//
 // Thread safety: none; use one cache per producer (per connection or per
 // thread). There is no shared state and no lock on the lookup path.
 #ifndef NIMIFY_INGEST_SERIES_REF_CACHE_H_
@@ -35,6 +41,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "ingest/batch.h"
@@ -74,6 +81,21 @@ class SeriesRefCache {
   void Insert(std::span<const LabelPair> labels, std::uint64_t hash, std::uint64_t ref,
               std::int64_t now_ms);
 
+  // ---- Encoded keys (see above): the same, keyed by bytes --------------------
+  static std::uint64_t HashKey(std::string_view key) noexcept;
+  // `hash` must be HashKey(key).
+  std::uint64_t FindEncoded(std::string_view key, std::uint64_t hash, std::int64_t now_ms);
+  // Stores `ref` (not 0) for `key` (not empty).
+  void InsertEncoded(std::string_view key, std::uint64_t hash, std::uint64_t ref,
+                     std::int64_t now_ms);
+
+  // Memory hints for a batch of lookups: Prefetch(hash) brings in the slot a
+  // Find of that hash reads first; once it is in, PrefetchKey(hash) brings in
+  // the key text that slot points at. Issued a few lookups ahead, they overlap
+  // the cache misses of a large working set. No effect on the contents.
+  void Prefetch(std::uint64_t hash) const noexcept;
+  void PrefetchKey(std::uint64_t hash) const noexcept;
+
   // Label sets held (both generations; one set may be in both).
   std::size_t size() const noexcept { return current_.size + previous_.size; }
   const Stats& stats() const noexcept { return stats_; }
@@ -87,8 +109,9 @@ class SeriesRefCache {
     std::uint64_t ref;
     std::int64_t last_used_ms;
     std::uint32_t key_offset;  // into Generation::keys
-    std::uint32_t key_size;    // 0: empty slot
+    std::uint32_t key_size;    // 0: empty slot; kEncodedKey set: an encoded key
   };
+  static constexpr std::uint32_t kEncodedKey = 1u << 31;
 
   // One open-addressing table (linear probing, at most half full) with the
   // label text of its entries: per label, u32 name size, name, u32 value
@@ -99,8 +122,13 @@ class SeriesRefCache {
     std::size_t size = 0;
 
     Slot* Lookup(std::span<const LabelPair> labels, std::uint64_t hash) noexcept;
+    Slot* Lookup(std::string_view key, std::uint64_t hash) noexcept;
     // REQUIRES: not present, and room (see Full).
     Slot* Add(std::span<const LabelPair> labels, std::uint64_t hash);
+    Slot* Add(std::string_view key, std::uint64_t hash);
+    // A free slot for `hash`, growing the table first when needed; the caller
+    // fills it and appends its key text.
+    Slot* Claim(std::uint64_t hash);
     void Grow();
     void Reset();
   };
@@ -112,6 +140,10 @@ class SeriesRefCache {
   }
   bool Full(std::size_t key_bytes) const noexcept;
   void StartGeneration();
+  template <typename Key>
+  std::uint64_t FindKey(const Key& key, std::uint64_t hash, std::int64_t now_ms);
+  template <typename Key>
+  void InsertKey(const Key& key, std::uint64_t hash, std::uint64_t ref, std::int64_t now_ms);
 
   Options options_;
   Generation current_;

@@ -199,6 +199,27 @@ class Producer {
     return AppendSlow(ref, t_ms, value);
   }
 
+  // Append without the periodic publish: samples wait in the rings until the
+  // next Flush (or a ring that fills up), so a caller that flushes after each
+  // request wakes each shard once per request rather than every batch_size
+  // samples. Same outcomes as Append.
+  Status Stage(SeriesRef ref, std::int64_t t_ms, double value) {
+    const std::uint32_t shard = storage::ShardOf(ref);
+    if (!closed_ && t_ms > promise_ && ref != 0 && ref != kPunctuationRef &&
+        shard < rings_.size() && !stopping_->load(std::memory_order_relaxed)) {
+      SpscRing<RingItem>& ring = *rings_[shard];
+      const RingItem item{ref, t_ms, value};
+      // A ring full of this producer's own unpublished samples is published
+      // first: the policy (refuse or wait) is for a consumer that lags.
+      if (ring.TryStage(item, /*count_refusal=*/false) ||
+          (ring.staged() != 0 && (ring.Publish(), ring.TryStage(item, false)))) {
+        Accepted(ring, t_ms, /*publish=*/false);
+        return Status::Ok();
+      }
+    }
+    return AppendSlow(ref, t_ms, value);
+  }
+
   // Publishes every staged sample and advances this producer's watermark to
   // newest timestamp - allowed lateness: after a flush, samples at or below
   // that are late (see Append). (With lateness 0, a sample at the newest
@@ -220,11 +241,11 @@ class Producer {
   Producer(Pipeline* pipeline, std::uint32_t slot, ProducerOptions options, std::int64_t floor);
   void SendPunctuation(std::int64_t t, bool must_deliver);
   Status AppendSlow(SeriesRef ref, std::int64_t t_ms, double value);
-  void Accepted(SpscRing<RingItem>& ring, std::int64_t t_ms) noexcept {
+  void Accepted(SpscRing<RingItem>& ring, std::int64_t t_ms, bool publish = true) noexcept {
     // relaxed: statistics with a single writer.
     accepted_->store(accepted_->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     newest_t_ = std::max(newest_t_, t_ms);
-    if (ring.staged() >= batch_size_) ring.Publish();
+    if (publish && ring.staged() >= batch_size_) ring.Publish();
   }
 
   Pipeline* const pipeline_;
