@@ -1,5 +1,6 @@
 #include "alerting/group.h"
 
+#include <algorithm>
 #include <map>
 
 namespace nimify::alerting {
@@ -64,8 +65,9 @@ GroupEvalStats RuleGroup::Eval(std::int64_t ts_ms, const QueryFunc& query, Sampl
       }
     }
 
-    SeriesSet returned;
-    returned.reserve(series_in_previous_eval_[i].size());
+    SeriesList& returned = returned_scratch_;
+    returned.clear();
+    returned.reserve(vector->size());
     bool append_failed = false;
     for (const auto& sample : *vector) {
       Status st = appender->Append(sample.metric, sample.t, sample.v);
@@ -74,20 +76,17 @@ GroupEvalStats RuleGroup::Eval(std::int64_t ts_ms, const QueryFunc& query, Sampl
         append_failed = true;
         continue;
       }
-      returned.insert(sample.metric);
+      returned.push_back(sample.metric);
       ++stats.samples_written;
     }
-    for (const auto& series : series_in_previous_eval_[i]) {
-      if (returned.count(series)) continue;
-      // Errors are expected when another rule writes the series: ignore them.
-      if (appender->Append(series, out_ts, promql::StaleNaN()).ok()) ++stats.stale_markers;
-    }
+    MarkGone(series_in_previous_eval_[i], returned, out_ts, appender, &stats);
     Status committed = appender->Commit();
     if (!committed.ok()) {
       rule.SetHealth(RuleHealth::kBad, std::string(committed.message()));
       append_failed = true;
     } else {
-      series_in_previous_eval_[i] = std::move(returned);
+      // The old list's capacity becomes the next rule's scratch.
+      series_in_previous_eval_[i].swap(returned);
     }
     if (append_failed) ++stats.rules_failed;
     rule.RecordEvaluation(ts_ms, std::chrono::steady_clock::now() - start);
@@ -103,6 +102,29 @@ GroupEvalStats RuleGroup::Eval(std::int64_t ts_ms, const QueryFunc& query, Sampl
   last_evaluation_ms_ = ts_ms;
   last_duration_ = std::chrono::steady_clock::now() - group_start;
   return stats;
+}
+
+void RuleGroup::MarkGone(const SeriesList& previous, const SeriesList& current, std::int64_t out_ts,
+                         SampleAppender* appender, GroupEvalStats* stats) {
+  // The common case: the same series as last time, in the same order (alerts
+  // are written in label order), mostly the very same label sets (the rules
+  // keep their output label sets): no index needed.
+  if (previous.size() == current.size() &&
+      std::equal(previous.begin(), previous.end(), current.begin())) {
+    return;
+  }
+  returned_index_.Clear();
+  returned_index_.Reserve(current.size());
+  for (std::size_t k = 0; k < current.size(); ++k) {
+    returned_index_.Insert(current[k].Hash(), static_cast<std::uint32_t>(k));
+  }
+  for (const auto& series : previous) {
+    const std::uint32_t found =
+        returned_index_.Find(series.Hash(), [&](std::uint32_t k) { return current[k] == series; });
+    if (found != HashIndex::kNone) continue;
+    // Errors are expected when another rule writes the series: ignore them.
+    if (appender->Append(series, out_ts, promql::StaleNaN()).ok()) ++stats->stale_markers;
+  }
 }
 
 std::int64_t RuleGroup::EvalTimestamp(std::int64_t now_ms) const {

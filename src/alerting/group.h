@@ -14,11 +14,11 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "alerting/alert.h"
 #include "alerting/extensions.h"
+#include "alerting/hash_index.h"
 #include "alerting/rule.h"
 #include "alerting/rule_file.h"
 #include "nimify/status.h"
@@ -97,14 +97,14 @@ class RuleGroup {
   void CopyStateFrom(RuleGroup& old);
 
  private:
-  struct LabelsHash {
-    std::size_t operator()(const promql::Labels& l) const noexcept {
-      return static_cast<std::size_t>(l.Hash());
-    }
-  };
-  using SeriesSet = std::unordered_set<promql::Labels, LabelsHash>;
+  // The series one rule wrote at one evaluation, in write order (rules
+  // write no series twice: their results have unique label sets).
+  using SeriesList = std::vector<promql::Labels>;
 
   RuleGroup() = default;
+  // Appends a stale marker for every series of `previous` not in `current`.
+  void MarkGone(const SeriesList& previous, const SeriesList& current, std::int64_t out_ts,
+                SampleAppender* appender, GroupEvalStats* stats);
 
   std::string name_;
   std::string file_;
@@ -113,8 +113,13 @@ class RuleGroup {
   std::int64_t limit_ = 0;
   GroupOptions options_;
   std::vector<std::unique_ptr<Rule>> rules_;
-  std::vector<SeriesSet> series_in_previous_eval_;  // per rule
-  std::vector<promql::Labels> stale_series_;        // from rules removed by a reload
+  std::vector<SeriesList> series_in_previous_eval_;  // per rule
+  std::vector<promql::Labels> stale_series_;         // from rules removed by a reload
+  // Scratch reused across evaluations and rules, so that steady-state
+  // evaluations allocate nothing here: the series of the rule being
+  // evaluated (swapped with its previous list), and an index over them.
+  SeriesList returned_scratch_;
+  HashIndex returned_index_;
   std::optional<std::int64_t> last_evaluation_ms_;
   std::chrono::nanoseconds last_duration_{0};
 };

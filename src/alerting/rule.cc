@@ -34,6 +34,9 @@ LabelPairs MergeLabels(const LabelPairs& group_labels, const LabelPairs& rule_la
   return out;
 }
 
+const promql::Labels& LabelsOf(const Alert& a) { return a.labels; }
+const promql::Labels& LabelsOf(const promql::Labels& labels) { return labels; }
+
 // Go's time.Time.Unix() of a millisecond timestamp: floor division.
 std::int64_t UnixSeconds(std::int64_t ms) {
   std::int64_t s = ms / 1000;
@@ -149,6 +152,50 @@ AlertingRule::AlertingRule(std::shared_ptr<const RuleSpec> spec, const LabelPair
   for (const auto* list : {&label_templates_, &annotation_templates_}) {
     for (const auto& t : *list) has_templates_ = has_templates_ || t.compiled.has_value();
   }
+  for (const auto& t : label_templates_) {
+    if (t.compiled || !t.compile_error.empty()) label_templates_static_ = false;
+  }
+  if (label_templates_static_) {
+    for (const auto& t : label_templates_) static_alert_labels_.push_back({t.name, t.raw});
+    std::erase_if(static_alert_labels_,
+                  [](const promql::Label& l) { return l.name == kAlertNameLabel; });
+    static_alert_labels_.push_back({std::string(kAlertNameLabel), spec_->name});
+    std::sort(static_alert_labels_.begin(), static_alert_labels_.end(),
+              [](const promql::Label& a, const promql::Label& b) { return a.name < b.name; });
+  }
+}
+
+promql::Labels AlertingRule::AlertLabels(const promql::Labels& metric,
+                                         const tmpl::TemplateData& data) const {
+  std::vector<promql::Label> expanded;
+  const std::vector<promql::Label>* overrides = &static_alert_labels_;
+  if (!label_templates_static_) {
+    expanded.reserve(label_templates_.size() + 1);
+    for (const auto& t : label_templates_) {
+      if (t.name != kAlertNameLabel) expanded.push_back({t.name, Expand(t, data)});
+    }
+    expanded.push_back({std::string(kAlertNameLabel), spec_->name});
+    std::sort(expanded.begin(), expanded.end(),
+              [](const promql::Label& a, const promql::Label& b) { return a.name < b.name; });
+    overrides = &expanded;
+  }
+  // Both sorted by name: one merge, the rule's labels winning; an empty
+  // value deletes (as Labels::Set does).
+  std::vector<promql::Label> out;
+  out.reserve(metric.size() + overrides->size());
+  auto m = metric.begin();
+  auto o = overrides->begin();
+  while (m != metric.end() || o != overrides->end()) {
+    if (o == overrides->end() || (m != metric.end() && m->name < o->name)) {
+      if (m->name != promql::kMetricNameLabel) out.push_back(*m);
+      ++m;
+      continue;
+    }
+    if (m != metric.end() && m->name == o->name) ++m;
+    if (!o->value.empty()) out.push_back(*o);
+    ++o;
+  }
+  return promql::Labels::FromSorted(std::move(out));
 }
 
 template <typename Map, typename Fn>
@@ -248,16 +295,22 @@ promql::Labels OutputLabels(const promql::Labels& raw_labels, const Alert& alert
 
 }  // namespace
 
-promql::Sample AlertingRule::AlertsSample(const Alert& alert, std::int64_t t_ms) const {
-  return promql::Sample{OutputLabels(raw_labels_, alert, kAlertsMetric, spec_->name,
-                                     AlertStateName(alert.state)),
-                        t_ms, 1.0, false};
+promql::Sample AlertingRule::AlertsSample(HeldAlert& alert, std::int64_t t_ms) const {
+  promql::Labels& series = alert.alerts_series[static_cast<std::size_t>(alert.state)];
+  if (series.empty()) {
+    series =
+        OutputLabels(raw_labels_, alert, kAlertsMetric, spec_->name, AlertStateName(alert.state));
+  }
+  return promql::Sample{series, t_ms, 1.0, false};
 }
 
-promql::Sample AlertingRule::ForStateSample(const Alert& alert, std::int64_t t_ms) const {
-  return promql::Sample{
-      OutputLabels(raw_labels_, alert, kAlertsForStateMetric, spec_->name, nullptr), t_ms,
-      static_cast<double>(UnixSeconds(alert.active_at_ms)), false};
+promql::Sample AlertingRule::ForStateSample(HeldAlert& alert, std::int64_t t_ms) const {
+  if (alert.for_state_series.empty()) {
+    alert.for_state_series =
+        OutputLabels(raw_labels_, alert, kAlertsForStateMetric, spec_->name, nullptr);
+  }
+  return promql::Sample{alert.for_state_series, t_ms,
+                        static_cast<double>(UnixSeconds(alert.active_at_ms)), false};
 }
 
 Result<promql::Vector> AlertingRule::Eval(const EvalContext& ctx, std::int64_t ts_ms,
@@ -271,8 +324,10 @@ Result<promql::Vector> AlertingRule::Eval(const EvalContext& ctx, std::int64_t t
 Result<promql::Vector> AlertingRule::ApplyResult(const EvalContext& ctx,
                                                  const promql::Vector& result, std::int64_t ts_ms,
                                                  std::int64_t query_offset_ms, std::int64_t limit) {
-  // 1. One new pending alert per result sample, with expanded labels and annotations.
-  std::map<promql::Labels, Alert> alerts;
+  // 1. One new pending alert per result sample, with expanded labels and
+  // annotations, sorted by labels (a vector, not a map: no node per alert).
+  std::vector<Alert> alerts;
+  alerts.reserve(result.size());
   for (const auto& sample : result) {
     // Plain text expands to itself: the data is only built for templates.
     tmpl::TemplateData data;
@@ -290,27 +345,28 @@ Result<promql::Vector> AlertingRule::ApplyResult(const EvalContext& ctx,
       };
     }
 
-    promql::Labels lb = sample.metric;
-    lb.Del(promql::kMetricNameLabel);
-    for (const auto& t : label_templates_) lb.Set(t.name, Expand(t, data));
-    lb.Set(kAlertNameLabel, spec_->name);
-
-    LabelPairs annotations;
-    annotations.reserve(annotation_templates_.size());
+    Alert& alert = alerts.emplace_back();
+    alert.labels = AlertLabels(sample.metric, data);
+    alert.annotations.reserve(annotation_templates_.size());
     for (const auto& t : annotation_templates_) {
-      annotations.push_back(promql::Label{t.name, Expand(t, data)});
+      alert.annotations.push_back(promql::Label{t.name, Expand(t, data)});
     }
-
-    Alert alert;
-    alert.labels = lb;
-    alert.annotations = std::move(annotations);
     alert.state = AlertState::kPending;
     alert.value = sample.v;
     alert.active_at_ms = ts_ms;
-    if (!alerts.emplace(std::move(lb), std::move(alert)).second) {
+  }
+  std::sort(alerts.begin(), alerts.end(),
+            [](const Alert& a, const Alert& b) { return a.labels < b.labels; });
+  for (std::size_t k = 1; k < alerts.size(); ++k) {
+    if (alerts[k - 1].labels == alerts[k].labels) {
       return Status::InvalidArgument(std::string(kDuplicateAlertLabelSet));
     }
   }
+  auto in_alerts = [&alerts](const promql::Labels& labels) {
+    return std::binary_search(
+        alerts.begin(), alerts.end(), labels,
+        [](const auto& x, const auto& y) { return LabelsOf(x) < LabelsOf(y); });
+  };
 
   // 2. Hysteresis needs the recovery results of the firing alerts that the
   // expression no longer returns; query them before changing any state, so
@@ -321,7 +377,7 @@ Result<promql::Vector> AlertingRule::ApplyResult(const EvalContext& ctx,
     std::lock_guard lock(alerts_mu_);
     if (extensions != nullptr && !extensions->empty()) {
       for (const auto& [labels, a] : active_) {
-        if (a.state != AlertState::kFiring || alerts.count(labels)) continue;
+        if (a.state != AlertState::kFiring || in_alerts(labels)) continue;
         const AlertExtension* ext = extensions->Find(labels);
         if (ext == nullptr || !ext->has_hysteresis() || recovery.count(ext)) continue;
         auto r = ctx.query(*ext->parsed_recovery_expr, ts_ms - query_offset_ms);
@@ -333,18 +389,22 @@ Result<promql::Vector> AlertingRule::ApplyResult(const EvalContext& ctx,
 
   std::lock_guard lock(alerts_mu_);
   // 3. Merge: known pending/firing alerts keep their labels and ActiveAt;
-  // new ones (or ones that were resolved) start over as pending. Only the
-  // keys of `alerts` are used after this.
-  for (auto& [labels, a] : alerts) {
-    auto it = active_.find(labels);
-    if (it != active_.end()) {
-      it->second.value = a.value;
-      it->second.annotations = std::move(a.annotations);
+  // new ones (or ones that were resolved) start over as pending. Both are in
+  // label order: one merge walk instead of a lookup per alert. Only the
+  // labels of `alerts` are used after this.
+  auto hint = active_.begin();
+  for (Alert& a : alerts) {
+    while (hint != active_.end() && hint->first < a.labels) ++hint;
+    if (hint != active_.end() && hint->first == a.labels) {
+      hint->second.value = a.value;
+      hint->second.annotations = std::move(a.annotations);
       continue;
     }
     // A resolved alert coming back loses its flap verdict only through the tracker.
-    EraseResolved(labels);
-    active_.emplace(labels, std::move(a));
+    EraseResolved(a.labels);
+    promql::Labels key = a.labels;
+    const auto inserted = active_.emplace_hint(hint, std::move(key), std::move(a));
+    a.labels = inserted->first;  // moved from above; step 4 reads it
   }
 
   // 4. The state machine. Resolved alerts only expire (below); the pending
@@ -354,9 +414,9 @@ Result<promql::Vector> AlertingRule::ApplyResult(const EvalContext& ctx,
   std::int64_t num_active = 0;
   auto returned = alerts.begin();
   for (auto it = active_.begin(); it != active_.end();) {
-    Alert& a = it->second;
-    while (returned != alerts.end() && returned->first < it->first) ++returned;
-    const bool in_result = returned != alerts.end() && !(it->first < returned->first);
+    HeldAlert& a = it->second;
+    while (returned != alerts.end() && returned->labels < it->first) ++returned;
+    const bool in_result = returned != alerts.end() && !(it->first < returned->labels);
     if (!in_result) {
       bool keep_firing = false;
       if (a.state == AlertState::kFiring) {

@@ -163,11 +163,24 @@ class AlertingRule final : public Rule {
     std::string compile_error;                    // set when the template does not parse
   };
 
-  std::string Expand(const TemplatedValue& v, const tmpl::TemplateData& data) const;
-  promql::Sample AlertsSample(const Alert& alert, std::int64_t t_ms) const;
-  promql::Sample ForStateSample(const Alert& alert, std::int64_t t_ms) const;
+  // A held alert and the label sets of its ALERTS (by state) and
+  // ALERTS_FOR_STATE series, built when first written and kept while the
+  // alert is held: writing them at each evaluation copies a reference (the
+  // hash is cached, and the OutputStore finds its series by pointer).
+  struct HeldAlert : Alert {
+    HeldAlert(Alert a) : Alert(std::move(a)) {}  // NOLINT(google-explicit-constructor)
+    promql::Labels alerts_series[3];             // by AlertState
+    promql::Labels for_state_series;
+  };
 
-  using AlertMap = std::map<promql::Labels, Alert>;
+  std::string Expand(const TemplatedValue& v, const tmpl::TemplateData& data) const;
+  promql::Sample AlertsSample(HeldAlert& alert, std::int64_t t_ms) const;
+  promql::Sample ForStateSample(HeldAlert& alert, std::int64_t t_ms) const;
+  // The alert's labels for a result sample: the sample's without __name__,
+  // then the (expanded) rule labels, then alertname.
+  promql::Labels AlertLabels(const promql::Labels& metric, const tmpl::TemplateData& data) const;
+
+  using AlertMap = std::map<promql::Labels, HeldAlert>;
   // A resolved_ alert at a time, ordered by time (then address).
   struct TimedAlert {
     std::int64_t t;
@@ -203,6 +216,10 @@ class AlertingRule final : public Rule {
   std::vector<TemplatedValue> annotation_templates_;
   bool has_templates_ = false;  // some label or annotation needs expanding
   promql::Labels raw_labels_;   // the un-expanded rule labels (ALERTS starts from these)
+  // The rule labels (when none is a template) and alertname, sorted by name:
+  // what AlertLabels merges into each result's labels.
+  std::vector<promql::Label> static_alert_labels_;
+  bool label_templates_static_ = true;
 
   mutable std::mutex alerts_mu_;
   // The held alerts, split by state so that an evaluation only walks the

@@ -52,9 +52,8 @@ class CappedQuerier final : public promql::Querier {
 }  // namespace
 
 Status OutputStore::Append(const promql::Labels& labels, std::int64_t t_ms, double value) {
-  auto it = by_labels_.find(labels);
-  if (it != by_labels_.end()) {
-    Series& s = series_[it->second];
+  if (const std::uint32_t found = Find(labels); found != alerting::HashIndex::kNone) {
+    Series& s = series_[found];
     if (!s.points.empty()) {
       const promql::Point& last = s.points.back();
       if (t_ms < last.t) return Status::InvalidArgument("out of order sample");
@@ -86,7 +85,7 @@ Status OutputStore::Append(const promql::Labels& labels, std::int64_t t_ms, doub
   s.live = true;
   s.latest_only = std::find(latest_only_names_.begin(), latest_only_names_.end(),
                             labels.MetricName()) != latest_only_names_.end();
-  by_labels_.emplace(labels, index);
+  by_labels_.Insert(labels.Hash(), index);
   by_name_[std::string(labels.MetricName())].push_back(index);
   ++live_series_;
   return Status::Ok();
@@ -127,7 +126,7 @@ void OutputStore::Trim(std::int64_t now_ms) {
                                  [](const promql::Point& p, std::int64_t t) { return p.t < t; });
     s.points.erase(s.points.begin(), keep);
     if (!s.points.empty()) continue;
-    by_labels_.erase(s.labels);
+    by_labels_.Erase(s.labels.Hash(), [i](std::uint32_t id) { return id == i; });
     s.live = false;
     s.labels = promql::Labels();
     s.points.shrink_to_fit();

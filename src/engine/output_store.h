@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "alerting/group.h"
+#include "alerting/hash_index.h"
 #include "nimify/status.h"
 #include "promql/labels.h"
 #include "promql/storage.h"
@@ -61,12 +62,11 @@ class OutputStore final : public alerting::SampleAppender, public promql::Querya
     bool live = false;
     bool latest_only = false;  // see SetKeepLatestOnly
   };
-  struct LabelsHash {
-    std::size_t operator()(const promql::Labels& l) const noexcept {
-      return static_cast<std::size_t>(l.Hash());
-    }
-  };
 
+  std::uint32_t Find(const promql::Labels& labels) const {
+    return by_labels_.Find(labels.Hash(),
+                           [&](std::uint32_t id) { return series_[id].labels == labels; });
+  }
   bool Matches(const Series& s, std::span<const promql::LabelMatcher> matchers) const;
   void AddToSelection(const Series& s, std::int64_t mint, std::int64_t maxt,
                       std::vector<promql::SeriesView>* out) const;
@@ -74,7 +74,8 @@ class OutputStore final : public alerting::SampleAppender, public promql::Querya
   const std::int64_t retention_ms_;
   std::vector<Series> series_;
   std::vector<std::uint32_t> free_;
-  std::unordered_map<promql::Labels, std::uint32_t, LabelsHash> by_labels_;
+  // series_ indexes by their labels' cached hash (flat: no node per series).
+  alerting::HashIndex by_labels_;
   std::unordered_map<std::string, std::vector<std::uint32_t>> by_name_;
   std::vector<std::string> latest_only_names_;
   std::size_t live_series_ = 0;

@@ -182,6 +182,14 @@ class Decoder {
  public:
   explicit Decoder(const std::uint8_t* data)
       : reader_(data, 0), t_(std::bit_cast<std::int64_t>(reader_.Read(64))) {}
+  // Resumes where `c` was saved (its sample is the previous one, not the first).
+  Decoder(const std::uint8_t* data, const DecodeCursor& c)
+      : reader_(data, c.position), t_(c.t), delta_(c.delta), v_(c.v), lead_(c.lead),
+        trail_(c.trail) {}
+  DecodeCursor Save(std::int64_t first_t) const noexcept {
+    return DecodeCursor{first_t, t_, delta_, v_, static_cast<std::uint32_t>(reader_.position()),
+                        lead_, trail_};
+  }
 
   promql::Point Next(bool first) noexcept {
     if (first) {
@@ -440,6 +448,43 @@ void SeriesWindow::DecodeFrom(std::int64_t mint, std::vector<promql::Point>* out
   }
   if (p.t < mint) return;
   if (count_ > skipped) out->reserve(out->size() + count_ - skipped);  // exact unless kManySamples
+  out->push_back(p);
+  while (decoder.position() < bit_size_) out->push_back(decoder.Next(false));
+}
+
+void SeriesWindow::DecodeFrom(std::int64_t mint, std::vector<promql::Point>* out,
+                              const DecodeCursor& resume, DecodeCursor* save) const {
+  if (empty()) return;
+  const std::int64_t first = first_t();
+  const bool resumable = resume.position != 0 && resume.first_t == first &&
+                         resume.position <= bit_size_ && resume.t < mint;
+  Decoder decoder = resumable ? Decoder(bytes_.get(), resume) : Decoder(bytes_.get());
+  promql::Point p{};
+  bool have_p = false;
+  if (!resumable) {
+    p = decoder.Next(true);
+    have_p = true;
+  }
+  DecodeCursor before;  // the decoder just before `p`
+  bool have_before = false;
+  while (!have_p || p.t < mint) {
+    if (decoder.position() >= bit_size_) {
+      have_p = false;  // every sample is older than mint
+      break;
+    }
+    before = decoder.Save(first);
+    have_before = true;
+    p = decoder.Next(false);
+    have_p = true;
+  }
+  if (save != nullptr) {
+    if (!have_p) {
+      *save = decoder.Save(first);  // later samples will be the first ones wanted
+    } else if (have_before) {
+      *save = before;
+    }
+  }
+  if (!have_p) return;
   out->push_back(p);
   while (decoder.position() < bit_size_) out->push_back(decoder.Next(false));
 }

@@ -21,6 +21,19 @@ namespace nimify::storage {
 
 inline constexpr std::int64_t kNoTime = std::numeric_limits<std::int64_t>::min();
 
+// Where a later DecodeFrom may start instead of at the oldest sample: the
+// decoder's state just before one sample. A compaction changes the oldest
+// sample's time, which invalidates the cursor (checked by DecodeFrom).
+struct DecodeCursor {
+  std::int64_t first_t = kNoTime;  // the window's oldest sample when saved
+  std::int64_t t = 0;              // the sample before `position`
+  std::int64_t delta = 0;
+  std::uint64_t v = 0;
+  std::uint32_t position = 0;  // bit position of the next sample; 0: no cursor
+  std::uint8_t lead = 0;
+  std::uint8_t trail = 0;
+};
+
 enum class AppendStatus : std::uint8_t {
   kOk,
   kDuplicate,   // same timestamp and identical value bits as the newest sample: a no-op
@@ -49,6 +62,12 @@ class SeriesWindow {
   // The same, but only the samples with t >= mint (the older ones are decoded
   // and skipped: the encoding is sequential).
   void DecodeFrom(std::int64_t mint, std::vector<promql::Point>* out) const;
+  // The same, starting at `resume` when it is still valid and older than
+  // mint (so a read that advances by a step decodes only the new samples),
+  // and saving in `save` (optional; may equal `resume`) where a read from
+  // this mint could resume.
+  void DecodeFrom(std::int64_t mint, std::vector<promql::Point>* out, const DecodeCursor& resume,
+                  DecodeCursor* save) const;
 
   // Stored samples (walks the bit string beyond 65534 samples).
   std::size_t size() const noexcept;

@@ -87,11 +87,18 @@ bool SeriesLimit::TryAdd() noexcept {
   return true;
 }
 
-ShardReadCache::Entry* ShardReadCache::Add(std::uint32_t slot) {
-  if (slot >= entries_.size()) entries_.resize(std::size_t{slot} + 1);
-  if (entries_[slot] != nullptr) replaced_.push_back(std::move(entries_[slot]));
-  entries_[slot] = std::make_unique<Entry>();
-  return entries_[slot].get();
+const promql::Point* ShardReadCache::Keep(std::span<const promql::Point> points) {
+  if (points.empty()) return nullptr;
+  if (block_size_ - block_used_ < points.size()) {
+    // A window longer than a block gets a block of its own.
+    block_size_ = std::max(kBlockPoints, points.size());
+    blocks_.push_back(std::make_unique_for_overwrite<promql::Point[]>(block_size_));
+    block_used_ = 0;
+  }
+  promql::Point* dst = blocks_.back().get() + block_used_;
+  std::copy(points.begin(), points.end(), dst);
+  block_used_ += points.size();
+  return dst;
 }
 
 Shard::Shard(std::uint32_t index, ShardOptions options, SeriesLimit* limit)
@@ -186,6 +193,7 @@ bool Shard::PickUp(std::uint32_t slot, std::uint32_t generation) {
   d = SlotData();
   d.generation = generation;
   label_index_.Add(slot, labels);
+  ++series_epoch_;
   return true;
 }
 
@@ -284,6 +292,16 @@ std::size_t Shard::CollectGarbage() {
     });
   }
   for (std::uint32_t slot : stale) slots_[slot] = SlotData();
+  if (!stale.empty()) {
+    ++series_epoch_;
+    std::lock_guard read_lock(read_mu_);
+    for (std::uint32_t slot : stale) {
+      const std::size_t page = slot / kReadPageSlots;
+      if (page < read_pages_.size() && read_pages_[page] != nullptr) {
+        read_pages_[page][slot % kReadPageSlots] = SlotReadState();
+      }
+    }
+  }
 
   // Stale series go idle: producers may still hold their refs, so the
   // catalog entries stay for idle_series_rounds more collections.
@@ -361,12 +379,17 @@ Result<std::unique_ptr<promql::Querier>> Shard::NewQuerier(std::int64_t /*mint*/
   return std::unique_ptr<promql::Querier>(new ShardQuerier(this));
 }
 
-Status Shard::Select(std::span<const promql::LabelMatcher> matchers, std::int64_t mint,
-                     std::int64_t maxt, ShardReadCache* cache,
-                     std::vector<promql::SeriesView>* out) const {
-  if (mint > maxt) return Status::Ok();
-  std::shared_lock lock(catalog_mu_);
+Shard::SlotReadState& Shard::ReadStateLocked(std::uint32_t slot) const {
+  const std::size_t page = slot / kReadPageSlots;
+  if (page >= read_pages_.size()) read_pages_.resize(page + 1);
+  if (read_pages_[page] == nullptr) {
+    read_pages_[page] = std::make_unique<SlotReadState[]>(kReadPageSlots);
+  }
+  return read_pages_[page][slot % kReadPageSlots];
+}
 
+void Shard::MatchLocked(std::span<const promql::LabelMatcher> matchers,
+                        std::vector<std::uint32_t>* slots) const {
   std::vector<PreparedMatcher> prepared;
   prepared.reserve(matchers.size());
   for (const promql::LabelMatcher& m : matchers) {
@@ -375,10 +398,10 @@ Status Shard::Select(std::span<const promql::LabelMatcher> matchers, std::int64_
         m.type() == promql::MatchType::kEqual || m.type() == promql::MatchType::kNotEqual;
     if (by_value && !m.value().empty()) p.value_id = symbols_.Find(m.value());
     // A matcher that rejects "" needs the label: if no series has it, nothing matches.
-    if (!p.matches_empty && p.name_id == SymbolTable::kNone) return Status::Ok();
+    if (!p.matches_empty && p.name_id == SymbolTable::kNone) return;
     if (m.type() == promql::MatchType::kEqual && !m.value().empty() &&
         p.value_id == SymbolTable::kNone) {
-      return Status::Ok();
+      return;
     }
     prepared.push_back(std::move(p));
   }
@@ -405,10 +428,10 @@ Status Shard::Select(std::span<const promql::LabelMatcher> matchers, std::int64_
       if (p.matches_empty) continue;
       source = i;
       label_index_.ForEachValue(
-          p.name_id, [&](std::uint32_t value, std::span<const std::uint32_t> slots) {
+          p.name_id, [&](std::uint32_t value, std::span<const std::uint32_t> list) {
             const bool ok = p.matcher->Matches(symbols_.Get(value));
             p.memo.emplace(value, ok);
-            if (ok) union_candidates.insert(union_candidates.end(), slots.begin(), slots.end());
+            if (ok) union_candidates.insert(union_candidates.end(), list.begin(), list.end());
           });
       candidates = union_candidates;
       have_candidates = true;
@@ -467,42 +490,96 @@ Status Shard::Select(std::span<const promql::LabelMatcher> matchers, std::int64_
     }
     return true;
   };
-
   for (std::uint32_t slot : candidates) {
-    const CatalogEntry& e = catalog_[slot];
-    if (!matches_all(e)) continue;
-    ShardReadCache::Entry* entry = cache->Find(slot);
-    if (entry != nullptr && mint < entry->decoded_from) {
-      // An earlier read decoded less history: decode again, into a new entry.
-      const promql::Labels labels = entry->labels;  // shared, not copied
-      entry = cache->Add(slot);
-      entry->labels = labels;
-      entry->decoded_from = mint;
-      slots_[slot].DecodeFrom(mint, &entry->points);
-    } else if (entry == nullptr) {
-      entry = cache->Add(slot);
-      // Most reads at an instant want the last few minutes of a window that
-      // holds the longest range + offset of all rules: decode only those.
-      entry->decoded_from = mint;
-      slots_[slot].DecodeFrom(mint, &entry->points);
-      std::vector<promql::Label> labels;
-      labels.reserve(e.labels.size());
-      e.labels.ForEach([&](LabelPair l) {
-        labels.push_back({std::string(symbols_.Get(l.name)), std::string(symbols_.Get(l.value))});
-      });
-      // Stored sets passed ValidateLabels: sorted, unique, no empty value.
-      entry->labels = promql::Labels::FromSorted(std::move(labels));
+    if (matches_all(catalog_[slot])) slots->push_back(slot);
+  }
+}
+
+Status Shard::Select(std::span<const promql::LabelMatcher> matchers, std::int64_t mint,
+                     std::int64_t maxt, ShardReadCache* cache,
+                     std::vector<promql::SeriesView>* out) const {
+  if (mint > maxt) return Status::Ok();
+  std::shared_lock lock(catalog_mu_);
+  std::lock_guard read_lock(read_mu_);
+
+  // The matching series, remembered per selector until the indexed series
+  // change: rules read the same selectors at every cut.
+  std::string key;
+  for (const promql::LabelMatcher& m : matchers) {
+    key.push_back(static_cast<char>('0' + static_cast<int>(m.type())));
+    key += m.name();
+    key.push_back('\0');
+    key += m.value();
+    key.push_back('\0');
+  }
+  if (select_memos_.size() >= kMaxSelectMemos && !select_memos_.contains(key)) {
+    select_memos_.clear();
+  }
+  SelectMemo& memo = select_memos_[key];
+  if (memo.epoch != series_epoch_) {
+    memo.slots.clear();
+    MatchLocked(matchers, &memo.slots);
+    memo.epoch = series_epoch_;
+  }
+
+  const std::vector<std::uint32_t>& slots = memo.slots;
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    // Entries and samples of series decoded earlier this cut are cold by now.
+    if (i + 16 < slots.size()) __builtin_prefetch(cache->Peek(slots[i + 16]));
+    if (i + 8 < slots.size()) {
+      const ShardReadCache::Entry* ahead = cache->Peek(slots[i + 8]);
+      if (ahead != nullptr && ahead->points != nullptr) __builtin_prefetch(ahead->points);
     }
-    const auto& points = entry->points;
-    const auto first =
-        std::lower_bound(points.begin(), points.end(), mint,
-                         [](const promql::Point& p, std::int64_t t) { return p.t < t; });
-    const auto last = std::upper_bound(
-        first, points.end(), maxt, [](std::int64_t t, const promql::Point& p) { return t < p.t; });
+    const std::uint32_t slot = slots[i];
+    ShardReadCache::Entry& entry = cache->At(slot);
+    if (!entry.decoded() || mint < entry.decoded_from) {
+      SlotReadState& state = ReadStateLocked(slot);
+      const std::uint32_t generation = slots_[slot].generation;
+      if (state.generation != generation) {
+        state = SlotReadState();
+        state.generation = generation;
+      }
+      if (state.labels.empty()) {
+        const CatalogEntry& e = catalog_[slot];
+        std::vector<promql::Label> labels;
+        labels.reserve(e.labels.size());
+        e.labels.ForEach([&](LabelPair l) {
+          labels.push_back({std::string(symbols_.Get(l.name)), std::string(symbols_.Get(l.value))});
+        });
+        // Stored sets passed ValidateLabels: sorted, unique, no empty value.
+        state.labels = promql::Labels::FromSorted(std::move(labels));
+      }
+      // Most reads at an instant want the last few minutes of a window that
+      // holds the longest range + offset of all rules: decode only those,
+      // resuming where the previous cut's first read started. A later read
+      // of older samples decodes again into new room (earlier views stay valid).
+      std::vector<promql::Point>& points = cache->scratch();
+      points.clear();
+      slots_[slot].DecodeFrom(mint, &points, state.cursor,
+                              entry.decoded() ? nullptr : &state.cursor);
+      entry.points = cache->Keep(points);
+      entry.size = static_cast<std::uint32_t>(points.size());
+      entry.decoded_from = mint;
+    }
+    const promql::Point* begin = entry.points;
+    const promql::Point* end = begin + entry.size;
+    // Decoded from mint: every sample is in range (the common case).
+    const promql::Point* first =
+        entry.decoded_from == mint
+            ? begin
+            : std::lower_bound(begin, end, mint,
+                               [](const promql::Point& p, std::int64_t t) { return p.t < t; });
+    const promql::Point* last =
+        first == end || end[-1].t <= maxt
+            ? end
+            : std::upper_bound(first, end, maxt,
+                               [](std::int64_t t, const promql::Point& p) { return t < p.t; });
     if (first == last) continue;
+    // The labels were built when the slot was first decoded this cut.
+    const promql::Labels* labels =
+        &read_pages_[slot / kReadPageSlots][slot % kReadPageSlots].labels;
     out->push_back(promql::SeriesView{
-        &entry->labels,
-        std::span<const promql::Point>(&*first, static_cast<std::size_t>(last - first))});
+        labels, std::span<const promql::Point>(first, static_cast<std::size_t>(last - first))});
   }
   return Status::Ok();
 }

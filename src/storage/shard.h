@@ -12,10 +12,14 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <span>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "nimify/status.h"
@@ -108,30 +112,46 @@ struct ShardStats {
   std::uint64_t memory_bytes = 0;    // estimate of heap bytes, as of the last GC or stats call
 };
 
-// Decoded samples and materialised labels of the series a read touched, kept
-// so that many queries at one evaluation instant decode each series once.
-// Valid only while the shard is not modified.
+// Decoded samples of the series a read touched, kept so that many queries at
+// one evaluation instant decode each series once. The samples live in large
+// blocks filled in read order, so a later query walking the same series
+// walks memory forwards. Valid only while the shard is not modified.
+// Thread safety: none; one reader.
 class ShardReadCache {
  public:
   struct Entry {
-    promql::Labels labels;
-    std::vector<promql::Point> points;  // the samples with t >= decoded_from
-    std::int64_t decoded_from = 0;
+    const promql::Point* points = nullptr;  // the samples with t >= decoded_from
+    std::uint32_t size = 0;
+    std::int64_t decoded_from = std::numeric_limits<std::int64_t>::max();  // max: not decoded
+    bool decoded() const noexcept {
+      return decoded_from != std::numeric_limits<std::int64_t>::max();
+    }
   };
-  Entry* Find(std::uint32_t slot) noexcept {
-    return slot < entries_.size() ? entries_[slot].get() : nullptr;
+  ShardReadCache() = default;
+  ShardReadCache(ShardReadCache&&) noexcept = default;
+  ShardReadCache& operator=(ShardReadCache&&) noexcept = default;
+
+  // The slot's entry (not decoded when new). Invalidated by the next At.
+  Entry& At(std::uint32_t slot) {
+    if (slot >= entries_.size()) entries_.resize(std::size_t{slot} + 1);
+    return entries_[slot];
   }
-  // A new entry for the slot. One it replaces is kept until Clear: views of
-  // earlier reads still point into it.
-  Entry* Add(std::uint32_t slot);
-  void Clear() {
-    entries_.clear();
-    replaced_.clear();
+  // The slot's entry if it has one, without adding it; for prefetching.
+  const Entry* Peek(std::uint32_t slot) const noexcept {
+    return slot < entries_.size() ? &entries_[slot] : nullptr;
   }
+  // Copies `points` into the cache's blocks; the copy lives as long as the cache.
+  const promql::Point* Keep(std::span<const promql::Point> points);
+  // Reused decoding buffer.
+  std::vector<promql::Point>& scratch() noexcept { return scratch_; }
 
  private:
-  std::vector<std::unique_ptr<Entry>> entries_;
-  std::vector<std::unique_ptr<Entry>> replaced_;
+  static constexpr std::size_t kBlockPoints = 32 * 1024;  // 512 KB
+  std::vector<Entry> entries_;
+  std::vector<std::unique_ptr<promql::Point[]>> blocks_;
+  std::size_t block_used_ = 0;
+  std::size_t block_size_ = 0;
+  std::vector<promql::Point> scratch_;
 };
 
 // Thread safety
@@ -146,6 +166,9 @@ class ShardReadCache {
 //   The owner learns of a new series from its first sample; the producer got
 //   the ref from Resolve (which released the lock) before sending it, so the
 //   catalog entry is visible when the owner takes the lock shared to read it.
+//   Reads keep state across reads (each series' label set, where its window's
+//   decoding may resume, the series each selector matched), guarded by
+//   `read_mu_`, so that a series' labels are built once, not at every cut.
 //   Only the owner frees catalog entries (in CollectGarbage, exclusively
 //   locked), so the owner may keep using a live entry's label ids unlocked;
 //   their texts (SymbolTable::Get) move when Resolve adds symbols, so those
@@ -257,6 +280,25 @@ class Shard final : public promql::Queryable {
   void FreeCatalogEntryLocked(std::uint32_t slot);
   std::size_t MemoryBytesLocked() const;
   std::uint32_t CatalogHashLocked(std::uint32_t slot) const;
+
+  // What reads keep about a slot between cuts (see Thread safety).
+  struct SlotReadState {
+    promql::Labels labels;        // built on the first read of the series
+    std::uint32_t generation = 0;  // the series `labels` and `cursor` belong to; 0: none
+    DecodeCursor cursor;          // where the first read of the next cut may resume
+  };
+  // Pages of slots: addresses stay put, so SeriesViews can point at the labels.
+  static constexpr std::uint32_t kReadPageSlots = 4096;
+  SlotReadState& ReadStateLocked(std::uint32_t slot) const;
+  // The slots that a selector's matchers accept, as of `epoch`.
+  struct SelectMemo {
+    std::uint64_t epoch = 0;
+    std::vector<std::uint32_t> slots;
+  };
+  static constexpr std::size_t kMaxSelectMemos = 1024;
+  // The slots matching all `matchers` (catalog_mu_ held at least shared).
+  void MatchLocked(std::span<const promql::LabelMatcher> matchers,
+                   std::vector<std::uint32_t>* slots) const;
   void Count(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexcept {
     // relaxed: statistics with a single writer.
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -279,6 +321,14 @@ class Shard final : public promql::Queryable {
   std::vector<SlotData> slots_;
   LabelIndex label_index_;
   std::int64_t horizon_ = kNoTime;
+  // Bumped whenever the set of indexed series changes: selector memos of an
+  // older epoch are stale.
+  std::uint64_t series_epoch_ = 1;
+
+  // Read state, guarded by read_mu_.
+  mutable std::mutex read_mu_;
+  mutable std::vector<std::unique_ptr<SlotReadState[]>> read_pages_;
+  mutable std::unordered_map<std::string, SelectMemo> select_memos_;
 
   // Statistics (relaxed atomics, see Count).
   std::atomic<std::uint64_t> samples_appended_{0};

@@ -7,9 +7,9 @@
 #include <sstream>
 #include <string>
 
-#include "alerting/promtool_test_runner.h"
+#include "ruletest/promtool_test_runner.h"
 
-namespace nimify::alerting {
+namespace nimify::ruletest {
 namespace {
 
 using ::testing::ElementsAre;
@@ -301,4 +301,4 @@ TEST_F(RunnerTest, PrintsPromtoolOutputAndExitCodes) {
 }
 
 }  // namespace
-}  // namespace nimify::alerting
+}  // namespace nimify::ruletest

@@ -418,5 +418,81 @@ TEST(ShardTest, AReadWithAnEarlierStartKeepsTheViewsOfEarlierReads) {
   EXPECT_EQ(late[0].labels->ToString(), "x");
 }
 
+// Reads at successive evaluations (a new FanoutQueryable each time) reuse
+// what the shard remembers (each series' labels, the series a selector
+// matched) and must still see series that arrived or went away in between.
+TEST(ShardTest, SuccessiveCutsSeeSeriesComeAndGo) {
+  Shard shard(0, ShardOptions{.idle_series_rounds = 0}, nullptr);
+  Shard* shards[] = {&shard};
+  const auto m = M(MatchType::kRegexMatch, "job", "a.*");
+  auto a1 = shard.Resolve(Labels{{"__name__", "x"}, {"job", "api"}, {"pod", "1"}});
+  auto b1 = shard.Resolve(Labels{{"__name__", "x"}, {"job", "batch"}, {"pod", "1"}});
+  ASSERT_TRUE(a1.ok() && b1.ok());
+  for (std::int64_t t = 0; t <= 100'000; t += 10'000) {
+    ASSERT_EQ(shard.Append(*a1, t, static_cast<double>(t)), SampleResult::kOk);
+    ASSERT_EQ(shard.Append(*b1, t, 1), SampleResult::kOk);
+  }
+  const Labels* first_labels = nullptr;
+  {
+    FanoutQueryable view(shards, 100'000);
+    std::vector<SeriesView> got;
+    ASSERT_TRUE(view.Select({&m, 1}, 70'000, 100'000, &got).ok());
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].labels->ToString(), "x{job=\"api\", pod=\"1\"}");
+    EXPECT_EQ(got[0].points.size(), 4u);
+    first_labels = got[0].labels;
+  }
+  // The next cut: one more sample, and a new series the selector matches.
+  auto a2 = shard.Resolve(Labels{{"__name__", "x"}, {"job", "auth"}, {"pod", "2"}});
+  ASSERT_TRUE(a2.ok());
+  ASSERT_EQ(shard.Append(*a1, 110'000, 110'000), SampleResult::kOk);
+  ASSERT_EQ(shard.Append(*a2, 110'000, 5), SampleResult::kOk);
+  {
+    FanoutQueryable view(shards, 110'000);
+    std::vector<SeriesView> got;
+    ASSERT_TRUE(view.Select({&m, 1}, 80'000, 110'000, &got).ok());
+    const Canonical canon = Canon(got);
+    ASSERT_EQ(canon.size(), 2u);
+    EXPECT_EQ(canon[0].first, "x{job=\"api\", pod=\"1\"}");
+    EXPECT_EQ(canon[0].second, (Points{{80'000, Bits(80'000)},
+                                       {90'000, Bits(90'000)},
+                                       {100'000, Bits(100'000)},
+                                       {110'000, Bits(110'000)}}));
+    EXPECT_EQ(canon[1].first, "x{job=\"auth\", pod=\"2\"}");
+    // The label set of a series is built once, not at every cut.
+    const auto api = std::find_if(
+        got.begin(), got.end(), [](const SeriesView& v) { return v.labels->Get("job") == "api"; });
+    ASSERT_NE(api, got.end());
+    EXPECT_EQ(api->labels, first_labels);
+    // An earlier start in the same cut decodes the older samples too.
+    std::vector<SeriesView> older;
+    ASSERT_TRUE(view.Select({&m, 1}, 0, 110'000, &older).ok());
+    ASSERT_EQ(older.size(), 2u);
+    for (const SeriesView& v : older) {
+      EXPECT_EQ(v.points.size(), v.labels->Get("job") == "api" ? 12u : 1u);
+    }
+  }
+  // "api" stops; once it is collected, its slot goes to a new series whose
+  // labels must not be the old ones.
+  shard.SetHorizon(115'000);
+  ASSERT_EQ(shard.Append(*a2, 120'000, 6), SampleResult::kOk);
+  ASSERT_EQ(shard.Append(*b1, 120'000, 2), SampleResult::kOk);
+  EXPECT_EQ(shard.CollectGarbage(), 1u);
+  auto a3 = shard.Resolve(Labels{{"__name__", "x"}, {"job", "admin"}, {"pod", "3"}});
+  ASSERT_TRUE(a3.ok());
+  ASSERT_EQ(shard.Append(*a3, 120'000, 9), SampleResult::kOk);
+  {
+    FanoutQueryable view(shards, 120'000);
+    std::vector<SeriesView> got;
+    ASSERT_TRUE(view.Select({&m, 1}, 115'000, 120'000, &got).ok());
+    const Canonical canon = Canon(got);
+    ASSERT_EQ(canon.size(), 2u);
+    EXPECT_EQ(canon[0].first, "x{job=\"admin\", pod=\"3\"}");
+    EXPECT_EQ(canon[0].second, (Points{{120'000, Bits(9)}}));
+    EXPECT_EQ(canon[1].first, "x{job=\"auth\", pod=\"2\"}");
+    EXPECT_EQ(canon[1].second, (Points{{120'000, Bits(6)}}));
+  }
+}
+
 }  // namespace
 }  // namespace nimify::storage

@@ -208,7 +208,9 @@ Status Ev::EvalAggregate(const AggregateExpr& a, EMatrix* out) {
   ScratchVec<std::uint32_t> series_group(input.size());
   EMatrix result;
   std::uint32_t num_groups = 0;
+  const auto labels_at = [&](std::size_t j) { return input[j].metric.base; };
   for (std::size_t si = 0; si < input.size(); ++si) {
+    PrefetchLabelsAhead(si, input.size(), labels_at);
     const std::uint64_t key = GroupingKey(input[si].metric, a.without, grouping);
     auto [idx, inserted] = group_index.TryEmplace(key, num_groups);
     if (inserted) {

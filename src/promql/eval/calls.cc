@@ -345,8 +345,10 @@ Status Ev::EvalRangeCall(const Call& c, FnKind kind, std::size_t matrix_arg, EMa
   bool from_storage_with_same_meta = marg.kind() != ExprKind::kSubquery;
   if (from_storage_with_same_meta && !sources.empty()) {
     const MetaValues first = ReadMeta(*sources[0].metric.base);
-    for (const RangeSource& src : sources) {
-      if (!(ReadMeta(*src.metric.base) == first)) {
+    const auto labels_at = [&](std::size_t j) { return sources[j].metric.base; };
+    for (std::size_t si = 0; si < sources.size(); ++si) {
+      PrefetchLabelsAhead(si, sources.size(), labels_at);
+      if (!(ReadMeta(*sources[si].metric.base) == first)) {
         from_storage_with_same_meta = false;
         break;
       }
@@ -360,6 +362,7 @@ Status Ev::EvalRangeCall(const Call& c, FnKind kind, std::size_t matrix_arg, EMa
   const std::size_t steps = NumSteps();
   std::vector<double> params;
   std::vector<Point> window;
+  bool counter_name_checked = false;
   out->reserve(sources.size());
 
   for (std::size_t si = 0; si < sources.size(); ++si) {
@@ -430,7 +433,10 @@ Status Ev::EvalRangeCall(const Call& c, FnKind kind, std::size_t matrix_arg, EMa
     if (!ss.points.empty()) {
       q_->current_samples += static_cast<std::int64_t>(ss.points.size());
       NIMIFY_RETURN_IF_ERROR(q_->CheckSamples());
-      if (!q_->v2 && (kind == FnKind::kRate || kind == FnKind::kIncrease)) {
+      // Storage series with the same metadata share their name: check it once.
+      if (!q_->v2 && (kind == FnKind::kRate || kind == FnKind::kIncrease) &&
+          !(from_storage_with_same_meta && counter_name_checked)) {
+        counter_name_checked = true;
         const std::string_view name = GetLabel(src.metric, kMetricNameLabel);
         if (!name.empty() && !HasCounterSuffix(name)) {
           q_->Info(

@@ -55,6 +55,24 @@ struct LabelsRef {
   const LabelFilter* filter = nullptr;
 };
 
+// Series' label sets are scattered and three dependent loads deep (the
+// Labels, its shared representation, the label array). Loops over many series
+// call this at each index: it prefetches in stages a few series ahead, so that
+// the misses overlap instead of stalling one after another. `labels_at(j)`
+// returns the j-th series' `const Labels*`.
+template <typename LabelsAt>
+inline void PrefetchLabelsAhead(std::size_t i, std::size_t n, LabelsAt&& labels_at) noexcept {
+  constexpr std::size_t kObject = 24, kRep = 16, kArray = 8;
+  if (i + kObject < n) __builtin_prefetch(labels_at(i + kObject));
+  if (i + kRep < n) __builtin_prefetch(&labels_at(i + kRep)->items());
+  if (i + kArray < n) {
+    const std::vector<Label>& items = labels_at(i + kArray)->items();
+    const char* p = reinterpret_cast<const char*>(items.data());
+    const std::size_t lines = std::min<std::size_t>(items.size() * sizeof(Label) / 64 + 1, 8);
+    for (std::size_t l = 0; l < lines; ++l) __builtin_prefetch(p + l * 64);
+  }
+}
+
 inline bool IsVisible(const LabelsRef& ref, std::string_view name) noexcept {
   if (ref.hide != Hide::kNone && IsHiddenName(name, ref.hide)) return false;
   return ref.filter == nullptr || ref.filter->keep == ref.filter->Listed(name);

@@ -42,7 +42,11 @@ Status Ev::RangeEval(std::span<const Expr* const> args, const VectorMatching* ma
     series_sigs.resize(n);
     for (std::size_t i = 0; i < n; ++i) {
       series_sigs[i].reserve(mats[i].size());
-      for (const ESeries& s : mats[i]) {
+      const EMatrix& mat = mats[i];
+      const auto labels_at = [&](std::size_t j) { return mat[j].metric.base; };
+      for (std::size_t si = 0; si < mat.size(); ++si) {
+        PrefetchLabelsAhead(si, mat.size(), labels_at);
+        const ESeries& s = mat[si];
         const std::uint64_t h =
             matching->on ? HashForLabels(s.metric, names) : HashWithoutLabels(s.metric, names);
         auto [ordinal, inserted] =
