@@ -3,7 +3,7 @@
 # when a public header includes anything but the standard library and nimify/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-order=(common promql promql/eval promqltest template storage ingest pipeline alerting engine actions daemon cli)
+order=(common promql promql/eval promqltest template storage ingest pipeline alerting engine actions ruletest daemon cli)
 rank() { local i; for i in "${!order[@]}"; do [[ "${order[$i]}" == "$1" ]] && echo "$i" && return; done; echo 99; }
 status=0
 for dir in src/*/ src/promql/eval/; do

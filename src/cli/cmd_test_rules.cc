@@ -1,11 +1,11 @@
-// `nimify test rules`: promtool's rule unit tests (see src/alerting/promtool_test_runner.h).
+// `nimify test rules`: promtool's rule unit tests (see src/ruletest/promtool_test_runner.h).
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "alerting/promtool_test_runner.h"
+#include "ruletest/promtool_test_runner.h"
 #include "cli/commands.h"
 
 namespace nimify::cli {
@@ -30,7 +30,7 @@ int UsageError(const std::string& msg) {
 }  // namespace
 
 int RunTestRules(const Args& args) {
-  alerting::UnitTestOptions options;
+  ruletest::UnitTestOptions options;
   std::vector<std::string> files;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -68,7 +68,7 @@ int RunTestRules(const Args& args) {
     }
   }
   if (files.empty()) return UsageError("no test files given");
-  return alerting::RunRuleUnitTests(files, options, std::cout, std::cerr);
+  return ruletest::RunRuleUnitTests(files, options, std::cout, std::cerr);
 }
 
 }  // namespace nimify::cli

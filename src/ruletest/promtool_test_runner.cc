@@ -1,4 +1,4 @@
-#include "alerting/promtool_test_runner.h"
+#include "ruletest/promtool_test_runner.h"
 
 #include <re2/re2.h>
 
@@ -27,7 +27,39 @@
 #include "promqltest/memory_storage.h"
 #include "promqltest/series_notation.h"
 
-namespace nimify::alerting {
+namespace nimify::ruletest {
+
+// The runner drives the alerting stage's rule loading and evaluation.
+using alerting::AlertState;
+using alerting::AlertingRule;
+using alerting::ErrorList;
+using alerting::ExpandRulePaths;
+using alerting::FindField;
+using alerting::FormatLabelPairsBraced;
+using alerting::FormatLabelsBraced;
+using alerting::GroupOptions;
+using alerting::LabelPairs;
+using alerting::LoadFirstDocument;
+using alerting::LoadRuleFile;
+using alerting::MakeEvaluatorQueryFunc;
+using alerting::MappingOptions;
+using alerting::NodeKindName;
+using alerting::PosOf;
+using alerting::QueryFunc;
+using alerting::ReadBool;
+using alerting::ReadDurationMs;
+using alerting::ReadFloat;
+using alerting::ReadMapping;
+using alerting::ReadString;
+using alerting::ReadStringList;
+using alerting::ReadStringMap;
+using alerting::RuleFileSpec;
+using alerting::RuleGroup;
+using alerting::RuleHealth;
+using alerting::RuleLoadOptions;
+using alerting::SampleAppender;
+using alerting::SourcePos;
+using alerting::YamlField;
 
 std::string GoDurationString(std::int64_t ms) {
   if (ms == 0) return "0s";
@@ -856,4 +888,4 @@ int RunRuleUnitTests(const std::vector<std::string>& files, const UnitTestOption
   return failed ? 1 : 0;
 }
 
-}  // namespace nimify::alerting
+}  // namespace nimify::ruletest

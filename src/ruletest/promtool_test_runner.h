@@ -10,8 +10,8 @@
 // the largest eval_time (ei = evaluation_interval), loading the samples up to
 // each step first; alert checks compare the firing alerts of the latest step
 // <= eval_time; expression checks run afterwards as instant queries.
-#ifndef NIMIFY_ALERTING_PROMTOOL_TEST_RUNNER_H_
-#define NIMIFY_ALERTING_PROMTOOL_TEST_RUNNER_H_
+#ifndef NIMIFY_RULETEST_PROMTOOL_TEST_RUNNER_H_
+#define NIMIFY_RULETEST_PROMTOOL_TEST_RUNNER_H_
 
 #include <cstdint>
 #include <ostream>
@@ -20,7 +20,7 @@
 
 #include "promql/evaluator.h"
 
-namespace nimify::alerting {
+namespace nimify::ruletest {
 
 struct UnitTestOptions {
   // kPrometheus2 reproduces Debian's promtool 2.42: closed windows, 3.x-only
@@ -63,6 +63,6 @@ std::string GoDurationString(std::int64_t ms);
 // Go's strconv.FormatFloat(v, 'E', -1, 64): "1E+00", "1.234567E+06", "+Inf", "NaN".
 std::string FormatFloatE(double v);
 
-}  // namespace nimify::alerting
+}  // namespace nimify::ruletest
 
-#endif  // NIMIFY_ALERTING_PROMTOOL_TEST_RUNNER_H_
+#endif  // NIMIFY_RULETEST_PROMTOOL_TEST_RUNNER_H_

@@ -20,7 +20,7 @@
 #include "alerting/group.h"
 #include "alerting/rule.h"
 #include "alerting/rule_file.h"
-#include "alerting/promtool_test_runner.h"
+#include "ruletest/promtool_test_runner.h"
 #include "engine/engine_test_util.h"
 #include "nimify/engine.h"
 #include "nimify/rules.h"
@@ -416,9 +416,9 @@ TEST(ReplayTest, ThePromtoolRunnerAgreesWithTheEngine) {
        std::to_string(std::hash<std::thread::id>()(std::this_thread::get_id())));
   std::filesystem::create_directories(dir);
   const std::string test_file = WriteEngineExpectations(in, run.events, dir);
-  const alerting::UnitTestFileResult result =
-      alerting::RunRuleUnitTestFile(test_file, alerting::UnitTestOptions{});
-  EXPECT_EQ(result.outcome, alerting::UnitTestOutcome::kPassed)
+  const ruletest::UnitTestFileResult result =
+      ruletest::RunRuleUnitTestFile(test_file, ruletest::UnitTestOptions{});
+  EXPECT_EQ(result.outcome, ruletest::UnitTestOutcome::kPassed)
       << ::testing::PrintToString(result.errors);
   std::filesystem::remove_all(dir);
 }

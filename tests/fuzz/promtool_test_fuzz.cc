@@ -16,7 +16,7 @@
 #include <fstream>
 #include <string>
 
-#include "alerting/promtool_test_runner.h"
+#include "ruletest/promtool_test_runner.h"
 #include "fuzz/fuzz_check.h"
 #include "promql/parser.h"
 
@@ -109,10 +109,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     out.write(input.data(), static_cast<std::streamsize>(input.size()));
   }
   for (const promql::Compat compat : {promql::Compat::kPrometheus2, promql::Compat::kPrometheus3}) {
-    alerting::UnitTestOptions options;
+    ruletest::UnitTestOptions options;
     options.compat = compat;
-    const alerting::UnitTestFileResult result = alerting::RunRuleUnitTestFile(path, options);
-    if (result.outcome != alerting::UnitTestOutcome::kPassed) {
+    const ruletest::UnitTestFileResult result = ruletest::RunRuleUnitTestFile(path, options);
+    if (result.outcome != ruletest::UnitTestOutcome::kPassed) {
       FUZZ_CHECK(!result.errors.empty(), input);
     }
   }
