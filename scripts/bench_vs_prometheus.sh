@@ -8,10 +8,20 @@
 #   max:    the same, closed loop: sustained samples/s
 #   (with MEMORY=1) 1M series closed loop on nimifyd: its resident bytes at 1M
 #           series (receiver_rss_bytes, idle_rss_bytes before the load)
+#   (with LATENCY=1) the alert path on nimifyd: the same load open loop at half
+#           the closed-loop maximum this run measured (and at 10k samples/s, for
+#           the floor), with MARKERS marker samples per second (default 20) that
+#           fire `nimify_bench_marker > 0` into a webhook the bench serves
+#           (`nimify bench --write-marker-config`): sample_to_handler_us
 # Each receiver starts fresh; the first WARMUP seconds (series creation) are
 # not counted. One JSON line per run goes to $OUT (default build/bench-vs-prometheus.jsonl).
 #
 #   bash scripts/bench_vs_prometheus.sh [BIN_DIR]    (default build/release/bin)
+#   ROUNDS=0 LATENCY=1 HALF_RATE=200000 bash scripts/bench_vs_prometheus.sh BIN_DIR
+#     only the alert path, at a given rate
+#   NIMIFYD_BEFORE=path/to/old/nimifyd bash scripts/bench_vs_prometheus.sh BIN_DIR
+#     adds that binary as receiver "nimifyd-before" to every round: a change's
+#     before and after, paired in one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/release/bin}
@@ -40,13 +50,15 @@ wait_ready() {  # url
   return 1
 }
 
-start_receiver() {  # name -> sets pid, url
+start_receiver() {  # name [nimifyd flags...] -> sets pid, url
   local port; port=$(free_port)
   url=http://127.0.0.1:$port
   case $1 in
-    nimifyd)
-      "$bin/nimifyd" --rules.file=rules/runbook.rules.yml --web.listen-address="127.0.0.1:$port" \
-        --log.level=warn >"$work/nimifyd.log" 2>&1 &
+    nimifyd|nimifyd-before)
+      local daemon="$bin/nimifyd"
+      [ "$1" = nimifyd-before ] && daemon=$NIMIFYD_BEFORE
+      "$daemon" --rules.file=rules/runbook.rules.yml --web.listen-address="127.0.0.1:$port" \
+        --log.level=warn "${@:2}" >"$work/nimifyd.log" 2>&1 &
       pid=$! ;;
     prometheus)
       rm -rf "$work/tsdb" && mkdir -p "$work/tsdb"
@@ -63,12 +75,13 @@ stop_receiver() {
   kill -TERM "$pid"; wait "$pid" || true; pid=
 }
 
-run() {  # receiver mode series [extra bench args...]
+run() {  # receiver mode series [extra bench args...]; mode: fixed, max or a rate
   local receiver=$1 mode=$2 n=$3; shift 3
-  start_receiver "$receiver"
+  start_receiver "$receiver" "${receiver_flags[@]}"
   local idle_rss; idle_rss=$(awk '/VmRSS/ {print $2 * 1024}' "/proc/$pid/status")
   local rate=()
   [ "$mode" = fixed ] && rate=(--rate 100000)
+  [[ "$mode" =~ ^[0-9]+$ ]] && rate=(--rate "$mode")
   local json
   json=$("$bin/nimify" bench --remote-write "$url/api/v1/write" --series "$n" --connections 2 \
     --samples-per-request 1000 --seconds "$seconds" --warmup "$warmup" --pid "$pid" "${rate[@]}" "$@")
@@ -76,14 +89,31 @@ run() {  # receiver mode series [extra bench args...]
   echo "{\"receiver\": \"$receiver\", \"load\": \"$mode\", \"idle_rss_bytes\": $idle_rss, \"bench\": $json}" | tee -a "$out"
 }
 
+receiver_flags=()
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
   "load average $(cut -d' ' -f1-3 /proc/loadavg), $("$prom" --version 2>&1 | head -1)" | tee -a "$out"
-for round in 1 2; do
-  for receiver in nimifyd prometheus; do
+for round in $(seq "${ROUNDS:-2}"); do
+  receivers=(nimifyd prometheus)
+  [ -n "${NIMIFYD_BEFORE:-}" ] && receivers=(nimifyd-before nimifyd prometheus)
+  for receiver in "${receivers[@]}"; do
     run "$receiver" fixed "$series"
     run "$receiver" max "$series"
   done
 done
+if [ "${LATENCY:-0}" = 1 ]; then
+  # Half of nimifyd's best closed-loop rate of this run (the issue's target
+  # load), then a light 10k samples/s for the floor of the path.
+  max=$(grep '"receiver": "nimifyd", "load": "max"' "$out" |
+    sed 's/.*"samples_per_second_accepted": \([0-9.e+]*\).*/\1/' | sort -g | tail -1 || true)
+  half=${HALF_RATE:-$(python3 -c "print(int(float('${max:-200000}') / 2))")}
+  whport=$(free_port)
+  "$bin/nimify" bench --write-marker-config "$work/marker" --webhook-listen "127.0.0.1:$whport"
+  receiver_flags=(--config.file="$work/marker/nimify-bench-marker.yml")
+  for rate in "$half" 10000; do
+    run nimifyd "$rate" "$series" --markers "${MARKERS:-20}" --webhook-listen "127.0.0.1:$whport"
+  done
+  receiver_flags=()
+fi
 if [ "${MEMORY:-0}" = 1 ]; then
   warmup=10  # every one of the 1M series written at least once before counting
   run nimifyd max 1000000

@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/bench_marker.h"
 #include "ingest/batch.h"
 #include "ingest/remote_write.h"
 #include "promql/labels.h"
@@ -323,8 +324,9 @@ void EncodeLabels(Workload* w) {
 
 // A WriteRequest with one TimeSeries per sample, the bytes EncodeWriteRequest
 // writes for it, snappy-compressed into `body`.
-void Encode(const Workload& w, const Request& r, std::int64_t shift, std::string* proto,
-            std::string* body) {
+// `extra`: further TimeSeries fields (a marker), appended as they are.
+void Encode(const Workload& w, const Request& r, std::int64_t shift, std::string_view extra,
+            std::string* proto, std::string* body) {
   proto->clear();
   char sample[32];
   for (std::size_t i = 0; i < r.series.size(); ++i) {
@@ -348,6 +350,7 @@ void Encode(const Workload& w, const Request& r, std::int64_t shift, std::string
     PutVarint(*proto, n);
     proto->append(sample, n);
   }
+  proto->append(extra);
   body->clear();
   snappy::Compress(proto->data(), proto->size(), body);
 }
@@ -421,14 +424,45 @@ bool BuildRecorded(const RemoteWriteBenchOptions& o, Workload* w, std::string* e
   return true;
 }
 
+// What the connection threads share. Thread safety: set before they start and
+// read-only after, apart from markers_due (atomic) and the ledger (locked).
 struct Shared {
   const RemoteWriteBenchOptions* options;
   const Workload* workload;
   Url url;
   Clock::time_point start, measure_start, end;
+  MarkerLedger* markers = nullptr;            // set with --markers
+  std::atomic<std::uint64_t> markers_due{0};  // markers claimed by the connections
 };
 
-void RunConnection(const Shared& sh, std::uint32_t c, ConnectionStats* stats) {
+// The marker due now, if any: marker k (from 0) is due k / markers_per_second
+// into the measured time; the first connection to send after that takes it.
+// Returns its TimeSeries bytes and sets `id`, or returns "" when none is due.
+std::string TakeMarker(Shared& sh, Clock::time_point now, std::int64_t* last_marker_t,
+                       std::uint64_t* id) {
+  *id = 0;
+  if (sh.markers == nullptr || now < sh.measure_start) return {};
+  const auto due = static_cast<std::uint64_t>(
+      std::chrono::duration<double>(now - sh.measure_start).count() *
+      sh.options->markers_per_second) + 1;
+  std::uint64_t taken = sh.markers_due.load(std::memory_order_relaxed);
+  do {
+    if (taken >= due) return {};
+  } while (!sh.markers_due.compare_exchange_weak(taken, taken + 1, std::memory_order_relaxed));
+  *id = sh.markers->Reserve();
+  // A series per marker, so each one is an alert (and a notification group)
+  // of its own; stamped with the wall clock, as a fresh scrape would be.
+  const std::int64_t t = std::max(WallMs(), *last_marker_t + 1);
+  *last_marker_t = t;
+  const promql::Point point{t, static_cast<double>(*id)};
+  ingest::Batch batch;
+  batch.AddSeries({{"__name__", std::string(kMarkerMetric)},
+                   {std::string(kMarkerLabel), sh.markers->LabelValue(*id)}},
+                  std::span<const promql::Point>(&point, 1));
+  return ingest::EncodeWriteRequest(batch);
+}
+
+void RunConnection(Shared& sh, std::uint32_t c, ConnectionStats* stats) {
   const RemoteWriteBenchOptions& o = *sh.options;
   Connection conn(sh.url);
   const double rate_per_connection = o.rate / o.connections;
@@ -436,6 +470,7 @@ void RunConnection(const Shared& sh, std::uint32_t c, ConnectionStats* stats) {
   bool measuring = false;
   double cpu_at_measure = 0;
   std::int64_t last_t = 0;  // the newest timestamp this connection sent
+  std::int64_t last_marker_t = 0;
   // Synthetic: this connection's series; recordings: its requests.
   const std::uint64_t series_begin = o.series * c / o.connections;
   const std::uint64_t series_end = o.series * (c + 1) / o.connections;
@@ -483,11 +518,15 @@ void RunConnection(const Shared& sh, std::uint32_t c, ConnectionStats* stats) {
       const std::int64_t shift = sh.workload->per_connection.empty()
                                      ? 0
                                      : std::max(WallMs(), last_t + 1) - r->min_t;
-      Encode(*sh.workload, *r, shift, &proto, &body);
+      std::uint64_t marker = 0;
+      const std::string marker_series = TakeMarker(sh, now, &last_marker_t, &marker);
+      Encode(*sh.workload, *r, shift, marker_series, &proto, &body);
       for (const auto& p : r->points) last_t = std::max(last_t, p.t + shift);
       std::string error;
       const Clock::time_point sent = Clock::now();
+      if (marker != 0) sh.markers->Sent(marker, sent);
       const int status = conn.Post(body, &error);
+      if (marker != 0) sh.markers->Answered(marker, status >= 200 && status < 300);
       const double us = std::chrono::duration<double, std::micro>(Clock::now() - sent).count();
       if (!measuring) continue;
       ++stats->requests;
@@ -549,6 +588,15 @@ int RunRemoteWriteBench(const RemoteWriteBenchOptions& o) {
   }
   EncodeLabels(&workload);
   sh.workload = &workload;
+  MarkerLedger ledger;
+  MarkerWebhookServer webhook(&ledger);
+  if (o.markers_per_second > 0) {
+    if (Status st = webhook.Start(o.webhook_listen); !st.ok()) {
+      std::fprintf(stderr, "nimify bench: %s\n", std::string(st.message()).c_str());
+      return 2;
+    }
+    sh.markers = &ledger;
+  }
   sh.start = Clock::now();
   const auto seconds = [](double s) {
     return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
@@ -567,6 +615,14 @@ int RunRemoteWriteBench(const RemoteWriteBenchOptions& o) {
   const double receiver_cpu1 = o.pid > 0 ? ProcessCpuSecondsOf(o.pid) : -1;
   const long long receiver_rss = o.pid > 0 ? ResidentBytesOf(o.pid) : -1;
   for (auto& t : threads) t.join();
+  // Markers still on their way: wait for them (bounded), then stop serving.
+  const Clock::time_point marker_deadline =
+      Clock::now() + seconds(sh.markers != nullptr ? o.marker_wait_seconds : 0);
+  while (sh.markers != nullptr && ledger.Outstanding() > 0 && Clock::now() < marker_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  webhook.Stop();
+  const MarkerLedger::Summary markers = ledger.Summarize();
 
   ConnectionStats total;
   for (const ConnectionStats& s : stats) {
@@ -624,6 +680,23 @@ int RunRemoteWriteBench(const RemoteWriteBenchOptions& o) {
   j += ", \"receiver_cpu_ns_per_sample\": " + Num(per_sample_ns(receiver_cpu));
   j += ", \"receiver_rss_bytes\": " + (receiver_rss >= 0 ? std::to_string(receiver_rss) : "null");
   j += ", \"client_cpu_ns_per_sample\": " + Num(per_sample_ns(total.cpu_seconds));
+  if (sh.markers != nullptr) {
+    // Marker send (request write) -> webhook request received whole.
+    const std::vector<double>& l = markers.latencies_us;
+    j += ", \"markers_per_second\": " + Num(o.markers_per_second);
+    j += ", \"webhook_port\": " + std::to_string(webhook.port());
+    j += ", \"markers\": {\"sent\": " + std::to_string(markers.sent) +
+         ", \"accepted\": " + std::to_string(markers.accepted) +
+         ", \"delivered\": " + std::to_string(markers.delivered) +
+         ", \"duplicates\": " + std::to_string(markers.duplicates) +
+         ", \"unexpected\": " + std::to_string(markers.unexpected) +
+         ", \"webhook_requests\": " + std::to_string(webhook.requests()) +
+         ", \"webhook_bad_requests\": " + std::to_string(webhook.bad_requests()) + "}";
+    j += ", \"sample_to_handler_us\": {\"p50\": " + Num(Percentile(l, 0.5)) +
+         ", \"p99\": " + Num(Percentile(l, 0.99)) +
+         ", \"max\": " + Num(l.empty() ? std::nan("") : l.back()) +
+         ", \"count\": " + std::to_string(l.size()) + "}";
+  }
   j += ", \"build\": " + JsonString(build);
   j += "}";
   std::printf("%s\n", j.c_str());

@@ -20,6 +20,11 @@ struct RemoteWriteBenchOptions {
   double seconds = 10;             // measured time, after the warm-up
   double warmup_seconds = 0;       // sent but not counted (series creation at the receiver)
   int pid = 0;                     // the receiver's pid, for CPU and RSS from /proc; 0: none
+  // The alert path (bench_marker.h): marker samples per second, riding in
+  // the load's requests during the measured time; 0: none.
+  double markers_per_second = 0;
+  std::string webhook_listen = "127.0.0.1:0";  // where the marker webhook is served
+  double marker_wait_seconds = 5;  // after the load, how long undelivered markers may take
 };
 
 // Runs the load and prints the JSON object. Exit status: 0, 1 when nothing

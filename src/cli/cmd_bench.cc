@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/bench_marker.h"
 #include "cli/bench_remote_write.h"
 #include "cli/bench_workload.h"
 #include "cli/commands.h"
@@ -54,6 +55,9 @@ constexpr const char* kUsage =
     "       nimify bench --remote-write URL [--series N] [--metrics M] [--input FILE]\n"
     "                    [--connections C] [--samples-per-request K] [--rate R]\n"
     "                    [--seconds T] [--warmup T] [--pid PID]\n"
+    "                    [--markers PER_SECOND] [--webhook-listen HOST:PORT]\n"
+    "                    [--marker-wait T]\n"
+    "       nimify bench --write-marker-config DIR --webhook-listen HOST:PORT\n"
     "\n"
     "Streams a workload through the in-process engine and prints one JSON object:\n"
     "samples_per_second, cpu_ns_per_sample, series, rules, alerts_fired,\n"
@@ -102,7 +106,27 @@ constexpr const char* kUsage =
     "seconds (series creation) and last T seconds. Prints one JSON object: samples/s\n"
     "sent and accepted (2xx), request_latency_ms {p50, p99, max}, errors by status,\n"
     "and with --pid the receiver's CPU per accepted sample (utime+stime from\n"
-    "/proc/PID/stat) and its resident bytes at the end.\n";
+    "/proc/PID/stat) and its resident bytes at the end.\n"
+    "\n"
+    "The alert path, with nimifyd as the receiver: --markers N adds N marker samples\n"
+    "per second of the measured time to the load's requests (a series each,\n"
+    "nimify_bench_marker{marker=\"<run>-<id>\"} = <id>, stamped with the wall clock),\n"
+    "and serves a webhook on --webhook-listen (default 127.0.0.1:0; give a port so that\n"
+    "nimifyd's config can name it). nimifyd must run the config that\n"
+    "--write-marker-config DIR writes (DIR/nimify-bench-marker.yml and its rule file\n"
+    "`nimify_bench_marker > 0`, interval 1s: engine.allowed_lateness 0s, each marker its own\n"
+    "group, group_wait 0s, a `webhook` handler to http://HOST:PORT/marker):\n"
+    "  nimify bench --write-marker-config /tmp/m --webhook-listen 127.0.0.1:9196\n"
+    "  nimifyd --config.file=/tmp/m/nimify-bench-marker.yml ... &\n"
+    "  nimify bench --remote-write URL --markers 20 --webhook-listen 127.0.0.1:9196 ...\n"
+    "Each firing alert the webhook receives is matched to its marker:\n"
+    "sample_to_handler_us {p50, p99, max, count} runs from the write of the request\n"
+    "that carried the marker to the webhook request received whole, so it holds the\n"
+    "remote-write request (with its load samples), the append, the evaluation (when\n"
+    "the clock passes the sample: up to the engine's clock tick, 50 ms), dispatch,\n"
+    "routing and the webhook's HTTP POST on a new connection. markers {sent,\n"
+    "accepted, delivered, duplicates, unexpected}: after the load, undelivered\n"
+    "markers get --marker-wait seconds (default 5) more.\n";
 
 int UsageError(const std::string& msg) {
   std::fprintf(stderr, "nimify bench: %s\n\n%s", msg.c_str(), kUsage);
@@ -891,6 +915,7 @@ int Run(const BenchOptions& o) {
 
 int RunBench(const Args& args) {
   BenchOptions o;
+  std::string write_marker_config;  // --write-marker-config DIR: write it and exit
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string name = args[i];
     std::string value;
@@ -990,11 +1015,38 @@ int RunBench(const Args& args) {
       if (end == v.c_str() || *end != '\0' || !(o.remote.warmup_seconds >= 0)) {
         return UsageError("bad --warmup " + v);
       }
+    } else if (name == "--markers") {
+      char* end = nullptr;
+      o.remote.markers_per_second = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() || *end != '\0' || !(o.remote.markers_per_second > 0) ||
+          o.remote.markers_per_second > 10'000) {
+        return UsageError("bad --markers " + v + " (markers per second, at most 10000)");
+      }
+    } else if (name == "--webhook-listen") {
+      o.remote.webhook_listen = v;
+    } else if (name == "--marker-wait") {
+      char* end = nullptr;
+      o.remote.marker_wait_seconds = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() || *end != '\0' || !(o.remote.marker_wait_seconds >= 0)) {
+        return UsageError("bad --marker-wait " + v);
+      }
+    } else if (name == "--write-marker-config") {
+      write_marker_config = v;
     } else if (name == "--full-eval-runs") {
       if (!ParseNumber(v, &o.full_eval_runs)) return UsageError("bad --full-eval-runs " + v);
     } else {
       return UsageError("unknown argument " + name);
     }
+  }
+  if (!write_marker_config.empty()) {
+    if (o.remote.webhook_listen.ends_with(":0")) {
+      return UsageError("--write-marker-config needs --webhook-listen HOST:PORT with a port");
+    }
+    if (Status st = WriteMarkerConfig(write_marker_config, o.remote.webhook_listen); !st.ok()) {
+      std::fprintf(stderr, "nimify bench: %s\n", std::string(st.message()).c_str());
+      return 1;
+    }
+    return 0;
   }
   if (o.spikes_per_step == 0) o.spikes_per_step = std::max<std::uint64_t>(o.series / 10'000, 1);
   if (o.producers > 1024) return UsageError("at most 1024 producers");
