@@ -8,7 +8,10 @@ find_package(yaml-cpp REQUIRED)
 find_package(RapidJSON REQUIRED)
 add_library(nimify_rapidjson INTERFACE)
 target_include_directories(nimify_rapidjson SYSTEM INTERFACE ${RAPIDJSON_INCLUDE_DIRS})
-target_compile_definitions(nimify_rapidjson INTERFACE RAPIDJSON_HAS_STDSTRING=1)
+# Iterative parsing everywhere: the default recursive parser overflows the
+# stack on deeply nested input (a 600 KB body of `[` crashed nimifyd).
+target_compile_definitions(nimify_rapidjson INTERFACE RAPIDJSON_HAS_STDSTRING=1
+  RAPIDJSON_PARSE_DEFAULT_FLAGS=kParseIterativeFlag)
 if(NIMIFY_SANITIZE MATCHES "undefined" AND CMAKE_CXX_COMPILER_ID MATCHES "Clang")
   # RapidJSON's null-stack arithmetic (see the file); clang-only report.
   target_compile_options(nimify_rapidjson INTERFACE

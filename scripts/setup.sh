@@ -9,6 +9,8 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler libsnappy-dev libssl-dev
   # clang 14 and its compiler-rt (libFuzzer, sanitizers) for the CI's fuzz stage.
   clang-14 libclang-rt-14-dev
+  # libfaketime: daemon_clock_jump_test steps nimifyd's wall clock with it.
+  faketime
 )
 if [[ "${NIMIFY_WITH_PEERS:-0}" == "1" ]]; then
   # The real Prometheus tools, for differential and end-to-end tests.

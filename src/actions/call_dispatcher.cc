@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/wall_clock.h"
+
 namespace nimify {
 
 // ActionHandler's out-of-line members live here, not beside the registry, so
@@ -46,9 +48,7 @@ milliseconds Since(SteadyTime start) {
 }  // namespace
 
 std::int64_t WallClock::now_ms() const {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return internal::GuardedWallClockMs();  // never back: common/wall_clock.h
 }
 
 milliseconds RetryDelay(const HandlerLimits& limits, std::uint32_t attempt, JitterMode jitter,

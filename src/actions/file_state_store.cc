@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -33,6 +36,19 @@ constexpr std::string_view kLogMagic = "nimify-state-log-v1";
 constexpr std::uint64_t kWritesPerSweep = 1024;
 constexpr std::size_t kMaxLogFileNameBytes = 200;
 constexpr std::size_t kReadChunkBytes = 1 << 20;
+// While the disk refuses writes, held log records beyond this many per log
+// are refused (memory stays bounded when a disk stays full for long).
+constexpr std::size_t kMaxHeldLogRecords = 100000;
+// How often an unwritable store tries the disk again.
+constexpr std::int64_t kRetryIntervalMs = 1000;
+
+std::int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+thread_local const DurableWritesScope* current_durable_scope = nullptr;
 
 // The first byte of every record payload.
 enum RecordType : char {
@@ -144,8 +160,10 @@ struct StoreFile {
 };
 
 struct LogFile {
-  StoreFile file;
+  StoreFile file;                      // fd -1: not created yet (the disk refused it)
   std::vector<std::uint64_t> offsets;  // offsets[i]: where the frame of sequence i+1 starts
+  // Records the disk refused (hold_failed_writes), numbered after `offsets`.
+  std::deque<std::string> held;
 };
 
 // Reads frames in order through a large buffer, so replay costs few syscalls.
@@ -221,8 +239,9 @@ class FrameReader {
 // Thread safety: every method may be called concurrently. write_mu_
 // serializes writers (journal append, fsync, compaction); state_mu_ guards the
 // in-memory view and is held exclusively only to apply a write that is
-// already durable, so reads do not wait for fsync. log_mu_ guards the logs.
-// Order: write_mu_ before state_mu_; log_mu_ is never held with the others.
+// already durable (or held), so reads do not wait for fsync. log_mu_ guards
+// the logs. health_mu_ guards the writable state and is taken last, alone.
+// Order: write_mu_ before state_mu_; log_mu_ is never held with those two.
 class FileStateStore final : public StateStore {
  public:
   FileStateStore(std::string directory, FileStateStoreOptions options, FileStateStoreHooks hooks)
@@ -280,9 +299,30 @@ class FileStateStore final : public StateStore {
 
   const FileStateStoreInfo& info() const { return info_; }
   FileStateStoreStats stats() const {
-    std::lock_guard lock(write_mu_);
-    return FileStateStoreStats{journal_.size, live_bytes_, compactions_, last_compaction_error_};
+    FileStateStoreStats st;
+    {
+      std::lock_guard lock(write_mu_);
+      st.journal_bytes = journal_.size;
+      st.live_bytes = live_bytes_;
+      st.compactions = compactions_;
+      st.last_compaction_error = last_compaction_error_;
+    }
+    std::lock_guard lock(health_mu_);
+    st.writable = writable_;
+    st.write_error = write_error_;
+    st.unwritable_since_ms = unwritable_since_ms_;
+    st.journal_write_failures = failures_[static_cast<int>(WriteKind::kJournal)];
+    st.log_write_failures = failures_[static_cast<int>(WriteKind::kLog)];
+    st.snapshot_write_failures = failures_[static_cast<int>(WriteKind::kSnapshot)];
+    st.journal_held = journal_held_.load();
+    st.held_log_records = held_log_records_.load();
+    st.refused_log_records = refused_log_records_.load();
+    st.recoveries = recoveries_;
+    return st;
   }
+
+  // RetryHeldWrites.
+  Status RetryHeld();
 
  private:
   struct Entry {
@@ -299,6 +339,27 @@ class FileStateStore final : public StateStore {
   Result<std::uint64_t> Write(std::string_view key, std::optional<std::uint64_t> expected,
                               std::string_view value, PutOptions options);
 
+  // ---- a disk that refuses writes (hold_failed_writes) ----
+  enum class WriteKind { kJournal = 0, kLog = 1, kSnapshot = 2 };
+  // Appends `payload` to the journal, or (hold mode, key not covered by a
+  // DurableWritesScope) holds it in memory when the disk refuses it. OK: the
+  // caller applies the write to memory. write_mu_ held.
+  Status JournalOrHold(std::string_view key, std::string_view payload);
+  // Rewrites the journal as a snapshot of memory, which writes out held
+  // writes. write_mu_ held.
+  Status FlushJournal();
+  // Creates a log file that the disk refused earlier, then writes its held
+  // records in order. log_mu_ held.
+  Status FlushLog(LogFile& lf);
+  Status CreateLogFile(StoreFile& f) const;
+  // True at most once per kRetryIntervalMs after a failure: the caller tries the disk.
+  bool ClaimRetry();
+  void NoteFailure(WriteKind kind, const Status& s);
+  void CountHeld(WriteKind kind);
+  // The disk took a write: writable again when nothing is held.
+  void NoteWritable();
+  std::string CurrentWriteError() const;
+
   // I/O through the fault-injection seam.
   int Fault(FileOp op, const std::string& path, std::size_t* partial = nullptr) const {
     std::size_t ignored = 0;
@@ -312,6 +373,8 @@ class FileStateStore final : public StateStore {
   // Appends one framed record after f.size and (with options_.sync) syncs it.
   // On failure the file is cut back to f.size (now or before the next append).
   Status AppendRecord(StoreFile& f, std::string_view payload) const;
+  // Appends already framed records (one write, one sync); as AppendRecord.
+  Status AppendFrames(StoreFile& f, std::string_view frames) const;
   Status Repair(StoreFile& f) const;
 
   // Scans `f` from its start, calling `apply` on every good payload (it returns
@@ -349,6 +412,19 @@ class FileStateStore final : public StateStore {
 
   std::mutex log_mu_;
   std::map<std::string, std::unique_ptr<LogFile>, std::less<>> logs_;  // guarded by log_mu_
+
+  // The journal lacks writes held in memory (written with write_mu_ held).
+  std::atomic<bool> journal_held_{false};
+  std::atomic<std::uint64_t> held_log_records_{0};
+  std::atomic<std::uint64_t> refused_log_records_{0};
+  std::atomic<std::int64_t> next_retry_steady_ms_{0};
+  std::atomic<bool> writable_fast_{true};  // writable_, readable without health_mu_
+  mutable std::mutex health_mu_;
+  bool writable_ = true;                  // guarded by health_mu_
+  std::string write_error_;               // guarded by health_mu_
+  std::int64_t unwritable_since_ms_ = 0;  // guarded by health_mu_
+  std::uint64_t failures_[3] = {};        // guarded by health_mu_; by WriteKind
+  std::uint64_t recoveries_ = 0;          // guarded by health_mu_
 };
 
 Status FileStateStore::WriteAt(const StoreFile& f, std::uint64_t offset,
@@ -405,14 +481,18 @@ Status FileStateStore::Repair(StoreFile& f) const {
 }
 
 Status FileStateStore::AppendRecord(StoreFile& f, std::string_view payload) const {
+  std::string frame;
+  frame.reserve(FrameSize(payload.size()));
+  AppendFrame(&frame, payload);
+  return AppendFrames(f, frame);
+}
+
+Status FileStateStore::AppendFrames(StoreFile& f, std::string_view frame) const {
   if (f.needs_repair) {
     if (Status s = Repair(f); !s.ok()) {
       return s.WithPrefix("state store: cannot cut off an earlier failed write");
     }
   }
-  std::string frame;
-  frame.reserve(FrameSize(payload.size()));
-  AppendFrame(&frame, payload);
   Status s = WriteAt(f, f.size, frame);
   if (s.ok() && options_.sync) s = SyncFile(f.fd, f.path);
   if (!s.ok()) {
@@ -669,8 +749,8 @@ Result<std::uint64_t> FileStateStore::Write(std::string_view key,
     }
   }
   const std::uint64_t revision = last_revision_ + 1;
-  NIMIFY_RETURN_IF_ERROR(AppendRecord(
-      journal_, PutPayload(expected ? kCas : kPut, revision, options.expires_at_ms, key, value)));
+  NIMIFY_RETURN_IF_ERROR(JournalOrHold(
+      key, PutPayload(expected ? kCas : kPut, revision, options.expires_at_ms, key, value)));
   Entry entry{std::string(value), revision, options.expires_at_ms};
   const std::uint64_t added = EntryFrameBytes(key, entry);
   {
@@ -694,7 +774,7 @@ Status FileStateStore::Delete(std::string_view key) {
   auto it = entries_.find(key);
   if (it == entries_.end()) return Status::Ok();
   if (!IsExpired(it->second.expires_at_ms, now_ms())) {
-    NIMIFY_RETURN_IF_ERROR(AppendRecord(journal_, DeletePayload(last_revision_ + 1, key)));
+    NIMIFY_RETURN_IF_ERROR(JournalOrHold(key, DeletePayload(last_revision_ + 1, key)));
   }
   // An expired key needs no record: replayed, it is expired again.
   {
@@ -725,6 +805,7 @@ void FileStateStore::MaybeCompact() {
   if (journal_.size < next_compaction_bytes_) return;
   if (journal_.size - std::min(journal_.size, live_bytes_) <= options_.compact_after_bytes) return;
   if (Status s = Compact(); !s.ok()) {
+    NoteFailure(WriteKind::kSnapshot, s);
     last_compaction_error_ = std::string(s.message());
     // Retry once the journal has grown by another threshold, not at every write.
     next_compaction_bytes_ =
@@ -732,6 +813,7 @@ void FileStateStore::MaybeCompact() {
   } else {
     last_compaction_error_.clear();
     next_compaction_bytes_ = 0;
+    NoteWritable();
   }
 }
 
@@ -791,6 +873,8 @@ Status FileStateStore::Compact() {
   }
   live_bytes_ = journal_.size;
   ++compactions_;
+  // The snapshot holds every key in memory, held writes included.
+  journal_held_.store(false);
   return dir_synced;
 }
 
@@ -805,28 +889,193 @@ Result<std::uint64_t> FileStateStore::Append(std::string_view log, std::string_v
                                    std::to_string(kMaxRecordPayloadBytes) + " bytes");
   }
   std::lock_guard lock(log_mu_);
+  bool failure_counted = false;
   auto it = logs_.find(log);
   if (it == logs_.end()) {
     auto created = std::make_unique<LogFile>();
     created->file.path = JoinPath(JoinPath(dir_, kLogsDir), *file_name);
-    created->file.fd =
-        ::open(created->file.path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (created->file.fd < 0) return IoError("create", created->file.path, errno);
-    Status s = AppendRecord(created->file, HeaderPayload(kLogMagic));
-    if (s.ok()) s = SyncFile(created->file.fd, created->file.path);
-    if (s.ok()) s = SyncDir(JoinPath(dir_, kLogsDir));
-    if (!s.ok()) {
-      ::unlink(created->file.path.c_str());
-      return s;
+    if (Status s = CreateLogFile(created->file); !s.ok()) {
+      NoteFailure(WriteKind::kLog, s);  // counts this record too
+      if (!hooks_.hold_failed_writes) return s;
+      failure_counted = true;
     }
     it = logs_.emplace(std::string(log), std::move(created)).first;
   }
   LogFile& lf = *it->second;
-  const std::uint64_t seq = lf.offsets.size() + 1;
-  const std::uint64_t offset = lf.file.size;
-  NIMIFY_RETURN_IF_ERROR(AppendRecord(lf.file, LogEntryPayload(seq, record)));
-  lf.offsets.push_back(offset);
+  if ((!lf.held.empty() || lf.file.fd < 0) && ClaimRetry()) (void)FlushLog(lf);
+  const std::uint64_t seq = lf.offsets.size() + lf.held.size() + 1;
+  if (!failure_counted && lf.held.empty() && lf.file.fd >= 0) {
+    const std::uint64_t offset = lf.file.size;
+    Status s = AppendRecord(lf.file, LogEntryPayload(seq, record));
+    if (s.ok()) {
+      lf.offsets.push_back(offset);
+      NoteWritable();
+      return seq;
+    }
+    NoteFailure(WriteKind::kLog, s);
+    if (!hooks_.hold_failed_writes) return s;
+  } else if (!failure_counted) {
+    CountHeld(WriteKind::kLog);
+  }
+  if (lf.held.size() >= kMaxHeldLogRecords) {
+    refused_log_records_.fetch_add(1);
+    return Status::Unavailable("state store: " + std::to_string(kMaxHeldLogRecords) +
+                               " records of log '" + std::string(log) +
+                               "' are already held in memory for a disk that refuses writes (" +
+                               CurrentWriteError() + ")");
+  }
+  lf.held.emplace_back(record);
+  held_log_records_.fetch_add(1);
   return seq;
+}
+
+Status FileStateStore::CreateLogFile(StoreFile& f) const {
+  f.size = 0;
+  f.needs_repair = false;
+  f.fd = ::open(f.path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (f.fd < 0) return IoError("create", f.path, errno);
+  Status s = AppendRecord(f, HeaderPayload(kLogMagic));
+  if (s.ok()) s = SyncFile(f.fd, f.path);
+  if (s.ok()) s = SyncDir(JoinPath(dir_, kLogsDir));
+  if (!s.ok()) {
+    ::unlink(f.path.c_str());
+    ::close(f.fd);
+    f.fd = -1;
+    f.size = 0;
+  }
+  return s;
+}
+
+Status FileStateStore::FlushLog(LogFile& lf) {
+  if (lf.file.fd < 0) {
+    if (Status s = CreateLogFile(lf.file); !s.ok()) {
+      NoteFailure(WriteKind::kLog, s);
+      return s;
+    }
+  }
+  // In batches of about a chunk: one write and one sync each.
+  while (!lf.held.empty()) {
+    std::string frames;
+    std::vector<std::uint64_t> offsets;
+    for (std::size_t i = 0; i < lf.held.size() && frames.size() < kReadChunkBytes; ++i) {
+      offsets.push_back(lf.file.size + frames.size());
+      AppendFrame(&frames, LogEntryPayload(lf.offsets.size() + offsets.size(), lf.held[i]));
+    }
+    if (Status s = AppendFrames(lf.file, frames); !s.ok()) {
+      NoteFailure(WriteKind::kLog, s);
+      return s;
+    }
+    lf.offsets.insert(lf.offsets.end(), offsets.begin(), offsets.end());
+    lf.held.erase(lf.held.begin(), lf.held.begin() + static_cast<std::ptrdiff_t>(offsets.size()));
+    held_log_records_.fetch_sub(offsets.size());
+  }
+  NoteWritable();
+  return Status::Ok();
+}
+
+Status FileStateStore::JournalOrHold(std::string_view key, std::string_view payload) {
+  const bool strict = !hooks_.hold_failed_writes || DurableWritesScope::Covers(key);
+  if (journal_held_.load() && (strict || ClaimRetry())) (void)FlushJournal();
+  if (journal_held_.load()) {
+    if (strict) {
+      return Status::Unavailable("state store: " + dir_ + " does not take writes (" +
+                                 CurrentWriteError() + ")");
+    }
+    CountHeld(WriteKind::kJournal);
+    return Status::Ok();
+  }
+  Status s = AppendRecord(journal_, payload);
+  if (s.ok()) {
+    NoteWritable();
+    return s;
+  }
+  NoteFailure(WriteKind::kJournal, s);
+  if (strict) return s;
+  journal_held_.store(true);
+  return Status::Ok();
+}
+
+Status FileStateStore::FlushJournal() {
+  Status s = Compact();
+  if (!s.ok()) {
+    last_compaction_error_ = std::string(s.message());
+    NoteFailure(WriteKind::kSnapshot, s);
+    return s;
+  }
+  last_compaction_error_.clear();
+  NoteWritable();
+  return s;
+}
+
+bool FileStateStore::ClaimRetry() {
+  const std::int64_t now = SteadyMs();
+  std::int64_t due = next_retry_steady_ms_.load();
+  return now >= due && next_retry_steady_ms_.compare_exchange_strong(due, now + kRetryIntervalMs);
+}
+
+void FileStateStore::NoteFailure(WriteKind kind, const Status& s) {
+  next_retry_steady_ms_.store(SteadyMs() + kRetryIntervalMs);
+  std::string error;
+  {
+    std::lock_guard lock(health_mu_);
+    ++failures_[static_cast<int>(kind)];
+    if (!writable_) return;
+    writable_ = false;
+    writable_fast_.store(false);
+    write_error_ = std::string(s.message());
+    unwritable_since_ms_ = WallClockMs();
+    error = write_error_;
+  }
+  if (hooks_.on_writable_change) hooks_.on_writable_change(false, error);
+}
+
+void FileStateStore::CountHeld(WriteKind kind) {
+  std::lock_guard lock(health_mu_);
+  ++failures_[static_cast<int>(kind)];
+}
+
+void FileStateStore::NoteWritable() {
+  if (writable_fast_.load() || journal_held_.load() || held_log_records_.load() > 0) return;
+  {
+    std::lock_guard lock(health_mu_);
+    if (writable_) return;
+    writable_ = true;
+    writable_fast_.store(true);
+    write_error_.clear();
+    unwritable_since_ms_ = 0;
+    ++recoveries_;
+  }
+  if (hooks_.on_writable_change) hooks_.on_writable_change(true, "");
+}
+
+std::string FileStateStore::CurrentWriteError() const {
+  std::lock_guard lock(health_mu_);
+  return write_error_.empty() ? "an earlier write failed" : write_error_;
+}
+
+Status FileStateStore::RetryHeld() {
+  if (writable_fast_.load() && !journal_held_.load() && held_log_records_.load() == 0) {
+    return Status::Ok();
+  }
+  if (!ClaimRetry()) {
+    return Status::Unavailable("state store: " + dir_ + " does not take writes (" +
+                               CurrentWriteError() + ")");
+  }
+  // The snapshot writes out held keys and, when none are held, shows the disk takes writes.
+  Status s;
+  {
+    std::lock_guard lock(write_mu_);
+    s = FlushJournal();
+  }
+  {
+    std::lock_guard lock(log_mu_);
+    for (auto& [name, lf] : logs_) {
+      if (!lf->held.empty() || lf->file.fd < 0) {
+        if (Status ls = FlushLog(*lf); !ls.ok() && s.ok()) s = ls;
+      }
+    }
+  }
+  return s;
 }
 
 Result<std::vector<std::pair<std::uint64_t, std::string>>> FileStateStore::ReadLog(
@@ -837,6 +1086,13 @@ Result<std::vector<std::pair<std::uint64_t, std::string>>> FileStateStore::ReadL
   if (it == logs_.end()) return out;
   const LogFile& lf = *it->second;
   const std::uint64_t count = lf.offsets.size();
+  // Held records follow the ones on disk.
+  auto read_held = [&] {
+    for (std::uint64_t seq = std::max<std::uint64_t>(from_seq, count + 1);
+         seq <= count + lf.held.size() && out.size() < limit; ++seq) {
+      out.emplace_back(seq, lf.held[static_cast<std::size_t>(seq - count - 1)]);
+    }
+  };
   std::string frame;
   for (std::uint64_t seq = std::max<std::uint64_t>(from_seq, 1); seq <= count && out.size() < limit;
        ++seq) {
@@ -861,6 +1117,7 @@ Result<std::vector<std::pair<std::uint64_t, std::string>>> FileStateStore::ReadL
     }
     out.emplace_back(seq, std::string(payload.substr(kLogEntryOverheadBytes)));
   }
+  read_held();
   return out;
 }
 
@@ -919,6 +1176,25 @@ std::optional<std::string> LogNameFromFileName(std::string_view file_name) {
     return std::nullopt;
   }
   return name;
+}
+
+DurableWritesScope::DurableWritesScope(std::initializer_list<std::string_view> prefixes)
+    : prefixes_(prefixes), outer_(current_durable_scope) {
+  current_durable_scope = this;
+}
+
+DurableWritesScope::~DurableWritesScope() { current_durable_scope = outer_; }
+
+bool DurableWritesScope::Covers(std::string_view key) {
+  const DurableWritesScope* scope = current_durable_scope;
+  if (scope == nullptr) return false;
+  return std::any_of(scope->prefixes_.begin(), scope->prefixes_.end(),
+                     [&](std::string_view p) { return key.starts_with(p); });
+}
+
+Status RetryHeldWrites(StateStore& store) {
+  auto* file_store = dynamic_cast<FileStateStore*>(&store);
+  return file_store ? file_store->RetryHeld() : Status::Ok();
 }
 
 const FileStateStoreInfo* FileStateStoreInfoOf(const StateStore& store) {

@@ -7,10 +7,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "nimify/state_store.h"
 #include "nimify/status.h"
@@ -33,7 +35,44 @@ struct FileStateStoreHooks {
   std::function<int(FileOp op, const std::string& path, std::size_t* partial_bytes)> inject_fault;
   // Replaces the wall clock for expiry.
   std::function<std::int64_t()> clock;
+  // nimifyd's mode for a state dir that fills up or turns read-only: a write
+  // the disk refuses is kept in memory and reported OK instead of failing
+  // (evaluation and responses must go on), except the writes a
+  // DurableWritesScope covers. What is held is written out (the journal as a
+  // full snapshot, held log records in order) by RetryHeldWrites or by the
+  // first write at least a second after the last failure. Held writes are
+  // lost if the process dies before that; OK no longer means durable for them.
+  bool hold_failed_writes = false;
+  // Called when the store turns unable to write (false, the error) and able
+  // again (true, ""), once per change. Called with store locks held: it must
+  // not call the store.
+  std::function<void(bool writable, const std::string& error)> on_writable_change;
 };
+
+// While one lives on a thread, puts and deletes of keys starting with one of
+// `prefixes` made from that thread are never held (hold_failed_writes): they
+// fail with kUnavailable, so a client is only told "done" for what is on disk.
+// Scopes nest; the innermost one counts.
+class DurableWritesScope {
+ public:
+  explicit DurableWritesScope(std::initializer_list<std::string_view> prefixes);
+  DurableWritesScope(const DurableWritesScope&) = delete;
+  DurableWritesScope& operator=(const DurableWritesScope&) = delete;
+  ~DurableWritesScope();
+
+  // Whether the innermost scope of this thread covers `key`.
+  static bool Covers(std::string_view key);
+
+ private:
+  std::vector<std::string_view> prefixes_;
+  const DurableWritesScope* outer_;
+};
+
+// Writes out what a store with hold_failed_writes holds, or checks that an
+// unwritable store can write again; at most once a second (sooner calls
+// return at once). OK when nothing is held and the store can write; a no-op
+// for other stores.
+Status RetryHeldWrites(StateStore& store);
 
 Result<std::unique_ptr<StateStore>> OpenFileStateStoreWithHooks(const std::string& directory,
                                                                 FileStateStoreOptions options,
@@ -47,6 +86,19 @@ struct FileStateStoreStats {
   std::uint64_t live_bytes = 0;  // what a snapshot written now would hold
   std::uint64_t compactions = 0;
   std::string last_compaction_error;  // empty when the last one succeeded
+
+  // Whether the last write (or retry) reached the disk; see hold_failed_writes.
+  bool writable = true;
+  std::string write_error;               // the first error of this unwritable spell
+  std::int64_t unwritable_since_ms = 0;  // wall clock; 0 while writable
+  // Writes the disk refused (held or failed), by what was written.
+  std::uint64_t journal_write_failures = 0;
+  std::uint64_t log_write_failures = 0;
+  std::uint64_t snapshot_write_failures = 0;
+  bool journal_held = false;  // the journal lacks writes held in memory
+  std::uint64_t held_log_records = 0;
+  std::uint64_t refused_log_records = 0;  // not held: the hold limit was reached
+  std::uint64_t recoveries = 0;           // unwritable spells that ended
 };
 // nullopt for stores that are not file stores.
 std::optional<FileStateStoreStats> GetFileStateStoreStats(const StateStore& store);

@@ -25,6 +25,7 @@
 #include "actions/http_client.h"
 #include "actions/matchers.h"
 #include "actions/template_data.h"
+#include "common/wall_clock.h"
 #include "template/data_template.h"
 
 namespace nimify::actions {
@@ -37,9 +38,7 @@ constexpr std::size_t kOutputCap = 16 * 1024;
 constexpr std::int64_t kHandlerStateTtlMs = 7LL * 24 * 3600 * 1000;
 
 std::int64_t WallNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return internal::GuardedWallClockMs();  // never back: common/wall_clock.h
 }
 
 std::int64_t RequestNowMs(const ActionRequest& request) {

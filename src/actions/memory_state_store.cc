@@ -3,6 +3,8 @@
 #include <chrono>
 #include <memory>
 
+#include "common/wall_clock.h"
+
 namespace nimify::actions {
 namespace {
 
@@ -17,9 +19,7 @@ bool IsExpired(std::int64_t expires_at_ms, std::int64_t now) {
 }  // namespace
 
 std::int64_t WallClockMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return internal::GuardedWallClockMs();  // never back: common/wall_clock.h
 }
 
 MemoryStateStore::MemoryStateStore(std::function<std::int64_t()> clock)

@@ -35,6 +35,7 @@
 #include "actions/route.h"
 #include "actions/silences.h"
 #include "actions/template_data.h"
+#include "common/wall_clock.h"
 #include "nimify/actions.h"
 #include "template/data_template.h"
 
@@ -60,9 +61,7 @@ constexpr std::size_t kAttachCap = 4096;
 constexpr std::chrono::seconds kSettleWait(60);
 
 std::int64_t WallNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return internal::GuardedWallClockMs();  // never back: common/wall_clock.h
 }
 
 std::string Excerpt(const std::string& s, std::size_t cap) {
@@ -164,6 +163,8 @@ struct Responder::Impl {
   // Guards everything below it, except the inbox group.
   mutable std::recursive_mutex mu;
   std::int64_t now = 0;  // manual clock time; wall: set at each processing pass
+  std::int64_t last_pass_ms = 0;  // wall: `now` of WallLoop's last pass
+  std::uint64_t backward_steps_logged = 0;
   std::uint64_t next_seq = 1;
   std::map<TimerKey, std::function<void()>> timers;
   std::map<std::string, Incident> incidents;  // by fingerprint
@@ -196,6 +197,13 @@ struct Responder::Impl {
   // ---- helpers -------------------------------------------------------------
 
   std::int64_t Now() const { return now; }
+
+  // Forward steps of the wall clock after `t`: taken out of delays (escalations,
+  // group timers) and windows (budgets, cooldowns, breakers), so that they
+  // count real time (docs/daemon.md, "Time"). The manual clock has no steps.
+  std::int64_t StepsAfter(std::int64_t t) const {
+    return manual ? 0 : internal::ForwardStepsAfter(t);
+  }
 
   void Log(LogLevel level, std::string_view msg) const {
     if (opts.log) opts.log(level, msg);
@@ -541,7 +549,9 @@ struct Responder::Impl {
       const actions::EscalationSpec& esc = cfg->escalations.at(rit->second.escalation);
       for (std::size_t i = 0; i < esc.levels.size(); ++i) {
         if (inc.levels_done.count(r + "/" + std::to_string(i)) > 0) continue;
-        const std::int64_t at = std::max(now, inc.alert.starts_at_ms + esc.levels[i].after_ms);
+        // A delay from the alert's start: a forward step of the clock does not shorten it.
+        const std::int64_t start = inc.alert.starts_at_ms;
+        const std::int64_t at = std::max(now, start + esc.levels[i].after_ms + StepsAfter(start));
         const std::string fp = inc.alert.fingerprint;
         const std::uint64_t gen = inc.generation;
         Schedule(at, [this, fp, gen, r, i] { EscalationDue(fp, gen, r, i, false); });
@@ -886,7 +896,8 @@ struct Responder::Impl {
   // Budget, cooldown and breaker state of a remediation target.
   std::vector<std::int64_t> Window(const std::string& key, std::int64_t per_ms) {
     std::vector<std::int64_t> ts = ParseTimes(GetValue(key));
-    ts.erase(std::remove_if(ts.begin(), ts.end(), [&](std::int64_t t) { return t <= now - per_ms; }),
+    ts.erase(std::remove_if(ts.begin(), ts.end(),
+                            [&](std::int64_t t) { return t + StepsAfter(t) <= now - per_ms; }),
              ts.end());
     return ts;
   }
@@ -910,7 +921,9 @@ struct Responder::Impl {
     if (!v.empty() && !d.Parse(v.c_str()).HasParseError() && d.IsObject()) {
       if (auto f = d.FindMember("failures"); f != d.MemberEnd() && f->value.IsArray()) {
         for (const auto& x : f->value.GetArray()) {
-          if (x.IsInt64() && x.GetInt64() > now - cfg->breaker.window_ms) failures.push_back(x.GetInt64());
+          const std::int64_t t = x.IsInt64() ? x.GetInt64() : 0;
+          const bool in_window = t + StepsAfter(t) > now - cfg->breaker.window_ms;
+          if (x.IsInt64() && in_window) failures.push_back(t);
         }
       }
       if (auto o = d.FindMember("openUntil"); o != d.MemberEnd() && o->value.IsInt64()) {
@@ -1026,7 +1039,7 @@ struct Responder::Impl {
       if (s.remediation->cooldown_ms > 0) {
         const std::string last = GetValue("cooldown/" + target);
         const std::int64_t last_ms = last.empty() ? 0 : std::strtoll(last.c_str(), nullptr, 10);
-        if (!last.empty() && now < last_ms + s.remediation->cooldown_ms) {
+        if (!last.empty() && now - StepsAfter(last_ms) < last_ms + s.remediation->cooldown_ms) {
           d.outcome = "skipped_cooldown";
           d.detail = "cooldown for " + target + " until " +
                      std::to_string(last_ms + s.remediation->cooldown_ms);
@@ -1298,6 +1311,28 @@ struct Responder::Impl {
     Settle();
   }
 
+  // A forward step of the wall clock since `previous` (the last pass): timers
+  // not yet due then are delays, so they move with the step; due ones run now.
+  // A backward step never reaches here: the guarded clock does not go back.
+  void ShiftTimersAfterStep(std::int64_t previous) {
+    const internal::WallClockSteps seen = internal::WallClockStepCounts();
+    if (seen.backward > backward_steps_logged) {
+      backward_steps_logged = seen.backward;
+      Log(LogLevel::kWarn, "the wall clock stepped back: nimifyd's clock does not, it runs on " +
+                               std::to_string(internal::GuardedWallClockAheadMs()) +
+                               " ms ahead of the wall clock until restart");
+    }
+    const std::int64_t step = StepsAfter(previous);
+    if (step <= 0) return;
+    Log(LogLevel::kWarn, "the wall clock stepped forward by " + std::to_string(step) +
+                             " ms: timers, escalations and budget windows keep real-time delays");
+    std::map<TimerKey, std::function<void()>> moved;
+    for (auto& [key, fn] : timers) {
+      moved.emplace(TimerKey{key.at > previous ? key.at + step : key.at, key.seq}, std::move(fn));
+    }
+    timers.swap(moved);
+  }
+
   void WallLoop() {
     for (;;) {
       {
@@ -1319,6 +1354,8 @@ struct Responder::Impl {
       }
       std::lock_guard<std::recursive_mutex> lock(mu);
       now = WallNowMs();
+      if (last_pass_ms > 0) ShiftTimersAfterStep(last_pass_ms);
+      last_pass_ms = now;
       ResumeRestored();
       DrainInbox(now, true);
       Settle();

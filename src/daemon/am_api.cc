@@ -10,6 +10,7 @@
 #include <optional>
 #include <sstream>
 
+#include "actions/file_state_store.h"
 #include "actions/fingerprint.h"
 #include "actions/time_interval.h"
 #include "daemon/daemon_impl.h"
@@ -22,6 +23,14 @@ namespace {
 using actions::Matcher;
 using actions::Matchers;
 using actions::MatchType;
+
+// Silences and acknowledgements a client is told are saved must be on disk
+// (kill -9 tests rely on it): while one lives, the store does not hold these
+// writes in memory when the state dir refuses writes, so the client gets 503.
+class ClientWriteScope : public actions::DurableWritesScope {
+ public:
+  ClientWriteScope() : DurableWritesScope({"silence/", "ack/"}) {}
+};
 
 // Alertmanager answers errors of its v2 API as a JSON string.
 HttpResponse AmError(int status, std::string_view message) {
@@ -67,7 +76,39 @@ Result<std::int64_t> MemberTime(const rapidjson::Value& obj, const char* key) {
   return *t;
 }
 
+// Deeper than any silence, acknowledgement or alert list needs.
+constexpr int kMaxJsonDepth = 64;
+
+// RapidJSON's DOM parser recurses once per level: a body of "[[[[..." as deep
+// as the body limit allows would overflow the stack. Checked before parsing.
+Status CheckJsonDepth(std::string_view body) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) {
+        return Status::InvalidArgument("JSON body nested too deeply (more than " +
+                                       std::to_string(kMaxJsonDepth) + " levels) at offset " +
+                                       std::to_string(i));
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return Status::Ok();
+}
+
 Result<rapidjson::Document> ParseBody(std::string_view body) {
+  NIMIFY_RETURN_IF_ERROR(CheckJsonDepth(body));
   rapidjson::Document d;
   if (d.Parse(body.data(), body.size()).HasParseError()) {
     return Status::InvalidArgument("parsing body as JSON failed at offset " +
@@ -609,6 +650,7 @@ class AmApi {
     std::shared_ptr<Responder> r = impl_.CurrentResponder();
     if (!r) return Status::Unavailable("no responder");
     NIMIFY_ASSIGN_OR_RETURN(Silence s, ParseSilenceJson(body));
+    const ClientWriteScope durable;
     return r->AddSilence(std::move(s));
   }
 
@@ -647,6 +689,7 @@ class AmApi {
       return AmError(400, "bad silence id");
     }
     if (req.method == "DELETE") {
+      const ClientWriteScope durable;
       const Status st = r->ExpireSilence(id);
       if (!st.ok()) return AmError(HttpStatusFor(st), st.message());
       return HttpResponse::Json(200, "");
@@ -723,6 +766,7 @@ class AmApi {
     if (!r) return NoResponder();
     Result<Acknowledgement> a = ParseAckJson(req.body);
     if (!a.ok()) return AmError(400, a.status().message());
+    const ClientWriteScope durable;
     Result<std::string> id = r->Acknowledge(std::move(*a));
     if (!id.ok()) return AmError(HttpStatusFor(id.status()), id.status().message());
     std::string out = "{\"ackID\":";
@@ -738,6 +782,7 @@ class AmApi {
     if (!UrlDecode(std::string_view(req.path).substr(kAckPrefix.size()), &id) || id.empty()) {
       return AmError(400, "bad acknowledgement id");
     }
+    const ClientWriteScope durable;
     const Status st = r->Unacknowledge(id);
     if (!st.ok()) return AmError(HttpStatusFor(st), st.message());
     return HttpResponse::Json(200, "");
@@ -749,6 +794,7 @@ class AmApi {
     if (!r) return HttpResponse::Json(503, ApiErrorBody("unavailable", "no response config"));
     Result<std::vector<Acknowledgement>> acks = ParseV1AlertsAsAcks(req.body);
     if (!acks.ok()) return HttpResponse::Json(400, ApiErrorBody("bad_data", acks.status().message()));
+    const ClientWriteScope durable;
     for (Acknowledgement& a : *acks) {
       Result<std::string> id = r->Acknowledge(std::move(a));
       if (!id.ok()) {

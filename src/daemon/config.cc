@@ -203,7 +203,8 @@ class Loader {
     if (!node.is_map()) return node.Error("limits: expected a mapping");
     NIMIFY_RETURN_IF_ERROR(node.CheckKeys(
         {"max_header_bytes", "max_body_bytes", "max_decompressed_bytes", "max_samples_per_request",
-         "max_connections", "read_timeout", "query_timeout", "max_query_samples"},
+         "max_connections", "read_timeout", "query_timeout", "max_query_samples",
+         "max_inflight_body_bytes"},
         "limits"));
     RequestLimits& l = out_->limits;
     if (const ConfigNode* n = node.Find("max_header_bytes")) {
@@ -236,6 +237,18 @@ class Loader {
       if (v == 0) return n->Error("limits.max_query_samples: must be > 0");
       l.max_query_samples = v;
     }
+    if (const ConfigNode* n = node.Find("max_inflight_body_bytes")) {
+      NIMIFY_ASSIGN_OR_RETURN(l.max_inflight_body_bytes, ByteSize(*n));
+    }
+    // Else one request of the largest allowed size could never be read.
+    if (l.max_inflight_body_bytes < l.max_body_bytes) {
+      const ConfigNode* n = node.Find("max_inflight_body_bytes");
+      if (n == nullptr) n = node.Find("max_body_bytes");
+      return n->Error("limits.max_inflight_body_bytes (" +
+                      std::to_string(l.max_inflight_body_bytes) +
+                      ") must be at least limits.max_body_bytes (" +
+                      std::to_string(l.max_body_bytes) + ")");
+    }
     return Status::Ok();
   }
 
@@ -245,6 +258,27 @@ class Loader {
 };
 
 }  // namespace
+
+MemoryBound ComputeMemoryBound(const DaemonConfig& config, std::size_t io_threads,
+                               std::uint32_t shards, std::uint64_t series_bytes) {
+  const RequestLimits& l = config.limits;
+  MemoryBound b;
+  // Small bodies pass the in-flight check, one per connection at most.
+  b.request_buffers = static_cast<std::uint64_t>(l.max_connections) *
+                          (l.max_header_bytes + RequestLimits::kSmallBodyBytes) +
+                      l.max_inflight_body_bytes;
+  // The inflated protobuf, and the decoded batch: its label bytes are at most
+  // the protobuf's, plus 16 bytes (time, value) per sample.
+  b.decoding = static_cast<std::uint64_t>(io_threads) *
+               (2 * static_cast<std::uint64_t>(l.max_decompressed_bytes) +
+                16 * static_cast<std::uint64_t>(l.max_samples_per_request));
+  // One ring per producer and shard; the engine's clock has a producer too.
+  constexpr std::uint64_t kRingItemBytes = 24;  // series ref, timestamp, value
+  b.rings = static_cast<std::uint64_t>(io_threads + 1) * shards * config.engine.ring_capacity *
+            kRingItemBytes;
+  b.series = config.engine.max_series * series_bytes;
+  return b;
+}
 
 Result<DaemonConfig> ParseConfig(std::string_view text, std::string_view origin) {
   NIMIFY_ASSIGN_OR_RETURN(ConfigNode root, ConfigNode::ParseYaml(text, origin));

@@ -33,6 +33,13 @@ struct RequestLimits {
   std::chrono::milliseconds read_timeout{30'000};
   std::chrono::milliseconds query_timeout{2 * 60'000};
   std::size_t max_query_samples = 50'000'000;
+  // Request bodies being read or handled at once, across connections, by
+  // their Content-Length (max_body_bytes when chunked): past it a request
+  // gets 429 with Retry-After before its body is read. Bodies up to
+  // kSmallBodyBytes (query forms, silences) are never refused by it, so
+  // queries stay answered under a remote-write flood. At least max_body_bytes.
+  std::size_t max_inflight_body_bytes = 256u << 20;
+  static constexpr std::size_t kSmallBodyBytes = 64u << 10;
 };
 
 struct EngineSettings {
@@ -65,6 +72,27 @@ struct DaemonConfig {
   // file has no response sections (no route, receivers, handlers, ...).
   std::optional<ConfigNode> responses;
 };
+
+// The worst case of the memory the limits allow (docs/daemon.md, "Memory
+// bound"), beyond the process's base and the rules' own state.
+struct MemoryBound {
+  std::uint64_t request_buffers = 0;  // headers of every connection, bodies in flight
+  std::uint64_t decoding = 0;         // per I/O thread: inflated body and decoded batch
+  std::uint64_t rings = 0;            // producer -> shard rings, allocated up front
+  std::uint64_t series = 0;           // engine.max_series x series_bytes; 0 when unlimited
+  std::uint64_t total() const { return request_buffers + decoding + rings + series; }
+};
+// What one series costs the engine for the memory bound: its labels (up to
+// about 200 bytes), catalog, index and series-table entries and the samples it
+// retains. Measured (docs/daemon.md): labels of ~100 bytes and a few samples
+// cost about 1 KiB of RSS a series; long label sets or a long retention at a
+// short interval cost more, and the bound says so.
+inline constexpr std::uint64_t kSeriesBytes = 2048;
+
+// `io_threads` and `shards` as running (shards resolved from 0); `series_bytes`
+// the cost of one series (its labels, index entries and retained samples).
+MemoryBound ComputeMemoryBound(const DaemonConfig& config, std::size_t io_threads,
+                               std::uint32_t shards, std::uint64_t series_bytes);
 
 // Reads and checks a config file. Errors read "file:line:col: message".
 Result<DaemonConfig> LoadConfigFile(const std::string& path);

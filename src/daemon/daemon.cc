@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <thread>
 
+#include "actions/file_state_store.h"
+#include "common/wall_clock.h"
 #include "actions/route.h"
 #include "daemon/am_api.h"
 #include "daemon/auth.h"
@@ -14,11 +17,9 @@
 
 namespace nimify::daemon {
 
-std::int64_t WallClockMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+// The engine's clock (common/wall_clock.h): ingest bounds, default sample
+// timestamps and query times agree with the evaluation instants after a step.
+std::int64_t WallClockMs() { return internal::GuardedWallClockMs(); }
 
 namespace {
 
@@ -49,6 +50,15 @@ std::shared_ptr<const actions::Route> Daemon::Impl::RoutesOf(const DaemonConfig&
     return nullptr;
   }
   return std::move(*tree);
+}
+
+MemoryBound Daemon::Impl::Bound() const {
+  std::lock_guard<std::mutex> lock(mu);
+  const std::uint32_t shards = config.engine.shards != 0
+                                   ? config.engine.shards
+                                   : std::max(1u, std::thread::hardware_concurrency());
+  return ComputeMemoryBound(config, std::max<std::size_t>(1, options.io_threads), shards,
+                            kSeriesBytes);
 }
 
 Result<std::shared_ptr<Responder>> Daemon::Impl::MakeResponder(const ConfigNode& node) const {
@@ -104,7 +114,27 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   if (flags.state_dir.empty()) {
     impl->store = NewMemoryStateStore();
   } else {
-    Result<std::unique_ptr<StateStore>> store = OpenFileStateStore(flags.state_dir);
+    // A state dir that fills up or turns read-only must not stop evaluation or
+    // responses: their writes are held in memory and written out when it takes
+    // writes again; client writes (silences, acks) still fail (am_api.cc).
+    actions::FileStateStoreHooks hooks;
+    hooks.hold_failed_writes = true;
+    std::shared_ptr<spdlog::logger> state_log = impl->logs->Make("state");
+    hooks.on_writable_change = [state_log, dir = flags.state_dir](bool writable,
+                                                                  const std::string& error) {
+      if (writable) {
+        LogKv(*state_log, spdlog::level::info,
+              "state dir takes writes again; the changes held in memory are written",
+              {{"dir", dir}});
+      } else {
+        LogKv(*state_log, spdlog::level::err,
+              "state dir does not take writes; evaluation and responses go on, their changes "
+              "are held in memory, silences and acks are refused (503)",
+              {{"dir", dir}, {"err", error}});
+      }
+    };
+    Result<std::unique_ptr<StateStore>> store =
+        actions::OpenFileStateStoreWithHooks(flags.state_dir, {}, std::move(hooks));
     if (!store.ok()) return store.status().WithPrefix("--storage.state-dir");
     impl->store = std::move(*store);
     const FileStateStoreInfo info = GetFileStateStoreInfo(*impl->store);
@@ -140,6 +170,20 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
     }
     impl->responder = std::move(*responder);
     NIMIFY_RETURN_IF_ERROR(impl->responder->Attach(*impl->engine));
+  }
+  // Templates that hit their step, depth or output bounds expand to Go's
+  // "<error expanding template: ...>" text, as in Prometheus; counted here.
+  {
+    DaemonMetrics* m = &impl->metrics;
+    impl->engine->Subscribe([m](const AlertEvent& e) {
+      for (const OwnedLabel& a : e.annotations) {
+        if (a.value.find("<error expanding template") != std::string::npos &&
+            ClassifyRefusal(a.value) == RefusedInput::kTemplateLimit) {
+          m->CountRefusal(RefusedInput::kTemplateLimit);
+          return;
+        }
+      }
+    });
   }
   // After the responder, so it sees the events of restored alerts (state_restore.h).
   impl->keeper = AlertStateKeeper::Start(*impl->engine, impl->store, impl->logs->Make("state"));
@@ -179,6 +223,15 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
     if (refused) raw->metrics.connections_refused.fetch_add(1);
     raw->metrics.connections_open.fetch_add(delta);
   };
+  // Every refusal over a limit, by the server or in a handler's 4xx message
+  // (ingest, the Prometheus and Alertmanager APIs), in nimify_refused_inputs_total.
+  so.on_refused = [raw](std::optional<RefusedInput> reason, const HttpResponse* response) {
+    if (reason) {
+      raw->metrics.CountRefusal(*reason);
+    } else if (response != nullptr) {
+      raw->metrics.CountRefusal(std::string_view(response->body));
+    }
+  };
   impl->server = std::make_unique<HttpServer>(so);
   impl->RegisterRoutes();
   if (Status st = impl->server->Start(); !st.ok()) {
@@ -188,6 +241,15 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
     return st;
   }
   impl->metrics.last_reload_success_ms.store(WallClockMs());
+  {
+    const MemoryBound b = impl->Bound();
+    LogKv(*impl->log, spdlog::level::info, "memory bound of the limits (bytes)",
+          {{"request_buffers", std::to_string(b.request_buffers)},
+           {"decoding", std::to_string(b.decoding)},
+           {"rings", std::to_string(b.rings)},
+           {"series", std::to_string(b.series)},
+           {"total", std::to_string(b.total())}});
+  }
   impl->ready.store(true);
   LogKv(*impl->log, spdlog::level::info, "nimifyd started",
         {{"version", NIMIFY_DAEMON_VERSION},
@@ -225,6 +287,7 @@ Status Daemon::Impl::Reload() {
   const Status st = ReloadLocked();
   if (!st.ok()) {
     metrics.reload_failures.fetch_add(1);
+    metrics.CountRefusal(st.message());  // a bomb in a config or rule file
     metrics.last_reload_successful.store(0);
     LogKv(*log, spdlog::level::err, "reload refused; the running configuration stays",
           {{"err", st.message()}});
@@ -383,7 +446,8 @@ void Daemon::Impl::RegisterRoutes() {
   });
   s.Handle("/-/ready", {"GET", "HEAD"}, "/-/ready", [this](const HttpRequest&) {
     const std::string why = NotReadyReason();
-    return why.empty() ? HttpResponse::Text(200, "nimifyd is Ready.\n")
+    // A state dir that refuses writes leaves nimifyd able to serve: still 200, but said.
+    return why.empty() ? HttpResponse::Text(200, "nimifyd is Ready.\n" + StateDegradedNote())
                        : HttpResponse::Text(503, "Service Unavailable: " + why + "\n");
   });
   s.Handle("/-/reload", {"POST", "PUT"}, "/-/reload", [this](const HttpRequest&) {
@@ -396,6 +460,65 @@ void Daemon::Impl::RegisterRoutes() {
   });
 }
 
+std::string Daemon::Impl::StateDegradedNote() const {
+  const std::optional<actions::FileStateStoreStats> st = actions::GetFileStateStoreStats(*store);
+  if (!st || st->writable) return {};
+  return "Degraded: the state dir " + options.flags.state_dir + " does not take writes since " +
+         std::to_string(st->unwritable_since_ms / 1000) + " (unix seconds): " + st->write_error +
+         "; evaluation and responses go on, " +
+         (st->journal_held ? "changed state is" : "nothing is") + " held in memory" +
+         (st->held_log_records > 0
+              ? " with " + std::to_string(st->held_log_records) + " audit records"
+              : std::string()) +
+         ", silences and acks are refused.\n";
+}
+
+void Daemon::Impl::WriteStateMetrics(ExpositionWriter& w) const {
+  const std::optional<actions::FileStateStoreStats> st = actions::GetFileStateStoreStats(*store);
+  std::shared_ptr<Responder> r = CurrentResponder();
+  // The total keeps its old name and no labels (scripts read it); by op beside it.
+  const std::uint64_t responder_failures = r ? r->stats().state_write_failures : 0;
+  const std::uint64_t total = responder_failures + (st ? st->journal_write_failures +
+                                                             st->log_write_failures +
+                                                             st->snapshot_write_failures
+                                                       : 0);
+  w.Family("nimify_state_write_failures_total", "counter",
+           "State writes that failed or that the disk refused (held in memory).");
+  w.Sample("nimify_state_write_failures_total", static_cast<double>(total));
+  w.Family("nimify_state_write_failures_by_op_total", "counter",
+           "nimify_state_write_failures_total by what was written: journal (keys), log (audit "
+           "records), snapshot (rewrites of the journal), responder (writes that failed the "
+           "responder).");
+  if (st) {
+    w.Sample("nimify_state_write_failures_by_op_total", {{"op", "journal"}},
+             static_cast<double>(st->journal_write_failures));
+    w.Sample("nimify_state_write_failures_by_op_total", {{"op", "log"}},
+             static_cast<double>(st->log_write_failures));
+    w.Sample("nimify_state_write_failures_by_op_total", {{"op", "snapshot"}},
+             static_cast<double>(st->snapshot_write_failures));
+  }
+  w.Sample("nimify_state_write_failures_by_op_total", {{"op", "responder"}},
+           static_cast<double>(responder_failures));
+  if (!st) return;
+  w.Family("nimify_state_writable", "gauge",
+           "1 when the state dir takes writes; 0 while it refuses them (changes are held in "
+           "memory).");
+  w.Sample("nimify_state_writable", st->writable ? 1 : 0);
+  w.Family("nimify_state_unwritable_since_seconds", "gauge",
+           "Since when the state dir refuses writes (unix seconds); 0 while it takes them.");
+  w.Sample("nimify_state_unwritable_since_seconds",
+           static_cast<double>(st->unwritable_since_ms) / 1000.0);
+  w.Family("nimify_state_held_log_records", "gauge",
+           "Audit records held in memory until the state dir takes writes again.");
+  w.Sample("nimify_state_held_log_records", static_cast<double>(st->held_log_records));
+  w.Family("nimify_state_journal_held", "gauge",
+           "1 when changed state is held in memory until the state dir takes writes again.");
+  w.Sample("nimify_state_journal_held", st->journal_held ? 1 : 0);
+  w.Family("nimify_state_recoveries_total", "counter",
+           "Times the state dir took writes again after refusing them.");
+  w.Sample("nimify_state_recoveries_total", static_cast<double>(st->recoveries));
+}
+
 HttpResponse Daemon::Impl::Metrics() {
   std::string out;
   ExpositionWriter w(&out);
@@ -405,6 +528,17 @@ HttpResponse Daemon::Impl::Metrics() {
   w.Sample("nimify_start_time_seconds", static_cast<double>(started_ms) / 1000.0);
   w.Family("nimify_ready", "gauge", "Whether nimifyd is ready (state restored, rules loaded).");
   w.Sample("nimify_ready", NotReadyReason().empty() ? 1 : 0);
+  const internal::WallClockSteps steps = internal::WallClockStepCounts();
+  w.Family("nimify_wall_clock_steps_total", "counter",
+           "Steps of the wall clock of at least a second seen (docs/daemon.md, \"Time\").");
+  w.Sample("nimify_wall_clock_steps_total", {{"direction", "forward"}},
+           static_cast<double>(steps.forward));
+  w.Sample("nimify_wall_clock_steps_total", {{"direction", "backward"}},
+           static_cast<double>(steps.backward));
+  w.Family("nimify_wall_clock_ahead_seconds", "gauge",
+           "How far nimifyd's clock is ahead of the wall clock after backward steps.");
+  w.Sample("nimify_wall_clock_ahead_seconds",
+           static_cast<double>(internal::GuardedWallClockAheadMs()) / 1000.0);
   metrics.Write(w);
 
   const EngineStats es = engine->stats();
@@ -432,6 +566,19 @@ HttpResponse Daemon::Impl::Metrics() {
           es.samples_rejected);
   gauge("nimify_engine_series", "Active series in the engine.", static_cast<double>(es.series_live));
   counter("nimify_engine_series_refused_total", "Series refused at max_series.", es.series_refused);
+  {
+    const MemoryBound b = Bound();
+    w.Family("nimify_memory_bound_bytes", "gauge",
+             "Worst case of the memory the configured limits allow, by part (docs/daemon.md); "
+             "series: 0 when engine.max_series is unlimited.");
+    w.Sample("nimify_memory_bound_bytes", {{"part", "request_buffers"}},
+             static_cast<double>(b.request_buffers));
+    w.Sample("nimify_memory_bound_bytes", {{"part", "decoding"}}, static_cast<double>(b.decoding));
+    w.Sample("nimify_memory_bound_bytes", {{"part", "rings"}}, static_cast<double>(b.rings));
+    w.Sample("nimify_memory_bound_bytes", {{"part", "series"}}, static_cast<double>(b.series));
+    gauge("nimify_process_resident_memory_bytes", "Resident memory of nimifyd (VmRSS).",
+          static_cast<double>(ResidentBytes()));
+  }
   gauge("nimify_engine_memory_bytes", "Estimated heap of the engine's shards.",
         static_cast<double>(es.memory_bytes));
   gauge("nimify_engine_queue_depth", "Alert events waiting for the dispatcher.",
@@ -490,9 +637,8 @@ HttpResponse Daemon::Impl::Metrics() {
           static_cast<double>(rs.in_flight));
     counter("nimify_responder_audit_records_total", "Decisions written to the audit log.",
             rs.audit_records);
-    counter("nimify_state_write_failures_total", "State store writes that failed.",
-            rs.state_write_failures);
   }
+  WriteStateMetrics(w);
   HttpResponse res = HttpResponse::Text(200, std::move(out));
   res.content_type = "text/plain; version=0.0.4; charset=utf-8";
   return res;

@@ -115,6 +115,11 @@ struct Daemon::Impl {
   Status ReloadLocked();
   void RegisterRoutes();
   HttpResponse Metrics();
+  // The state dir's health (docs/daemon.md, "A full or read-only state dir").
+  std::string StateDegradedNote() const;  // "" while it takes writes
+  void WriteStateMetrics(ExpositionWriter& w) const;
+  // The memory bound of the running limits (config.h), with kSeriesBytes a series.
+  MemoryBound Bound() const;
 
   // ingest.cc
   HttpResponse RemoteWrite(const HttpRequest& req);

@@ -63,6 +63,9 @@ struct HttpServer::Impl {
   std::size_t next_context = 0;  // used on contexts[0] only (accept loop)
   std::atomic<std::int64_t> open_connections{0};
   std::atomic<std::int64_t> busy{0};  // requests read but not yet answered
+  // Content-Length (or max_body_bytes when chunked) of the requests whose
+  // body is being read or handled (limits.max_inflight_body_bytes).
+  std::atomic<std::uint64_t> inflight_body_bytes{0};
   std::atomic<bool> stopping{false};
   mutable std::mutex tls_mu;
   std::shared_ptr<ssl::context> tls;  // guarded by tls_mu; null: plain HTTP
@@ -72,6 +75,10 @@ struct HttpServer::Impl {
 
   void Accept();
   HttpResponse Dispatch(HttpRequest& req, std::string* route_name);
+  const Route* Match(std::string_view path) const;
+  void Refused(std::optional<RefusedInput> reason, const HttpResponse* response) const {
+    if (options.on_refused) options.on_refused(reason, response);
+  }
 };
 
 namespace {
@@ -103,6 +110,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         worker_(worker) {}
 
   ~Session() {
+    ReleaseBodyBytes();
     server_->open_connections.fetch_sub(1);
     if (server_->options.on_connection) server_->options.on_connection(-1, false);
   }
@@ -160,17 +168,83 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     // One deadline for the whole request: a client that trickles bytes
     // (slowloris) is cut off when it passes, like an idle keep-alive one.
     if (new_deadline) Socket().expires_after(server_->options.limits.read_timeout);
+    // The header first: the body's size is reserved against the bytes in
+    // flight before any of it is read (Beast's string body allocates its
+    // Content-Length up front).
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->OnHeader(ec);
+                            });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) {
+      OnRead(ec);
+      return;
+    }
+    const RequestLimits& limits = server_->options.limits;
+    std::uint64_t want = 0;
+    if (const auto length = parser_->content_length()) {
+      want = *length;
+    } else if (parser_->chunked()) {
+      want = limits.max_body_bytes;
+    }
+    if (!ReserveBodyBytes(want)) {
+      HttpResponse res = ErrorResponse(
+          429, "unavailable",
+          "too many request bytes in flight: this request's " + std::to_string(want) +
+              " would pass the limit of " + std::to_string(limits.max_inflight_body_bytes) +
+              " bytes being read or handled at once (limits.max_inflight_body_bytes); retry "
+              "later");
+      res.headers.emplace_back("Retry-After", "1");
+      server_->Refused(RefusedInput::kInflightBytes, nullptr);
+      const http::request<http::string_body>& msg = parser_->get();
+      const Route* route =
+          server_->Match(std::string_view(msg.target().data(), msg.target().size())
+                             .substr(0, msg.target().find('?')));
+      drain_after_reply_ = !parser_->is_done();
+      Reply(std::move(res), false, route ? route->name : "other");
+      return;
+    }
+    if (parser_->is_done()) {
+      OnRead(ec);
+      return;
+    }
     http::async_read(stream_, buffer_, *parser_,
-                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->OnRead(ec);
+                     [self = this->shared_from_this()](beast::error_code e, std::size_t) {
+                       self->OnRead(e);
                      });
+  }
+
+  // Small bodies (query forms, silences) always pass, so that queries are
+  // answered under a flood of large remote-write bodies.
+  bool ReserveBodyBytes(std::uint64_t n) {
+    if (n == 0) return true;
+    const std::uint64_t before = server_->inflight_body_bytes.fetch_add(n);
+    if (n > RequestLimits::kSmallBodyBytes &&
+        before + n > server_->options.limits.max_inflight_body_bytes) {
+      server_->inflight_body_bytes.fetch_sub(n);
+      return false;
+    }
+    reserved_body_bytes_ = n;
+    return true;
+  }
+
+  void ReleaseBodyBytes() {
+    if (reserved_body_bytes_ == 0) return;
+    server_->inflight_body_bytes.fetch_sub(reserved_body_bytes_);
+    reserved_body_bytes_ = 0;
   }
 
   void OnRead(beast::error_code ec) {
     if (ec) {
+      ReleaseBodyBytes();
       if (ec == http::error::header_limit) {
+        server_->Refused(RefusedInput::kHeaderSize, nullptr);
         Reply(ErrorResponse(431, "bad_data", "request header fields too large"), false, "other");
       } else if (ec == http::error::body_limit) {
+        server_->Refused(RefusedInput::kBodySize, nullptr);
+        drain_after_reply_ = true;  // the client may be sending the body
         Reply(ErrorResponse(413, "bad_data",
                             "request body over the limit of " +
                                 std::to_string(server_->options.limits.max_body_bytes) + " bytes"),
@@ -214,6 +288,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     } catch (...) {
       res = ErrorResponse(500, "internal", "handler failed");
     }
+    ReleaseBodyBytes();  // the handler is done with the body
+    req.body = std::string();
+    if (res.status >= 400 && res.status < 500) server_->Refused(std::nullopt, &res);
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (server_->options.observe) server_->options.observe(route_name, res.status, secs);
@@ -253,11 +330,38 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       counted_busy_ = false;
       server_->busy.fetch_sub(1);
     }
+    if (!ec && drain_after_reply_) {
+      DrainAndClose();
+      return;
+    }
     if (ec || !keep_alive || server_->stopping.load()) {
       Close(/*graceful=*/!ec);
       return;
     }
     Read(/*new_deadline=*/true);
+  }
+
+  // After a refusal whose body was not read: closing at once with unread
+  // bytes would reset the connection, and the client could lose the answer.
+  // So stop sending, read and discard what the client still sends (into a
+  // small buffer, for at most 2 s), then close.
+  void DrainAndClose() {
+    drain_after_reply_ = false;
+    if (!drain_buffer_) {
+      beast::error_code ignored;
+      Socket().socket().shutdown(tcp::socket::shutdown_send, ignored);
+      drain_buffer_ = std::make_unique<char[]>(kDrainBufferBytes);
+      Socket().expires_after(std::min<std::chrono::milliseconds>(
+          server_->options.limits.read_timeout, std::chrono::seconds(2)));
+    }
+    Socket().async_read_some(asio::buffer(drain_buffer_.get(), kDrainBufferBytes),
+                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                               if (ec) {
+                                 self->Close(false);
+                               } else {
+                                 self->DrainAndClose();
+                               }
+                             });
   }
 
   // `graceful`: we end a healthy connection, so TLS sends close_notify first
@@ -285,6 +389,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpServer::Impl* server_;
   std::size_t worker_;
+  static constexpr std::size_t kDrainBufferBytes = 4096;
+  std::unique_ptr<char[]> drain_buffer_;  // set while draining a refused body
+  std::uint64_t reserved_body_bytes_ = 0;  // counted in inflight_body_bytes
+  bool drain_after_reply_ = false;
   bool counted_busy_ = false;
   bool head_ = false;  // the request being answered is a HEAD
   bool handshake_done_ = false;
@@ -332,15 +440,17 @@ void HttpServer::Impl::Accept() {
   });
 }
 
-HttpResponse HttpServer::Impl::Dispatch(HttpRequest& req, std::string* route_name) {
-  const Route* match = nullptr;
+const Route* HttpServer::Impl::Match(std::string_view path) const {
   for (const Route& r : routes) {
-    if (r.prefix ? req.path.starts_with(r.path) && req.path.size() > r.path.size()
-                 : req.path == r.path) {
-      match = &r;
-      break;
+    if (r.prefix ? path.starts_with(r.path) && path.size() > r.path.size() : path == r.path) {
+      return &r;
     }
   }
+  return nullptr;
+}
+
+HttpResponse HttpServer::Impl::Dispatch(HttpRequest& req, std::string* route_name) {
+  const Route* match = Match(req.path);
   if (match == nullptr) {
     *route_name = "other";
     return ErrorResponse(404, "not_found", "no handler for path " + req.path);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "daemon/config.h"
+#include "daemon/metrics.h"
 #include "nimify/status.h"
 
 namespace boost::asio::ssl {
@@ -68,6 +69,11 @@ struct HttpServerOptions {
   // Called after each request with the route's name ("other" when none matched).
   std::function<void(std::string_view handler, int status, double seconds)> observe;
   std::function<void(std::int64_t open_delta, bool refused)> on_connection;
+  // Called when the server itself refuses a request over a limit (413, 431,
+  // 429 for bodies in flight), and after a handler's 4xx answer (`response`
+  // set; the caller may classify its message). From the I/O threads.
+  std::function<void(std::optional<RefusedInput> reason, const HttpResponse* response)>
+      on_refused;
   std::function<void(std::string_view message)> log_debug;
   // Called once a request matched a route and method, before its handler
   // (auth.h); a response refuses the request. Unset: everything is allowed.

@@ -1,5 +1,9 @@
 #include "daemon/metrics.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+
 #include "common/go_strconv.h"
 
 namespace nimify::daemon {
@@ -25,6 +29,71 @@ std::string FormatSampleValue(double v) {
 }
 
 }  // namespace
+
+std::uint64_t ResidentBytes() {
+  // /proc/self/statm: size resident shared ... in pages.
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long long size = 0, resident = 0;
+  const int n = std::fscanf(f, "%llu %llu", &size, &resident);
+  std::fclose(f);
+  if (n != 2) return 0;
+  return static_cast<std::uint64_t>(resident) * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+std::string_view RefusedInputName(RefusedInput reason) {
+  switch (reason) {
+    case RefusedInput::kDecompressedSize: return "decompressed_size";
+    case RefusedInput::kBodySize: return "body_size";
+    case RefusedInput::kHeaderSize: return "header_size";
+    case RefusedInput::kInflightBytes: return "inflight_bytes";
+    case RefusedInput::kSampleLimit: return "sample_limit";
+    case RefusedInput::kLabelLimit: return "label_limit";
+    case RefusedInput::kSeriesLimit: return "series_limit";
+    case RefusedInput::kNestingDepth: return "nesting_depth";
+    case RefusedInput::kYamlAlias: return "yaml_alias";
+    case RefusedInput::kRegexSize: return "regex_size";
+    case RefusedInput::kQuerySamples: return "query_samples";
+    case RefusedInput::kTemplateLimit: return "template_limit";
+  }
+  return "unknown";
+}
+
+std::optional<RefusedInput> ClassifyRefusal(std::string_view message) {
+  // The phrases of the limits' own messages (ingest/series_checks.cc,
+  // ingest/remote_write.cc, storage/shard.cc, promql, template, the YAML
+  // loaders, am_api.cc); the first that appears wins.
+  static constexpr std::pair<std::string_view, RefusedInput> kPhrases[] = {
+      {"decompressed body would be", RefusedInput::kDecompressedSize},
+      {"alias bomb", RefusedInput::kYamlAlias},
+      {"series limit reached", RefusedInput::kSeriesLimit},
+      {"remote write: request is ", RefusedInput::kDecompressedSize},
+      {"labels in one series", RefusedInput::kLabelLimit},
+      {"bytes, over the limit of", RefusedInput::kLabelLimit},  // a label name or value
+      {"query processing would load too many samples", RefusedInput::kQuerySamples},
+      {"expression too large", RefusedInput::kRegexSize},     // RE2::ErrorPatternTooLarge
+      {"execution steps", RefusedInput::kTemplateLimit},
+      {"exceeded maximum template depth", RefusedInput::kTemplateLimit},
+      {"exceeded maximum nesting depth", RefusedInput::kTemplateLimit},
+      {"template output exceeds", RefusedInput::kTemplateLimit},
+      {"max expression depth exceeded", RefusedInput::kTemplateLimit},
+      {"nested too deeply", RefusedInput::kNestingDepth},  // PromQL, protobuf groups, JSON
+      {"nested deeper than", RefusedInput::kNestingDepth},  // YAML config
+  };
+  const auto has = [message](std::string_view phrase) {
+    return message.find(phrase) != std::string_view::npos;
+  };
+  // A decoder's own body limit ("json lines: body is N bytes, over the limit of M").
+  if (has(": body is ") && has(" bytes, over the limit of ")) return RefusedInput::kBodySize;
+  for (const auto& [phrase, reason] : kPhrases) {
+    if (has(phrase)) return reason;
+  }
+  // "more than the limit of N samples" (every decoder).
+  if (has("more than the limit of") && has(" samples")) {
+    return RefusedInput::kSampleLimit;
+  }
+  return std::nullopt;
+}
 
 void ExpositionWriter::Family(std::string_view name, std::string_view type,
                               std::string_view help) {
@@ -123,6 +192,15 @@ void DaemonMetrics::Write(ExpositionWriter& w) const {
           "Connections closed at once because max_connections were open.", connections_refused);
   w.Family("nimify_http_connections_open", "gauge", "Open HTTP connections.");
   w.Sample("nimify_http_connections_open", static_cast<double>(connections_open.load()));
+  w.Family("nimify_refused_inputs_total", "counter",
+           "Inputs refused as resource bombs or over a configured limit, by the limit: "
+           "request bodies, remote-write and import bodies, API bodies and queries, and "
+           "config and rule files on reload.");
+  for (std::size_t i = 0; i < kRefusedInputReasons; ++i) {
+    w.Sample("nimify_refused_inputs_total",
+             {{"reason", RefusedInputName(static_cast<RefusedInput>(i))}},
+             static_cast<double>(refused_inputs_[i].load(std::memory_order_relaxed)));
+  }
   counter("nimify_config_reloads_total", "Configuration reloads attempted.", reloads);
   counter("nimify_config_reload_failures_total", "Configuration reloads refused.",
           reload_failures);

@@ -4,9 +4,11 @@
 
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,6 +32,32 @@ class ExpositionWriter {
   std::string* out_;
 };
 
+// Why an input was refused as a resource bomb or over a limit
+// (nimify_refused_inputs_total{reason}); docs/reliability.md lists where each
+// is met.
+enum class RefusedInput : std::uint8_t {
+  kDecompressedSize,  // snappy body announcing more than max_decompressed_bytes
+  kBodySize,          // body over max_body_bytes (413)
+  kHeaderSize,        // header fields over max_header_bytes (431)
+  kInflightBytes,     // bodies in flight over max_inflight_body_bytes (429)
+  kSampleLimit,       // more than max_samples_per_request in one body
+  kLabelLimit,        // too many labels in a series, or a name or value too long
+  kSeriesLimit,       // a new series past engine.max_series
+  kNestingDepth,      // JSON, protobuf groups or YAML nested too deeply
+  kYamlAlias,         // a YAML document expanding to too many nodes
+  kRegexSize,         // a regex over re2's memory budget
+  kQuerySamples,      // a query selecting or returning too many samples
+  kTemplateLimit,     // a template over its step, depth or output bounds
+};
+inline constexpr std::size_t kRefusedInputReasons = 12;
+std::string_view RefusedInputName(RefusedInput reason);
+// The limit a refusal message names (ingest decoders, PromQL, templates,
+// config and rule loaders report them in their Status), or nothing.
+std::optional<RefusedInput> ClassifyRefusal(std::string_view message);
+
+// The process's resident memory (VmRSS) in bytes; 0 when /proc is absent.
+std::uint64_t ResidentBytes();
+
 // Thread safety: every method may be called from any thread.
 class DaemonMetrics {
  public:
@@ -38,6 +66,18 @@ class DaemonMetrics {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 10};
 
   void ObserveRequest(std::string_view handler, int code, double seconds);
+  void CountRefusal(RefusedInput reason) {
+    refused_inputs_[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+  }
+  // Counts the refusal `message` names, if any; returns whether it did.
+  bool CountRefusal(std::string_view message) {
+    const std::optional<RefusedInput> r = ClassifyRefusal(message);
+    if (r) CountRefusal(*r);
+    return r.has_value();
+  }
+  std::uint64_t refusals(RefusedInput reason) const {
+    return refused_inputs_[static_cast<std::size_t>(reason)].load(std::memory_order_relaxed);
+  }
 
   std::atomic<std::uint64_t> samples_received{0};  // decoded from ingest bodies
   std::atomic<std::uint64_t> samples_appended{0};  // accepted by the engine
@@ -63,6 +103,7 @@ class DaemonMetrics {
     std::uint64_t count = 0;
     double sum = 0;
   };
+  std::array<std::atomic<std::uint64_t>, kRefusedInputReasons> refused_inputs_{};
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, std::uint64_t> requests_;  // guarded by mu_
   std::map<std::string, Histogram, std::less<>> durations_;        // guarded by mu_

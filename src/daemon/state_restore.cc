@@ -4,6 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "actions/file_state_store.h"
 #include "daemon/logging.h"
 
 namespace nimify::daemon {
@@ -134,6 +135,11 @@ std::shared_ptr<AlertStateKeeper> AlertStateKeeper::Start(Engine& engine,
 }
 
 void AlertStateKeeper::OnEvaluation(std::int64_t /*eval_time_ms*/) {
+  // A state dir that refused writes is retried here (at most once a second;
+  // nothing to do while it takes writes), so held changes reach the disk and
+  // the state shows writable again soon after space returns, even when
+  // nothing else writes. Failures are logged by the store, once per spell.
+  (void)actions::RetryHeldWrites(*store_);
   if (!restored_.load()) {
     if (engine_.stats().samples_accepted == 0) return;
     Result<std::size_t> n = engine_.RestoreAlerts(saved_);

@@ -29,7 +29,8 @@ inline constexpr std::string_view kAlertStateKey = "engine/alerts";
 std::string AlertStateToJson(const std::vector<AlertEvent>& alerts);
 Result<std::vector<AlertEvent>> AlertStateFromJson(std::string_view json);
 
-// Subscribed to the engine. The saved alerts are restored at the first
+// Subscribed to the engine. It also retries a state dir that refused writes
+// (actions::RetryHeldWrites) at every evaluation. The saved alerts are restored at the first
 // evaluation after samples arrived (an evaluation without data would resolve
 // them all); until then nothing is written, so the snapshot survives a daemon
 // that restarts again before any data came.

@@ -129,6 +129,18 @@ std::string Str(const rapidjson::Value& v, const char* key) {
 
 // ---- the client -----------------------------------------------------------------
 
+// Every RapidJSON parse in nimify is iterative (RAPIDJSON_PARSE_DEFAULT_FLAGS on
+// nimify_rapidjson): the recursive default overflows the stack on deep input, as
+// a 600 KB silence body once did to nimifyd, and action targets' answers are
+// parsed the same way.
+TEST(JsonParseTest, DeepNestingIsAParseErrorNotAStackOverflow) {
+  const std::string deep(900'000, '[');
+  rapidjson::Document doc;
+  doc.Parse(deep.data(), deep.size());
+  EXPECT_TRUE(doc.HasParseError());
+  EXPECT_EQ(doc.GetErrorOffset(), deep.size());
+}
+
 TEST(HttpClientTest, ParsesUrls) {
   auto u = ParseHttpUrl("https://Example.com:8443/a/b?c=d");
   ASSERT_TRUE(u.ok());
@@ -605,6 +617,12 @@ TEST(SlackTest, SlackErrorsGarbageAndRateLimits) {
   EXPECT_EQ(garbage.outcome, ActionOutcome::kPermanentFailure);
   EXPECT_NE(garbage.summary.find("not Slack's JSON: <html>oops</html>"), std::string::npos)
       << garbage.summary;
+  // A body nested deeper than a recursive parser's stack allows: a clean
+  // failure, not a crash (RapidJSON parses iteratively here).
+  server->QueueResponse("/api/chat.postMessage", {.body = std::string(900'000, '[')});
+  ActionResult deep = RunHandler(*f.handler, IncidentUpdate("investigating"));
+  EXPECT_EQ(deep.outcome, ActionOutcome::kPermanentFailure);
+  EXPECT_NE(deep.summary.find("not Slack's JSON"), std::string::npos) << deep.summary.substr(0, 200);
   // Nothing was stored: the next call posts again.
   EXPECT_FALSE(f.store->Get("handler/h/0123456789abcdef")->has_value());
 }
