@@ -521,7 +521,10 @@ groups:
   constexpr std::int64_t kStep = 1'000;
   std::vector<std::unique_ptr<Producer>> producers;
   for (int p = 0; p < kProducers; ++p) {
-    auto producer = engine.NewProducer();
+    // Cuts, not backpressure, are under test: a shard starved for more than
+    // the default 1 s (TSan on a loaded machine) must not refuse a sample.
+    auto producer = engine.NewProducer(ProducerOptions{.backpressure = BackpressurePolicy::kWait,
+                                                       .max_wait = std::chrono::seconds(60)});
     ASSERT_TRUE(producer.ok());
     producers.push_back(std::move(producer).value());
   }
