@@ -40,17 +40,13 @@ namespace nimify::daemon {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::FreePort;
+using testing::ReadAll;
+using testing::WaitFor;
 using testing::Get;
 using testing::Post;
 
 constexpr const char* kFaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
-
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::vector<std::string> Lines(const fs::path& p) {
   std::vector<std::string> out;
@@ -75,27 +71,6 @@ std::string Field(const std::string& line, const std::string& key) {
   }
   while (i < line.size() && line[i] != ' ') out += line[i++];
   return out;
-}
-
-std::uint16_t FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return cond();
 }
 
 double RealNowSeconds() {

@@ -41,6 +41,9 @@
 namespace nimify::daemon {
 namespace {
 
+using testing::FreePort;
+using testing::ReadAll;
+using testing::WaitFor;
 using testing::Get;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -242,34 +245,6 @@ TEST(HeldStateWritesTest, DefaultStoreStillFailsWrites) {
 }
 
 // ---- nimifyd on a state dir that fills up ----------------------------------------
-
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::uint16_t FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return cond();
-}
 
 // The value of an unlabeled sample, or of the first sample whose line starts
 // with `series` (name and labels as written), in a /metrics body; -1 if absent.

@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -43,6 +45,14 @@ std::chrono::milliseconds TimeUntilClosed(std::uint16_t port, const std::string&
 
 // %-encodes for a form body or a query string.
 std::string FormEncode(const std::string& s);
+
+// For the tests that run nimifyd as a process.
+// A loopback port that was free a moment ago.
+std::uint16_t FreePort();
+// Polls `cond` every 100 ms until it holds or `limit` passes; its last answer.
+bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds limit);
+// The whole file, or "" if it cannot be read.
+std::string ReadAll(const std::filesystem::path& p);
 
 }  // namespace nimify::daemon::testing
 
