@@ -107,13 +107,13 @@ std::vector<std::string> MakeBodies(int total) {
   return bodies;
 }
 
-// Decode plus series resolution through SeriesRefCache (what nimifyd and
-// `nimify bench --input` do per request once the series exist): every series
-// becomes a (ref, t, v) sample. Arg: series in the stream (the working set).
-void BM_RemoteWriteDecodeResolve(benchmark::State& state) {
-  const std::vector<std::string> bodies = MakeBodies(static_cast<int>(state.range(0)));
-  SeriesRefCache cache;
-  std::uint64_t next_ref = 1;
+// The loop the decode-and-resolve benchmarks share: each iteration decodes the
+// next body with `decode(body, &batch)`, and `resolve(series)` turns each series
+// into its ref, so that every sample becomes a (ref, t, v). Sets the per-sample
+// counters.
+template <typename Decode, typename Resolve>
+void RunDecodeResolve(benchmark::State& state, const std::vector<std::string>& bodies,
+                      Decode decode, Resolve resolve) {
   Batch batch;
   struct Out {
     std::uint64_t ref;
@@ -125,16 +125,11 @@ void BM_RemoteWriteDecodeResolve(benchmark::State& state) {
   for (auto _ : state) {
     batch.Clear();
     out.clear();
-    const Status status = DecodeRemoteWrite(bodies[b], Limits(), &batch);
+    const Status status = decode(bodies[b], &batch);
     if (!status.ok()) state.SkipWithError(status.ToString().c_str());
     for (std::size_t i = 0; i < batch.series_count(); ++i) {
       const BatchSeries s = batch.series(i);
-      const std::uint64_t hash = SeriesRefCache::Hash(s.labels);
-      std::uint64_t ref = cache.Find(s.labels, hash, 0);
-      if (ref == 0) {
-        ref = next_ref++;  // the engine's Resolve, once per series
-        cache.Insert(s.labels, hash, ref, 0);
-      }
+      const std::uint64_t ref = resolve(s);
       for (const promql::Point& p : s.samples) out.push_back({ref, p.t, p.v});
     }
     samples += out.size();
@@ -145,6 +140,27 @@ void BM_RemoteWriteDecodeResolve(benchmark::State& state) {
   state.counters["cpu_per_sample"] = benchmark::Counter(
       static_cast<double>(samples) / static_cast<double>(state.iterations()),
       benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+// Decode plus series resolution through SeriesRefCache (what nimifyd and
+// `nimify bench --input` do per request once the series exist): every series
+// becomes a (ref, t, v) sample. Arg: series in the stream (the working set).
+void BM_RemoteWriteDecodeResolve(benchmark::State& state) {
+  const std::vector<std::string> bodies = MakeBodies(static_cast<int>(state.range(0)));
+  SeriesRefCache cache;
+  std::uint64_t next_ref = 1;
+  RunDecodeResolve(
+      state, bodies,
+      [](const std::string& body, Batch* batch) { return DecodeRemoteWrite(body, Limits(), batch); },
+      [&](const BatchSeries& s) {
+        const std::uint64_t hash = SeriesRefCache::Hash(s.labels);
+        std::uint64_t ref = cache.Find(s.labels, hash, 0);
+        if (ref == 0) {
+          ref = next_ref++;  // the engine's Resolve, once per series
+          cache.Insert(s.labels, hash, ref, 0);
+        }
+        return ref;
+      });
   state.counters["series_resolved"] = static_cast<double>(next_ref - 1);
 }
 BENCHMARK(BM_RemoteWriteDecodeResolve)->Arg(1000)->Arg(100000);
@@ -156,36 +172,19 @@ void BM_RemoteWriteDecodeResolveEncodedKey(benchmark::State& state) {
   const std::vector<std::string> bodies = MakeBodies(static_cast<int>(state.range(0)));
   SeriesRefCache cache;
   std::uint64_t next_ref = 1;
-  Batch batch;
-  struct Out {
-    std::uint64_t ref;
-    std::int64_t t;
-    double v;
-  };
-  std::vector<Out> out;
-  std::size_t samples = 0, b = 0;
-  for (auto _ : state) {
-    batch.Clear();
-    out.clear();
-    const Status status = DecodeRemoteWrite(bodies[b], Limits(), &batch, RefLookup{&cache, 0});
-    if (!status.ok()) state.SkipWithError(status.ToString().c_str());
-    for (std::size_t i = 0; i < batch.series_count(); ++i) {
-      const BatchSeries s = batch.series(i);
-      std::uint64_t ref = s.cached_ref;
-      if (ref == 0) {
-        ref = next_ref++;  // the engine's Resolve, once per series
-        cache.InsertEncoded(s.label_key, s.label_key_hash, ref, 0);
-      }
-      for (const promql::Point& p : s.samples) out.push_back({ref, p.t, p.v});
-    }
-    samples += out.size();
-    benchmark::DoNotOptimize(out.data());
-    b = b + 1 == bodies.size() ? 0 : b + 1;
-  }
-  state.SetItemsProcessed(static_cast<std::int64_t>(samples));
-  state.counters["cpu_per_sample"] = benchmark::Counter(
-      static_cast<double>(samples) / static_cast<double>(state.iterations()),
-      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  RunDecodeResolve(
+      state, bodies,
+      [&](const std::string& body, Batch* batch) {
+        return DecodeRemoteWrite(body, Limits(), batch, RefLookup{&cache, 0});
+      },
+      [&](const BatchSeries& s) {
+        std::uint64_t ref = s.cached_ref;
+        if (ref == 0) {
+          ref = next_ref++;  // the engine's Resolve, once per series
+          cache.InsertEncoded(s.label_key, s.label_key_hash, ref, 0);
+        }
+        return ref;
+      });
   state.counters["series_resolved"] = static_cast<double>(next_ref - 1);
 }
 BENCHMARK(BM_RemoteWriteDecodeResolveEncodedKey)->Arg(1000)->Arg(100000);
@@ -198,41 +197,22 @@ void BM_RemoteWriteDecodeResolveTextKey(benchmark::State& state) {
   std::unordered_map<std::string, std::uint64_t> cache;
   std::uint64_t next_ref = 1;
   std::string key;
-  Batch batch;
-  struct Out {
-    std::uint64_t ref;
-    std::int64_t t;
-    double v;
-  };
-  std::vector<Out> out;
-  std::size_t samples = 0, b = 0;
-  for (auto _ : state) {
-    batch.Clear();
-    out.clear();
-    const Status status = DecodeRemoteWrite(bodies[b], Limits(), &batch);
-    if (!status.ok()) state.SkipWithError(status.ToString().c_str());
-    for (std::size_t i = 0; i < batch.series_count(); ++i) {
-      const BatchSeries s = batch.series(i);
-      key.clear();
-      for (const LabelPair& l : s.labels) {
-        for (std::string_view v : {l.name, l.value}) {
-          const auto n = static_cast<std::uint32_t>(v.size());
-          key.append(reinterpret_cast<const char*>(&n), sizeof(n));
-          key.append(v);
+  RunDecodeResolve(
+      state, bodies,
+      [](const std::string& body, Batch* batch) { return DecodeRemoteWrite(body, Limits(), batch); },
+      [&](const BatchSeries& s) {
+        key.clear();
+        for (const LabelPair& l : s.labels) {
+          for (std::string_view v : {l.name, l.value}) {
+            const auto n = static_cast<std::uint32_t>(v.size());
+            key.append(reinterpret_cast<const char*>(&n), sizeof(n));
+            key.append(v);
+          }
         }
-      }
-      auto [it, inserted] = cache.try_emplace(key, 0);
-      if (inserted) it->second = next_ref++;
-      for (const promql::Point& p : s.samples) out.push_back({it->second, p.t, p.v});
-    }
-    samples += out.size();
-    benchmark::DoNotOptimize(out.data());
-    b = b + 1 == bodies.size() ? 0 : b + 1;
-  }
-  state.SetItemsProcessed(static_cast<std::int64_t>(samples));
-  state.counters["cpu_per_sample"] = benchmark::Counter(
-      static_cast<double>(samples) / static_cast<double>(state.iterations()),
-      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+        auto [it, inserted] = cache.try_emplace(key, 0);
+        if (inserted) it->second = next_ref++;
+        return it->second;
+      });
 }
 BENCHMARK(BM_RemoteWriteDecodeResolveTextKey)->Arg(1000)->Arg(100000);
 
