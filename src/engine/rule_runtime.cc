@@ -6,8 +6,8 @@
 #include <numeric>
 #include <set>
 
-#include "engine/rule_analysis.h"
 #include "engine/rule_set_internal.h"
+#include "promql/analysis.h"
 #include "promql/parser.h"
 
 namespace nimify::engine {
@@ -45,7 +45,7 @@ std::uint32_t InputRegistry::Intern(
     for (const auto& m : matchers) key += m.ToString() + ',';
     key += '}';
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto [it, inserted] = ids_.emplace(std::move(key), static_cast<std::uint32_t>(selectors_.size()));
   if (inserted) selectors_.push_back(selectors);
   return it->second;
@@ -53,7 +53,7 @@ std::uint32_t InputRegistry::Intern(
 
 std::vector<pipeline::RuleSelectors> InputRegistry::Selectors(
     const std::vector<std::uint32_t>& ids) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<pipeline::RuleSelectors> out;
   for (const std::uint32_t id : ids) {
     if (id < selectors_.size()) out.push_back({id, selectors_[id]});
@@ -68,7 +68,7 @@ constexpr std::string_view kForStateMetric = "ALERTS_FOR_STATE";
 // Whether a rule may read ALERTS_FOR_STATE: one of its selectors can match
 // it, or one of its templates mentions `query` (it may query anything).
 bool MayReadForState(const alerting::RuleSpec& rs) {
-  for (const auto& matchers : CollectSelectors(*rs.parsed_expr)) {
+  for (const auto& matchers : promql::CollectSelectors(*rs.parsed_expr)) {
     bool can_match = true;
     for (const auto& m : matchers) {
       if (m.name() == promql::kMetricNameLabel && !m.Matches(kForStateMetric)) can_match = false;
@@ -128,7 +128,7 @@ Result<std::unique_ptr<RuleRuntime>> RuleRuntime::Build(const RuleSet& rules,
         const alerting::RuleSpec& rs = rule->spec();
         if (rs.parsed_expr) {
           r.generator_url = alerting::GeneratorURL(options.external_url, rs.parsed_expr->ToString());
-          r.lookbehind_ms = LookbehindMs(*rs.parsed_expr, options.eval.lookback_delta_ms);
+          r.lookbehind_ms = promql::LookbehindMs(*rs.parsed_expr, options.eval.lookback_delta_ms);
           rt->lookbehind_ms_ =
               std::max(rt->lookbehind_ms_,
                        r.lookbehind_ms + std::max<std::int64_t>(group->query_offset_ms(), 0));
@@ -137,9 +137,9 @@ Result<std::unique_ptr<RuleRuntime>> RuleRuntime::Build(const RuleSet& rules,
           rt->reads_for_state_ = MayReadForState(rs);
         }
         if (inputs != nullptr && rs.parsed_expr) {
-          const auto selectors = CollectSelectors(*rs.parsed_expr);
+          const auto selectors = promql::CollectSelectors(*rs.parsed_expr);
           const bool no_time_shift =
-              group->query_offset_ms() == 0 && !HasTimeShift(*rs.parsed_expr);
+              group->query_offset_ms() == 0 && !promql::HasTimeShift(*rs.parsed_expr);
           if (r.alerting != nullptr) {
             // Eager: a `for: 0` alert whose result at T depends only on samples <= T
             // (no offset, @ or query offset), so it can run at its samples' times.
@@ -155,9 +155,9 @@ Result<std::unique_ptr<RuleRuntime>> RuleRuntime::Build(const RuleSet& rules,
               options.skip_quiet_rules && no_time_shift &&
               std::all_of(selectors.begin(), selectors.end(), reads_only_ingested);
           r.skippable = may_skip &&
-                        ClassifyQuietChange(*rs.parsed_expr) >= QuietChange::kEmptyStaysEmpty;
+                        promql::ClassifyQuietChange(*rs.parsed_expr) >= promql::QuietChange::kEmptyStaysEmpty;
           r.skippable_without_samples =
-              may_skip && !selectors.empty() && ResultNeedsSamples(*rs.parsed_expr);
+              may_skip && !selectors.empty() && promql::ResultNeedsSamples(*rs.parsed_expr);
           if ((r.eager || r.threshold || r.skippable || r.skippable_without_samples) &&
               !selectors.empty()) {
             r.input = inputs->Intern(selectors);

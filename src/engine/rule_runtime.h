@@ -12,7 +12,6 @@
 #include <limits>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -21,6 +20,7 @@
 
 #include "alerting/group.h"
 #include "alerting/rule.h"
+#include "common/mutex.h"
 #include "engine/output_store.h"
 #include "engine/sample_tracker.h"
 #include "nimify/alert.h"
@@ -55,9 +55,9 @@ class InputRegistry {
   std::vector<pipeline::RuleSelectors> Selectors(const std::vector<std::uint32_t>& ids) const;
 
  private:
-  mutable std::mutex mu_;
-  std::map<std::string, std::uint32_t> ids_;
-  std::vector<std::vector<std::vector<promql::LabelMatcher>>> selectors_;
+  mutable Mutex mu_;
+  std::map<std::string, std::uint32_t> ids_ NIMIFY_GUARDED_BY(mu_);
+  std::vector<std::vector<std::vector<promql::LabelMatcher>>> selectors_ NIMIFY_GUARDED_BY(mu_);
 };
 
 // What one evaluation (or a rule swap) produced, for the dispatcher.

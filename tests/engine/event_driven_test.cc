@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "engine/engine_test_util.h"
-#include "engine/rule_analysis.h"
+#include "promql/analysis.h"
 #include "nimify/engine.h"
 #include "promql/parser.h"
 #include "promql/value.h"
@@ -24,8 +24,8 @@
 namespace nimify {
 namespace {
 
-using engine::ClassifyQuietChange;
-using engine::QuietChange;
+using promql::ClassifyQuietChange;
+using promql::QuietChange;
 using ::nimify::testing::Describe;
 using ::nimify::testing::DescribeAllSorted;
 using ::nimify::testing::Recorder;
@@ -95,7 +95,7 @@ TEST(QuietChangeTest, ResultsThatTimeAloneCanChange) {
 bool NeedsSamples(const char* text) {
   auto expr = promql::ParseExpr(text);
   EXPECT_TRUE(expr.ok()) << text << ": " << expr.status().ToString();
-  return expr.ok() && engine::ResultNeedsSamples(**expr);
+  return expr.ok() && promql::ResultNeedsSamples(**expr);
 }
 
 TEST(ResultNeedsSamplesTest, EveryElementFromASample) {

@@ -1004,6 +1004,43 @@ TEST(FunctionTableTest, ArgumentAndReturnTypes) {
   EXPECT_EQ(LookupFunction(""), nullptr);
 }
 
+// One entry carries what the type checker, the evaluator and the rule
+// analysis each need; the kinds must agree with the signatures.
+TEST(FunctionTableTest, EveryEntryHasAnEvaluationKindAndAConsistentQuietClass) {
+  for (const Function& f : AllFunctions()) {
+    SCOPED_TRACE(std::string(f.name));
+    EXPECT_NE(f.kind, FunctionKind::kUnknown);
+    const bool takes_matrix = std::find(f.arg_types.begin(), f.arg_types.end(),
+                                        ValueType::kMatrix) != f.arg_types.end();
+    switch (f.quiet) {
+      case QuietClass::kWindow:
+      case QuietClass::kWindowLastValue:
+        EXPECT_TRUE(takes_matrix);
+        EXPECT_EQ(f.return_type, ValueType::kVector);
+        break;
+      case QuietClass::kElementwise:
+        ASSERT_FALSE(f.arg_types.empty());
+        EXPECT_EQ(f.arg_types[0], ValueType::kVector);
+        EXPECT_EQ(f.return_type, ValueType::kVector);
+        break;
+      case QuietClass::kConstant:
+        EXPECT_TRUE(f.arg_types.empty());
+        EXPECT_EQ(f.return_type, ValueType::kScalar);
+        break;
+      default:
+        break;
+    }
+  }
+  // Two names, one evaluation.
+  EXPECT_EQ(LookupFunction("holt_winters")->kind,
+            LookupFunction("double_exponential_smoothing")->kind);
+  EXPECT_EQ(LookupFunction("rate")->quiet, QuietClass::kWindow);
+  EXPECT_EQ(LookupFunction("last_over_time")->quiet, QuietClass::kWindowLastValue);
+  EXPECT_EQ(LookupFunction("time")->quiet, QuietClass::kAny);
+  EXPECT_TRUE(LookupFunction("absent")->makes_elements);
+  EXPECT_FALSE(LookupFunction("abs")->makes_elements);
+}
+
 TEST(FunctionTableTest, SortedUniqueAndComplete) {
   const auto& all = AllFunctions();
   for (std::size_t i = 1; i < all.size(); ++i) EXPECT_LT(all[i - 1].name, all[i].name);

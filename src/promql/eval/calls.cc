@@ -1,112 +1,17 @@
-// Function calls: the table of function kinds, range-vector function
-// evaluation (series by series, as Prometheus does), and the functions that
-// work on whole series (label_replace, label_join, timestamp of a selector).
+// Function calls: range-vector function evaluation (series by series, as
+// Prometheus does), and the functions that work on whole series
+// (label_replace, label_join, timestamp of a selector). Which kind a call is
+// comes from the function table (promql/functions.h).
 #include <re2/re2.h>
 
 #include <algorithm>
 #include <cmath>
 #include <string>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "promql/eval/eval_internal.h"
 
 namespace nimify::promql::eval_internal {
-
-FnKind LookupFnKind(std::string_view name) noexcept {
-  static const std::unordered_map<std::string_view, FnKind> kTable = {
-      {"rate", FnKind::kRate},
-      {"increase", FnKind::kIncrease},
-      {"delta", FnKind::kDelta},
-      {"irate", FnKind::kIrate},
-      {"idelta", FnKind::kIdelta},
-      {"deriv", FnKind::kDeriv},
-      {"predict_linear", FnKind::kPredictLinear},
-      {"changes", FnKind::kChanges},
-      {"resets", FnKind::kResets},
-      {"avg_over_time", FnKind::kAvgOverTime},
-      {"count_over_time", FnKind::kCountOverTime},
-      {"sum_over_time", FnKind::kSumOverTime},
-      {"min_over_time", FnKind::kMinOverTime},
-      {"max_over_time", FnKind::kMaxOverTime},
-      {"quantile_over_time", FnKind::kQuantileOverTime},
-      {"stddev_over_time", FnKind::kStddevOverTime},
-      {"stdvar_over_time", FnKind::kStdvarOverTime},
-      {"last_over_time", FnKind::kLastOverTime},
-      {"first_over_time", FnKind::kFirstOverTime},
-      {"present_over_time", FnKind::kPresentOverTime},
-      {"absent_over_time", FnKind::kAbsentOverTime},
-      {"mad_over_time", FnKind::kMadOverTime},
-      {"ts_of_first_over_time", FnKind::kTsOfFirstOverTime},
-      {"ts_of_last_over_time", FnKind::kTsOfLastOverTime},
-      {"ts_of_max_over_time", FnKind::kTsOfMaxOverTime},
-      {"ts_of_min_over_time", FnKind::kTsOfMinOverTime},
-      {"double_exponential_smoothing", FnKind::kDoubleExponentialSmoothing},
-      {"holt_winters", FnKind::kDoubleExponentialSmoothing},
-      {"abs", FnKind::kAbs},
-      {"absent", FnKind::kAbsent},
-      {"acos", FnKind::kAcos},
-      {"acosh", FnKind::kAcosh},
-      {"asin", FnKind::kAsin},
-      {"asinh", FnKind::kAsinh},
-      {"atan", FnKind::kAtan},
-      {"atanh", FnKind::kAtanh},
-      {"ceil", FnKind::kCeil},
-      {"clamp", FnKind::kClamp},
-      {"clamp_max", FnKind::kClampMax},
-      {"clamp_min", FnKind::kClampMin},
-      {"cos", FnKind::kCos},
-      {"cosh", FnKind::kCosh},
-      {"day_of_month", FnKind::kDayOfMonth},
-      {"day_of_week", FnKind::kDayOfWeek},
-      {"day_of_year", FnKind::kDayOfYear},
-      {"days_in_month", FnKind::kDaysInMonth},
-      {"deg", FnKind::kDeg},
-      {"exp", FnKind::kExp},
-      {"floor", FnKind::kFloor},
-      {"histogram_quantile", FnKind::kHistogramQuantile},
-      {"histogram_fraction", FnKind::kHistogramFraction},
-      {"histogram_avg", FnKind::kHistogramNative},
-      {"histogram_count", FnKind::kHistogramNative},
-      {"histogram_sum", FnKind::kHistogramNative},
-      {"histogram_stddev", FnKind::kHistogramNative},
-      {"histogram_stdvar", FnKind::kHistogramNative},
-      {"hour", FnKind::kHour},
-      {"label_replace", FnKind::kLabelReplace},
-      {"label_join", FnKind::kLabelJoin},
-      {"ln", FnKind::kLn},
-      {"log10", FnKind::kLog10},
-      {"log2", FnKind::kLog2},
-      {"minute", FnKind::kMinute},
-      {"month", FnKind::kMonth},
-      {"pi", FnKind::kPi},
-      {"rad", FnKind::kRad},
-      {"round", FnKind::kRound},
-      {"scalar", FnKind::kScalar},
-      {"sgn", FnKind::kSgn},
-      {"sin", FnKind::kSin},
-      {"sinh", FnKind::kSinh},
-      {"sort", FnKind::kSort},
-      {"sort_desc", FnKind::kSortDesc},
-      {"sort_by_label", FnKind::kSortByLabel},
-      {"sort_by_label_desc", FnKind::kSortByLabelDesc},
-      {"sqrt", FnKind::kSqrt},
-      {"tan", FnKind::kTan},
-      {"tanh", FnKind::kTanh},
-      {"time", FnKind::kTime},
-      {"timestamp", FnKind::kTimestamp},
-      {"vector", FnKind::kVector},
-      {"year", FnKind::kYear},
-      {"max_of", FnKind::kMaxOf},
-      {"min_of", FnKind::kMinOf},
-      {"start", FnKind::kQueryStart},
-      {"end", FnKind::kQueryEnd},
-      {"range", FnKind::kQueryRange},
-      {"step", FnKind::kQueryStep},
-  };
-  auto it = kTable.find(name);
-  return it == kTable.end() ? FnKind::kUnknown : it->second;
-}
 
 bool IsRangeFn(FnKind k) noexcept {
   return k >= FnKind::kRate && k <= FnKind::kDoubleExponentialSmoothing;
@@ -226,7 +131,7 @@ struct RangeSource {
 }  // namespace
 
 Status Ev::EvalCall(const Call& c, EMatrix* out) {
-  const FnKind kind = LookupFnKind(c.func->name);
+  const FnKind kind = c.func->kind;
   switch (kind) {
     case FnKind::kUnknown:
       return Status::InvalidArgument("function \"" + std::string(c.func->name) +

@@ -23,6 +23,7 @@
 #include "promql/eval/eval_util.h"
 #include "promql/eval/scratch_alloc.h"
 #include "promql/evaluator.h"
+#include "promql/functions.h"
 #include "promql/storage.h"
 #include "promql/value.h"
 
@@ -258,95 +259,8 @@ struct NodeHelper {
 };
 
 // A function from the table, resolved once.
-enum class FnKind : std::uint8_t {
-  kUnknown,
-  // Range-vector functions.
-  kRate,
-  kIncrease,
-  kDelta,
-  kIrate,
-  kIdelta,
-  kDeriv,
-  kPredictLinear,
-  kChanges,
-  kResets,
-  kAvgOverTime,
-  kCountOverTime,
-  kSumOverTime,
-  kMinOverTime,
-  kMaxOverTime,
-  kQuantileOverTime,
-  kStddevOverTime,
-  kStdvarOverTime,
-  kLastOverTime,
-  kFirstOverTime,
-  kPresentOverTime,
-  kAbsentOverTime,
-  kMadOverTime,
-  kTsOfFirstOverTime,
-  kTsOfLastOverTime,
-  kTsOfMaxOverTime,
-  kTsOfMinOverTime,
-  kDoubleExponentialSmoothing,
-  // Everything else.
-  kAbs,
-  kAbsent,
-  kAcos,
-  kAcosh,
-  kAsin,
-  kAsinh,
-  kAtan,
-  kAtanh,
-  kCeil,
-  kClamp,
-  kClampMax,
-  kClampMin,
-  kCos,
-  kCosh,
-  kDayOfMonth,
-  kDayOfWeek,
-  kDayOfYear,
-  kDaysInMonth,
-  kDeg,
-  kExp,
-  kFloor,
-  kHistogramQuantile,
-  kHistogramFraction,
-  kHistogramNative,
-  kHour,
-  kLabelReplace,
-  kLabelJoin,
-  kLn,
-  kLog10,
-  kLog2,
-  kMinute,
-  kMonth,
-  kPi,
-  kRad,
-  kRound,
-  kScalar,
-  kSgn,
-  kSin,
-  kSinh,
-  kSort,
-  kSortDesc,
-  kSortByLabel,
-  kSortByLabelDesc,
-  kSqrt,
-  kTan,
-  kTanh,
-  kTime,
-  kTimestamp,
-  kVector,
-  kYear,
-  kMaxOf,
-  kMinOf,
-  kQueryStart,
-  kQueryEnd,
-  kQueryRange,
-  kQueryStep,
-};
-FnKind LookupFnKind(std::string_view name) noexcept;
+// The evaluation kind of a function: promql::Function::kind.
+using FnKind = promql::FunctionKind;
 bool IsRangeFn(FnKind k) noexcept;
 // Prometheus's AtModifierUnsafeFunctions for the given compatibility.
 bool IsAtModifierUnsafe(FnKind k, bool v2) noexcept;

@@ -212,7 +212,7 @@ std::pair<bool, bool> QueryCtx::Preprocess(const Expr& e) {
     }
     case ExprKind::kCall: {
       const auto& c = static_cast<const Call&>(e);
-      const FnKind kind = LookupFnKind(c.func->name);
+      const FnKind kind = c.func->kind;
       if (!v2 && (kind == FnKind::kQueryStart || kind == FnKind::kQueryEnd ||
                   kind == FnKind::kQueryRange || kind == FnKind::kQueryStep)) {
         return {true, false};  // folded into a number literal by Prometheus

@@ -1,68 +1,67 @@
-#include "engine/rule_analysis.h"
+#include "promql/analysis.h"
 
 #include <algorithm>
 #include <string_view>
 
 #include "promql/functions.h"
 
-namespace nimify::engine {
+namespace nimify::promql {
 namespace {
 
-void Collect(const promql::Expr& expr, std::vector<std::vector<promql::LabelMatcher>>* out) {
+void Collect(const Expr& expr, std::vector<std::vector<LabelMatcher>>* out) {
   // A matrix selector's child is its vector selector.
-  if (expr.kind() == promql::ExprKind::kVectorSelector) {
-    out->push_back(static_cast<const promql::VectorSelector&>(expr).matchers);
+  if (expr.kind() == ExprKind::kVectorSelector) {
+    out->push_back(static_cast<const VectorSelector&>(expr).matchers);
     return;
   }
-  promql::ForEachChild(expr, [out](const promql::Expr& child) { Collect(child, out); });
+  ForEachChild(expr, [out](const Expr& child) { Collect(child, out); });
 }
 
 }  // namespace
 
-std::vector<std::vector<promql::LabelMatcher>> CollectSelectors(const promql::Expr& expr) {
-  std::vector<std::vector<promql::LabelMatcher>> out;
+std::vector<std::vector<LabelMatcher>> CollectSelectors(const Expr& expr) {
+  std::vector<std::vector<LabelMatcher>> out;
   Collect(expr, &out);
   return out;
 }
 
-std::int64_t LookbehindMs(const promql::Expr& expr, std::int64_t lookback_ms) {
-  using promql::ExprKind;
+std::int64_t LookbehindMs(const Expr& expr, std::int64_t lookback_ms) {
   switch (expr.kind()) {
     case ExprKind::kNumberLiteral:
     case ExprKind::kStringLiteral:
       return 0;
     case ExprKind::kVectorSelector: {
-      const auto& v = static_cast<const promql::VectorSelector&>(expr);
+      const auto& v = static_cast<const VectorSelector&>(expr);
       return std::max<std::int64_t>(v.offset_ms, 0) + lookback_ms;
     }
     case ExprKind::kMatrixSelector: {
-      const auto& m = static_cast<const promql::MatrixSelector&>(expr);
+      const auto& m = static_cast<const MatrixSelector&>(expr);
       const std::int64_t offset = m.selector ? std::max<std::int64_t>(m.selector->offset_ms, 0) : 0;
       return m.range_ms + offset;
     }
     case ExprKind::kSubquery: {
-      const auto& s = static_cast<const promql::SubqueryExpr&>(expr);
+      const auto& s = static_cast<const SubqueryExpr&>(expr);
       // The inner expression runs at steps inside the range, each reading its own lookbehind.
       return s.range_ms + std::max<std::int64_t>(s.offset_ms, 0) + s.step_ms +
              LookbehindMs(*s.expr, lookback_ms);
     }
     case ExprKind::kUnary:
-      return LookbehindMs(*static_cast<const promql::UnaryExpr&>(expr).expr, lookback_ms);
+      return LookbehindMs(*static_cast<const UnaryExpr&>(expr).expr, lookback_ms);
     case ExprKind::kBinary: {
-      const auto& b = static_cast<const promql::BinaryExpr&>(expr);
+      const auto& b = static_cast<const BinaryExpr&>(expr);
       return std::max(LookbehindMs(*b.lhs, lookback_ms), LookbehindMs(*b.rhs, lookback_ms));
     }
     case ExprKind::kParen:
-      return LookbehindMs(*static_cast<const promql::ParenExpr&>(expr).expr, lookback_ms);
+      return LookbehindMs(*static_cast<const ParenExpr&>(expr).expr, lookback_ms);
     case ExprKind::kCall: {
       std::int64_t out = 0;
-      for (const auto& arg : static_cast<const promql::Call&>(expr).args) {
+      for (const auto& arg : static_cast<const Call&>(expr).args) {
         out = std::max(out, LookbehindMs(*arg, lookback_ms));
       }
       return out;
     }
     case ExprKind::kAggregate: {
-      const auto& a = static_cast<const promql::AggregateExpr&>(expr);
+      const auto& a = static_cast<const AggregateExpr&>(expr);
       std::int64_t out = LookbehindMs(*a.expr, lookback_ms);
       if (a.param) out = std::max(out, LookbehindMs(*a.param, lookback_ms));
       return out;
@@ -71,17 +70,16 @@ std::int64_t LookbehindMs(const promql::Expr& expr, std::int64_t lookback_ms) {
   return lookback_ms;
 }
 
-bool HasTimeShift(const promql::Expr& expr) {
-  using promql::ExprKind;
+bool HasTimeShift(const Expr& expr) {
   if (expr.kind() == ExprKind::kVectorSelector) {
-    const auto& v = static_cast<const promql::VectorSelector&>(expr);
-    if (v.offset_ms != 0 || v.at != promql::AtKind::kNone) return true;
+    const auto& v = static_cast<const VectorSelector&>(expr);
+    if (v.offset_ms != 0 || v.at != AtKind::kNone) return true;
   } else if (expr.kind() == ExprKind::kSubquery) {
-    const auto& s = static_cast<const promql::SubqueryExpr&>(expr);
-    if (s.offset_ms != 0 || s.at != promql::AtKind::kNone) return true;
+    const auto& s = static_cast<const SubqueryExpr&>(expr);
+    if (s.offset_ms != 0 || s.at != AtKind::kNone) return true;
   }
   bool shifted = false;
-  promql::ForEachChild(expr, [&shifted](const promql::Expr& child) {
+  ForEachChild(expr, [&shifted](const Expr& child) {
     shifted = shifted || HasTimeShift(child);
   });
   return shifted;
@@ -89,55 +87,17 @@ bool HasTimeShift(const promql::Expr& expr) {
 
 namespace {
 
-using promql::ExprKind;
-
 bool IsConstant(QuietChange c) { return c == QuietChange::kConstant; }
 
-// Functions that map each input element to at most one output element with
-// the same existence, computing labels and value from that element alone
-// (their other arguments must be constant).
-bool IsElementwise(std::string_view name) {
-  static constexpr std::string_view kNames[] = {
-      "abs",   "acos",  "acosh", "asin",  "asinh",     "atan",          "atanh",      "ceil",
-      "clamp", "clamp_max", "clamp_min", "cos", "cosh", "deg",           "exp",        "floor",
-      "label_join", "label_replace", "ln", "log10", "log2",      "rad",           "round",      "sgn",
-      "sin",   "sinh",  "sort",  "sort_desc", "sqrt", "tan", "tanh",
-  };
-  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
-}
-
-// Functions of a range vector whose output for a series exists exactly when
-// its window holds at least some number of samples: without new samples the
-// windows only lose samples, so outputs only disappear.
-bool IsWindowFunction(std::string_view name) {
-  static constexpr std::string_view kNames[] = {
-      "avg_over_time",   "changes",          "count_over_time",
-      "delta",           "deriv",            "double_exponential_smoothing",
-      "holt_winters",    "idelta",           "increase",
-      "irate",           "last_over_time",   "mad_over_time",
-      "max_over_time",   "min_over_time",    "predict_linear",
-      "present_over_time", "quantile_over_time", "rate",
-      "resets",          "stddev_over_time", "stdvar_over_time",
-      "sum_over_time",
-  };
-  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
-}
-
-// Window functions whose value is the window's last sample (or 1): constant
-// while the window keeps any sample.
-bool KeepsValueWhileWindowNonEmpty(std::string_view name) {
-  return name == "last_over_time" || name == "present_over_time";
-}
-
-QuietChange ClassifyCall(const promql::Call& call) {
-  const std::string_view name = call.func->name;
-  if (name == "pi") return QuietChange::kConstant;
-  if (name == "vector") {
+QuietChange ClassifyCall(const Call& call) {
+  const QuietClass quiet = call.func->quiet;
+  if (quiet == QuietClass::kConstant) return QuietChange::kConstant;
+  if (quiet == QuietClass::kVectorOf) {
     return !call.args.empty() && IsConstant(ClassifyQuietChange(*call.args[0]))
                ? QuietChange::kShrinksSameValues
                : QuietChange::kAny;
   }
-  if (IsWindowFunction(name)) {
+  if (quiet == QuietClass::kWindow || quiet == QuietClass::kWindowLastValue) {
     bool has_window = false;
     for (const auto& arg : call.args) {
       if (arg->kind() == ExprKind::kMatrixSelector) {
@@ -149,11 +109,11 @@ QuietChange ClassifyCall(const promql::Call& call) {
       }
     }
     if (!has_window) return QuietChange::kAny;
-    return KeepsValueWhileWindowNonEmpty(name) ? QuietChange::kShrinksSameValues
-                                               : QuietChange::kShrinks;
+    return quiet == QuietClass::kWindowLastValue ? QuietChange::kShrinksSameValues
+                                                 : QuietChange::kShrinks;
   }
-  const bool elementwise = IsElementwise(name);
-  if (!elementwise && name != "histogram_quantile") return QuietChange::kAny;
+  const bool elementwise = quiet == QuietClass::kElementwise;
+  if (!elementwise && quiet != QuietClass::kHistogramQuantile) return QuietChange::kAny;
   // The vector argument is the first one, except for histogram_quantile(φ, v).
   const std::size_t vector_arg = elementwise ? 0 : 1;
   if (call.args.size() <= vector_arg) return QuietChange::kAny;
@@ -171,8 +131,7 @@ QuietChange ClassifyCall(const promql::Call& call) {
   return elementwise ? inner : std::min(inner, QuietChange::kShrinks);
 }
 
-QuietChange ClassifyAggregate(const promql::AggregateExpr& agg) {
-  using promql::AggregateOp;
+QuietChange ClassifyAggregate(const AggregateExpr& agg) {
   if (agg.param && !IsConstant(ClassifyQuietChange(*agg.param))) return QuietChange::kAny;
   const QuietChange inner = ClassifyQuietChange(*agg.expr);
   if (inner == QuietChange::kAny || IsConstant(inner)) return QuietChange::kAny;
@@ -199,12 +158,11 @@ QuietChange ClassifyAggregate(const promql::AggregateExpr& agg) {
   return QuietChange::kAny;
 }
 
-QuietChange ClassifyBinary(const promql::BinaryExpr& b) {
-  using promql::BinaryOp;
+QuietChange ClassifyBinary(const BinaryExpr& b) {
   const QuietChange l = ClassifyQuietChange(*b.lhs);
   const QuietChange r = ClassifyQuietChange(*b.rhs);
   if (l == QuietChange::kAny || r == QuietChange::kAny) return QuietChange::kAny;
-  const bool filter = promql::IsComparison(b.op) && !b.return_bool;
+  const bool filter = IsComparison(b.op) && !b.return_bool;
   if (IsConstant(l) && IsConstant(r)) return QuietChange::kConstant;
   if (IsConstant(l) || IsConstant(r)) {
     const QuietChange v = IsConstant(l) ? r : l;
@@ -231,36 +189,35 @@ QuietChange ClassifyBinary(const promql::BinaryExpr& b) {
 
 }  // namespace
 
-QuietChange ClassifyQuietChange(const promql::Expr& expr) {
+QuietChange ClassifyQuietChange(const Expr& expr) {
   switch (expr.kind()) {
     case ExprKind::kNumberLiteral:
     case ExprKind::kStringLiteral:
       return QuietChange::kConstant;
     case ExprKind::kVectorSelector: {
-      const auto& v = static_cast<const promql::VectorSelector&>(expr);
+      const auto& v = static_cast<const VectorSelector&>(expr);
       // Each series shows its latest sample while it is inside the lookback window.
-      if (v.offset_ms != 0 || v.at != promql::AtKind::kNone) return QuietChange::kAny;
+      if (v.offset_ms != 0 || v.at != AtKind::kNone) return QuietChange::kAny;
       return QuietChange::kShrinksSameValues;
     }
     case ExprKind::kMatrixSelector:
     case ExprKind::kSubquery:
       return QuietChange::kAny;  // only as arguments of window functions (ClassifyCall)
     case ExprKind::kUnary:
-      return ClassifyQuietChange(*static_cast<const promql::UnaryExpr&>(expr).expr);
+      return ClassifyQuietChange(*static_cast<const UnaryExpr&>(expr).expr);
     case ExprKind::kParen:
-      return ClassifyQuietChange(*static_cast<const promql::ParenExpr&>(expr).expr);
+      return ClassifyQuietChange(*static_cast<const ParenExpr&>(expr).expr);
     case ExprKind::kBinary:
-      return ClassifyBinary(static_cast<const promql::BinaryExpr&>(expr));
+      return ClassifyBinary(static_cast<const BinaryExpr&>(expr));
     case ExprKind::kCall:
-      return ClassifyCall(static_cast<const promql::Call&>(expr));
+      return ClassifyCall(static_cast<const Call&>(expr));
     case ExprKind::kAggregate:
-      return ClassifyAggregate(static_cast<const promql::AggregateExpr&>(expr));
+      return ClassifyAggregate(static_cast<const AggregateExpr&>(expr));
   }
   return QuietChange::kAny;
 }
 
-bool ResultNeedsSamples(const promql::Expr& expr) {
-  using promql::ValueType;
+bool ResultNeedsSamples(const Expr& expr) {
   switch (expr.kind()) {
     case ExprKind::kNumberLiteral:
     case ExprKind::kStringLiteral:
@@ -269,19 +226,17 @@ bool ResultNeedsSamples(const promql::Expr& expr) {
     case ExprKind::kMatrixSelector:
       return true;
     case ExprKind::kSubquery:
-      return ResultNeedsSamples(*static_cast<const promql::SubqueryExpr&>(expr).expr);
+      return ResultNeedsSamples(*static_cast<const SubqueryExpr&>(expr).expr);
     case ExprKind::kUnary:
-      return ResultNeedsSamples(*static_cast<const promql::UnaryExpr&>(expr).expr);
+      return ResultNeedsSamples(*static_cast<const UnaryExpr&>(expr).expr);
     case ExprKind::kParen:
-      return ResultNeedsSamples(*static_cast<const promql::ParenExpr&>(expr).expr);
+      return ResultNeedsSamples(*static_cast<const ParenExpr&>(expr).expr);
     case ExprKind::kAggregate:
       // Aggregating nothing gives nothing, whatever the parameter.
-      return ResultNeedsSamples(*static_cast<const promql::AggregateExpr&>(expr).expr);
+      return ResultNeedsSamples(*static_cast<const AggregateExpr&>(expr).expr);
     case ExprKind::kCall: {
-      const auto& call = static_cast<const promql::Call&>(expr);
-      const std::string_view name = call.func->name;
-      if (call.func->return_type != ValueType::kVector || name == "absent" ||
-          name == "absent_over_time" || name == "vector") {
+      const auto& call = static_cast<const Call&>(expr);
+      if (call.func->return_type != ValueType::kVector || call.func->makes_elements) {
         return false;
       }
       // Each output element comes from an element of the first vector or
@@ -295,7 +250,7 @@ bool ResultNeedsSamples(const promql::Expr& expr) {
       return false;
     }
     case ExprKind::kBinary: {
-      const auto& b = static_cast<const promql::BinaryExpr&>(expr);
+      const auto& b = static_cast<const BinaryExpr&>(expr);
       const bool lhs_vector = b.lhs->type() == ValueType::kVector;
       const bool rhs_vector = b.rhs->type() == ValueType::kVector;
       if (!lhs_vector && !rhs_vector) return false;  // a scalar
@@ -304,9 +259,9 @@ bool ResultNeedsSamples(const promql::Expr& expr) {
       if (!lhs_vector) return rhs;
       if (!rhs_vector) return lhs;
       switch (b.op) {
-        case promql::BinaryOp::kOr:
+        case BinaryOp::kOr:
           return lhs && rhs;
-        case promql::BinaryOp::kUnless:
+        case BinaryOp::kUnless:
           return lhs;
         default:
           return lhs || rhs;  // `and`, arithmetic and comparisons need a match
@@ -316,4 +271,4 @@ bool ResultNeedsSamples(const promql::Expr& expr) {
   return false;
 }
 
-}  // namespace nimify::engine
+}  // namespace nimify::promql
