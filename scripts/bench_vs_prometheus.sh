@@ -20,8 +20,8 @@
 #   ROUNDS=0 LATENCY=1 HALF_RATE=200000 bash scripts/bench_vs_prometheus.sh BIN_DIR
 #     only the alert path, at a given rate
 #   NIMIFYD_BEFORE=path/to/old/nimifyd bash scripts/bench_vs_prometheus.sh BIN_DIR
-#     adds that binary as receiver "nimifyd-before" to every round: a change's
-#     before and after, paired in one run.
+#     adds that binary as receiver "nimifyd-before" to every round (and to the
+#     alert-path runs): a change's before and after, paired in one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/release/bin}
@@ -109,8 +109,12 @@ if [ "${LATENCY:-0}" = 1 ]; then
   whport=$(free_port)
   "$bin/nimify" bench --write-marker-config "$work/marker" --webhook-listen "127.0.0.1:$whport"
   receiver_flags=(--config.file="$work/marker/nimify-bench-marker.yml")
+  latency_receivers=(nimifyd)
+  [ -n "${NIMIFYD_BEFORE:-}" ] && latency_receivers=(nimifyd-before nimifyd)
   for rate in "$half" 10000; do
-    run nimifyd "$rate" "$series" --markers "${MARKERS:-20}" --webhook-listen "127.0.0.1:$whport"
+    for receiver in "${latency_receivers[@]}"; do
+      run "$receiver" "$rate" "$series" --markers "${MARKERS:-20}" --webhook-listen "127.0.0.1:$whport"
+    done
   done
   receiver_flags=()
 fi

@@ -320,7 +320,7 @@ struct Decision {
   int exit_status = -1;
   int http_status = 0;
   std::uint32_t attempt = 0;
-  std::int64_t duration_ms = 0;
+  std::chrono::milliseconds duration{0};  // audit log: duration_ms
   bool dry_run = false;
 };
 

@@ -61,6 +61,19 @@ enum class PromqlCompat : std::uint8_t {
 };
 enum class LogLevel : std::uint8_t { kDebug, kInfo, kWarn, kError };
 
+// The thread that calls alert handlers and the log callback.
+enum class HandlerThread : std::uint8_t {
+  // The engine's dispatcher thread, fed by an unbounded queue: a slow handler
+  // delays only the other handlers.
+  kDispatcher,
+  // The thread that ran the evaluation, before it releases the shards: one
+  // thread wake-up sooner, but ingestion waits while handlers run. Handlers
+  // must be quick; Query() and the other reads over the shards fail there
+  // with kFailedPrecondition, and a Producer used there may wait out its
+  // max_wait. Calls are still one at a time and in order.
+  kEvaluator,
+};
+
 // Plain values (apart from `log`), so a daemon can read them from its config.
 struct EngineOptions {
   // Shard worker threads; 0: one per hardware thread.
@@ -113,8 +126,9 @@ struct EngineOptions {
   // beyond it fails with kResourceExhausted.
   std::uint64_t max_series = 0;
   // Receives the engine's log lines (rule failures, handler exceptions) on
-  // the dispatcher thread. Unset: dropped.
+  // the handler thread. Unset: dropped.
   std::function<void(LogLevel, std::string_view)> log;
+  HandlerThread handler_thread = HandlerThread::kDispatcher;
 };
 
 // What a producer does when the ring to a shard is full.
@@ -187,6 +201,10 @@ struct EngineStats {
   std::uint64_t handler_failures = 0;  // handler threw
   std::uint64_t queue_depth = 0;       // events waiting for the dispatcher
   std::int64_t last_evaluation_ms = 0;
+  // Wall-clock mode: how often the clock moved the watermarks, on its tick and
+  // early, because a Flush() published samples the wall clock had already passed.
+  std::uint64_t clock_ticks = 0;
+  std::uint64_t clock_wakeups = 0;
 };
 
 class Engine;
@@ -308,7 +326,7 @@ struct QueryOptions {
 struct RuleHealth {
   std::string file;
   std::string group;
-  std::int64_t group_interval_ms = 0;
+  std::chrono::milliseconds group_interval{0};
   std::optional<std::int64_t> group_last_evaluation_ms;  // unset: never evaluated
   std::chrono::nanoseconds group_evaluation_duration{0};
   std::string name;  // `alert` or `record`
@@ -320,12 +338,24 @@ struct RuleHealth {
   std::chrono::nanoseconds evaluation_duration{0};
 };
 
+// What Engine::EvaluateRulesOnce found.
+struct RulesEvaluation {
+  std::int64_t eval_time_ms = 0;
+  std::uint64_t rule_evaluations = 0;    // rules of the groups due at eval_time_ms
+  std::uint64_t rule_failures = 0;       // rules whose query failed
+  std::uint64_t alert_events = 0;        // transitions the evaluation produced
+  std::vector<AlertEvent> alerts;        // pending and firing afterwards
+  std::chrono::nanoseconds cpu_time{0};  // the evaluating thread's, for the rules
+  std::chrono::nanoseconds wall_time{0};
+};
+
 // Identifies a registered handler or subscription.
 using HandlerId = std::uint64_t;
 
 // Thread safety: every method may be called from any thread, concurrently.
 // Handlers run on the engine's dispatcher thread; from there they may call any
-// Engine method except Stop() (which waits for the dispatcher).
+// Engine method except Stop() (which waits for the dispatcher). With
+// HandlerThread::kEvaluator see the limits there.
 class NIMIFY_EXPORT Engine {
  public:
   // Validates the options, builds the rules, starts the shard workers and the
@@ -396,7 +426,7 @@ class NIMIFY_EXPORT Engine {
   // <= 0 or more than 11,000 steps, and for an expression that is not a
   // scalar or an instant vector.
   Result<QueryResult> QueryRange(std::string_view expr, std::int64_t start_ms, std::int64_t end_ms,
-                                 std::int64_t step_ms, QueryOptions options = {});
+                                 std::chrono::milliseconds step, QueryOptions options = {});
 
   // /api/v1/series: the label sets of the series matching any of the
   // selectors (`up{job="a"}`, `{__name__=~"x.*"}`) with a sample in
@@ -415,6 +445,24 @@ class NIMIFY_EXPORT Engine {
 
   // Every rule of the current rule set in file order, with its health.
   std::vector<nimify::RuleHealth> RuleHealth() const;
+
+  // Evaluates the rules of `rules` (not the engine's own) once at instant t
+  // over the samples the shards hold as of the last evaluation, as a first
+  // evaluation of those rules would go: fresh alert state (a rule with `for`
+  // is at most pending), every rule run in full (no incremental thresholds,
+  // no skipped rules), recording rules feeding later rules of the same set.
+  // Groups run if t is on their interval grid (a minute boundary suits
+  // intervals that divide a minute). It delivers nothing and changes nothing
+  // in the engine: a dry run of a rule file against what the engine holds,
+  // and the cost of a whole evaluation, for benchmarks. It holds the shards
+  // while it runs, as a group evaluation does. Works after Stop() too, over
+  // what was held then. kFailedPrecondition when the rules read more history
+  // than the engine keeps, or from a handler on the evaluating thread.
+  Result<RulesEvaluation> EvaluateRulesOnce(const RuleSet& rules, std::int64_t t);
+
+  // The history the shards keep: EngineOptions::retention, or what the rules
+  // given to Create() read (largest range + offset, at least the lookback).
+  std::chrono::milliseconds retention() const;
 
   // Drains the rings, runs the evaluations that are due up to the watermark,
   // delivers every queued event, calls each handler's Flush() and stops the

@@ -1,5 +1,9 @@
 // Umbrella header for nimify's public API: Status/Result, samples, rule sets,
 // alert events and the Engine.
+//
+// Time in the API: an instant is an std::int64_t count of milliseconds since
+// the Unix epoch (named *_ms, as Prometheus's sample timestamps); a length of
+// time is an std::chrono duration.
 #ifndef NIMIFY_NIMIFY_H_
 #define NIMIFY_NIMIFY_H_
 

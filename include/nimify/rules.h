@@ -7,6 +7,7 @@
 #ifndef NIMIFY_RULES_H_
 #define NIMIFY_RULES_H_
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -33,11 +34,11 @@ struct RuleInfo {
   RuleKind kind = RuleKind::kAlerting;
   std::string name;  // `alert` or `record`
   std::string expr;
-  std::int64_t for_ms = 0;
-  std::int64_t keep_firing_for_ms = 0;
-  std::int64_t group_interval_ms = 0;  // 0: the engine's default interval
-  OwnedLabels labels;                  // raw (unexpanded) rule labels
-  OwnedLabels annotations;             // raw (unexpanded) annotations
+  std::chrono::milliseconds for_duration{0};     // `for`
+  std::chrono::milliseconds keep_firing_for{0};  // `keep_firing_for`
+  std::chrono::milliseconds group_interval{0};   // 0: the engine's default interval
+  OwnedLabels labels;                            // raw (unexpanded) rule labels
+  OwnedLabels annotations;                       // raw (unexpanded) annotations
   friend bool operator==(const RuleInfo&, const RuleInfo&) = default;
 };
 

@@ -40,6 +40,13 @@ enum class StatusCode : std::uint8_t {
 
 NIMIFY_EXPORT std::string_view StatusCodeName(StatusCode code) noexcept;
 
+class Status;
+namespace internal {
+// Prints "nimify: Result::value() on error: <status>" to stderr and aborts.
+// Out of line so that the header needs no <cstdio> and the call stays cold.
+[[noreturn]] NIMIFY_EXPORT void DieOfValueOnError(const Status& status) noexcept;
+}  // namespace internal
+
 // OK or (code, message). OK holds no allocation, so it is free to create,
 // copy and return. Thread safety: immutable; copies may be used from any thread.
 class [[nodiscard]] NIMIFY_EXPORT Status {
@@ -120,10 +127,21 @@ class [[nodiscard]] Result {
   // OK when a value is held.
   Status status() const { return ok() ? Status() : std::get<Status>(data_); }
 
-  // REQUIRES: ok().
-  T& value() & { return std::get<T>(data_); }
-  const T& value() const& { return std::get<T>(data_); }
-  T&& value() && { return std::get<T>(std::move(data_)); }
+  // REQUIRES: ok(). On an error it aborts the process with the status on
+  // stderr (a programming error, as dereferencing an empty optional is); it
+  // never throws, so no exception crosses the API even then.
+  T& value() & {
+    CheckHasValue();
+    return *std::get_if<T>(&data_);
+  }
+  const T& value() const& {
+    CheckHasValue();
+    return *std::get_if<T>(&data_);
+  }
+  T&& value() && {
+    CheckHasValue();
+    return std::move(*std::get_if<T>(&data_));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
@@ -131,6 +149,11 @@ class [[nodiscard]] Result {
   const T* operator->() const { return &value(); }
 
  private:
+  void CheckHasValue() const noexcept {
+    if (!ok()) [[unlikely]]
+      internal::DieOfValueOnError(*std::get_if<Status>(&data_));
+  }
+
   std::variant<Status, T> data_;
 };
 

@@ -104,9 +104,9 @@ std::string DecisionToJson(const Decision& d) {
     Key(w, "attempt");
     w.Uint(d.attempt);
   }
-  if (d.duration_ms != 0) {
+  if (d.duration.count() != 0) {
     Key(w, "duration_ms");
-    w.Int64(d.duration_ms);
+    w.Int64(d.duration.count());
   }
   if (d.dry_run) {
     Key(w, "dry_run");

@@ -1,10 +1,8 @@
 #include "actions/call_dispatcher.h"
 
 #include <algorithm>
-#include <condition_variable>
 #include <deque>
 #include <exception>
-#include <mutex>
 #include <queue>
 #include <random>
 #include <string>
@@ -14,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/wall_clock.h"
 
 namespace nimify {
@@ -73,8 +72,11 @@ milliseconds RetryDelay(const HandlerLimits& limits, std::uint32_t attempt, Jitt
   return milliseconds(std::max(delay, retry_after.count()));
 }
 
-// Locking: `mu` guards every mutable field below except the atomics in
-// Attempt. User code (Execute, callbacks) always runs with `mu` released.
+// Thread safety: `mu` guards every mutable field below except the atomics in
+// Attempt, and `workers` and `timer_thread` (set by the constructor, moved out
+// by the first Shutdown). The nested structs' fields carry no annotations
+// (they cannot name Core::mu). User code (Execute, callbacks) always runs with
+// `mu` released.
 struct CallDispatcher::Core {
   struct Entry;
 
@@ -131,7 +133,8 @@ struct CallDispatcher::Core {
   explicit Core(DispatcherOptions opts)
       : options(std::move(opts)),
         clock(options.clock ? options.clock : std::make_shared<WallClock>()),
-        rng(options.seed != 0 ? options.seed : std::random_device{}()) {}
+        rng(options.seed != 0 ? options.seed : std::random_device{}()),
+        in_execute(std::max<std::uint32_t>(1, options.worker_threads), false) {}
 
   void Log(LogLevel level, std::string_view message) const {
     if (!options.log) return;
@@ -143,24 +146,24 @@ struct CallDispatcher::Core {
 
   // ---- called with mu held -------------------------------------------------
 
-  void StartHeadLocked(const std::shared_ptr<Entry>& entry) {
+  void StartHeadLocked(const std::shared_ptr<Entry>& entry) NIMIFY_REQUIRES(mu) {
     ++active;
     AcquireSlotLocked(entry);
   }
 
-  void AcquireSlotLocked(const std::shared_ptr<Entry>& entry) {
+  void AcquireSlotLocked(const std::shared_ptr<Entry>& entry) NIMIFY_REQUIRES(mu) {
     HandlerSlots& slots = handlers[entry->call.handler_name];
     const std::uint32_t limit = std::max<std::uint32_t>(1, entry->call.limits.concurrency);
     if (slots.running < limit && slots.waiting.empty()) {
       ++slots.running;
       ready.push_back(entry);
-      work_cv.notify_one();
+      work_cv.NotifyOne();
     } else {
       slots.waiting.push_back(entry);
     }
   }
 
-  void ReleaseSlotLocked(const std::string& handler_name) {
+  void ReleaseSlotLocked(const std::string& handler_name) NIMIFY_REQUIRES(mu) {
     HandlerSlots& slots = handlers[handler_name];
     if (slots.running > 0) --slots.running;
     while (!slots.waiting.empty()) {
@@ -170,13 +173,13 @@ struct CallDispatcher::Core {
       ++slots.running;
       ready.push_back(std::move(slots.waiting.front()));
       slots.waiting.pop_front();
-      work_cv.notify_one();
+      work_cv.NotifyOne();
     }
   }
 
   // Removes `entry` from the head of its key; returns the next call of the
   // key, which the caller must start (or abandon).
-  std::shared_ptr<Entry> PopKeyLocked(const std::shared_ptr<Entry>& entry) {
+  std::shared_ptr<Entry> PopKeyLocked(const std::shared_ptr<Entry>& entry) NIMIFY_REQUIRES(mu) {
     const std::string& key = entry->call.order_key;
     if (key.empty()) return nullptr;
     auto it = keys.find(key);
@@ -191,7 +194,8 @@ struct CallDispatcher::Core {
   }
 
   // `cut_short`: an attempt was running and did not finish.
-  CallOutcome AbandonedOutcomeLocked(const Entry& entry, bool cut_short = false) const {
+  CallOutcome AbandonedOutcomeLocked(const Entry& entry, bool cut_short = false) const
+      NIMIFY_REQUIRES(mu) {
     CallOutcome outcome;
     outcome.abandoned = true;
     outcome.attempts = entry.attempts;
@@ -213,18 +217,18 @@ struct CallDispatcher::Core {
     return outcome;
   }
 
-  void PushTimerLocked(Timer timer) {
+  void PushTimerLocked(Timer timer) NIMIFY_REQUIRES(mu) {
     timer.seq = ++timer_seq;
     const bool earliest = timers.empty() || timer.when < timers.top().when;
     timers.push(std::move(timer));
-    if (earliest) timer_cv.notify_one();
+    if (earliest) timer_cv.NotifyOne();
   }
 
   // ---- called without mu ----------------------------------------------------
 
   // Runs on_done, then lets the next call of the key start. When the
   // dispatcher is stopping, the following calls are abandoned in order.
-  void Finish(std::shared_ptr<Entry> entry, CallOutcome outcome) {
+  void Finish(std::shared_ptr<Entry> entry, CallOutcome outcome) NIMIFY_EXCLUDES(mu) {
     while (entry != nullptr) {
       if (entry->call.on_done) {
         try {
@@ -235,7 +239,7 @@ struct CallDispatcher::Core {
           Log(LogLevel::kError, "call dispatcher: on_done threw");
         }
       }
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       ++completed;
       if (outcome.abandoned) ++abandoned;
       --live_calls;
@@ -251,12 +255,13 @@ struct CallDispatcher::Core {
           StartHeadLocked(next);
         }
       }
-      idle_cv.notify_all();
+      idle_cv.NotifyAll();
     }
   }
 
   // The end of one attempt, by whoever won attempt->finished.
-  void EndAttempt(const std::shared_ptr<Attempt>& attempt, ActionResult result, bool timed_out) {
+  void EndAttempt(const std::shared_ptr<Attempt>& attempt, ActionResult result, bool timed_out)
+      NIMIFY_EXCLUDES(mu) {
     std::shared_ptr<Entry> entry = std::move(attempt->entry);
     if (entry == nullptr) return;
     AttemptReport report;
@@ -265,7 +270,7 @@ struct CallDispatcher::Core {
     report.started_ms = attempt->started_ms;
     report.duration = Since(attempt->steady_start);
     {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       --running;
       running_entries.erase(entry);
       ReleaseSlotLocked(entry->call.handler_name);
@@ -293,14 +298,14 @@ struct CallDispatcher::Core {
       }
     }
     if (report.will_retry) {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       if (!stopping) {
         entry->in_backoff = true;
         ++waiting_retry;
         if (options.mode == DispatchClockMode::kManual) {
           manual_retries.push({report.retry_at_ms, ++timer_seq, entry});
           --active;  // waits for AdvanceTo, not for us
-          idle_cv.notify_all();
+          idle_cv.NotifyAll();
         } else {
           Timer timer;
           timer.when = std::chrono::steady_clock::now() + report.backoff;
@@ -312,7 +317,7 @@ struct CallDispatcher::Core {
     }
     CallOutcome outcome;
     {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       if (report.will_retry) {  // Shutdown began during on_attempt
         outcome = AbandonedOutcomeLocked(*entry);
       } else {
@@ -330,7 +335,7 @@ struct CallDispatcher::Core {
   static void OnDone(const std::shared_ptr<Attempt>& attempt, ActionResult result) {
     if (attempt->finished.exchange(true, std::memory_order_acq_rel)) {
       if (auto core = attempt->core.lock()) {
-        std::lock_guard<std::mutex> lock(core->mu);
+        MutexLock lock(core->mu);
         ++core->late_results;
       }
       return;
@@ -338,10 +343,12 @@ struct CallDispatcher::Core {
     if (auto core = attempt->core.lock()) core->EndAttempt(attempt, std::move(result), false);
   }
 
-  void WorkerLoop(std::size_t index) {
-    std::unique_lock<std::mutex> lock(mu);
+  // Holds mu except around Execute (explicit Lock/Unlock: the lock spans
+  // loop iterations).
+  void WorkerLoop(std::size_t index) NIMIFY_EXCLUDES(mu) {
+    mu.Lock();
     for (;;) {
-      work_cv.wait(lock, [&] { return !ready.empty() || stop_threads; });
+      while (ready.empty() && !stop_threads) work_cv.Wait(mu);
       if (ready.empty()) break;
       std::shared_ptr<Entry> entry = std::move(ready.front());
       ready.pop_front();
@@ -372,7 +379,7 @@ struct CallDispatcher::Core {
       std::shared_ptr<ActionHandler> handler = entry->call.handler;
       entry.reset();
       in_execute[index] = true;
-      lock.unlock();
+      mu.Unlock();
 
       if (!attempt->finished.load(std::memory_order_acquire)) {
         std::string threw;
@@ -390,23 +397,25 @@ struct CallDispatcher::Core {
       }
       handler.reset();
       attempt.reset();
-      lock.lock();
+      mu.Lock();
       in_execute[index] = false;
-      if (stopping) idle_cv.notify_all();
+      if (stopping) idle_cv.NotifyAll();
     }
+    mu.Unlock();
   }
 
-  void TimerLoop() {
-    std::unique_lock<std::mutex> lock(mu);
+  // Holds mu except around EndAttempt, as WorkerLoop.
+  void TimerLoop() NIMIFY_EXCLUDES(mu) {
+    mu.Lock();
     for (;;) {
       if (stop_threads) break;
       if (timers.empty()) {
-        timer_cv.wait(lock);
+        timer_cv.Wait(mu);
         continue;
       }
       const SteadyTime when = timers.top().when;
       if (std::chrono::steady_clock::now() < when) {
-        timer_cv.wait_until(lock, when);
+        (void)timer_cv.WaitUntil(mu, when);
         continue;
       }
       Timer timer = timers.top();
@@ -424,48 +433,57 @@ struct CallDispatcher::Core {
         continue;
       }
       const milliseconds limit = attempt->request.timeout;
-      lock.unlock();
+      mu.Unlock();
       EndAttempt(attempt, ActionResult::Retryable("timed out after " + ShortDuration(limit)),
                  true);
       attempt.reset();
-      lock.lock();
+      mu.Lock();
     }
+    mu.Unlock();
   }
 
   const DispatcherOptions options;
   const std::shared_ptr<const Clock> clock;
   std::weak_ptr<Core> self;
 
-  mutable std::mutex mu;
-  std::condition_variable work_cv;
-  std::condition_variable timer_cv;
-  std::condition_variable idle_cv;
+  mutable Mutex mu;
+  CondVar work_cv;
+  CondVar timer_cv;
+  CondVar idle_cv;
 
-  std::mt19937_64 rng;
-  std::unordered_map<std::string, std::deque<std::shared_ptr<Entry>>> keys;
-  std::unordered_map<std::string, HandlerSlots> handlers;
-  std::deque<std::shared_ptr<Entry>> ready;  // slot taken, waiting for a worker
-  std::unordered_set<std::shared_ptr<Entry>> running_entries;
-  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
-  std::priority_queue<ManualRetry, std::vector<ManualRetry>, std::greater<>> manual_retries;
-  std::uint64_t timer_seq = 0;
+  std::mt19937_64 rng NIMIFY_GUARDED_BY(mu);
+  std::unordered_map<std::string, std::deque<std::shared_ptr<Entry>>> keys NIMIFY_GUARDED_BY(mu);
+  std::unordered_map<std::string, HandlerSlots> handlers NIMIFY_GUARDED_BY(mu);
+  // Slot taken, waiting for a worker.
+  std::deque<std::shared_ptr<Entry>> ready NIMIFY_GUARDED_BY(mu);
+  std::unordered_set<std::shared_ptr<Entry>> running_entries NIMIFY_GUARDED_BY(mu);
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers NIMIFY_GUARDED_BY(mu);
+  std::priority_queue<ManualRetry, std::vector<ManualRetry>, std::greater<>> manual_retries
+      NIMIFY_GUARDED_BY(mu);
+  std::uint64_t timer_seq NIMIFY_GUARDED_BY(mu) = 0;
 
   // Calls that are a key's head (or unkeyed) and not waiting for AdvanceTo:
   // WaitIdle waits for 0.
-  std::uint64_t active = 0;
-  std::uint64_t live_calls = 0;
-  std::uint64_t running = 0;
-  std::uint64_t waiting_retry = 0;
-  std::uint64_t submitted = 0, completed = 0, abandoned = 0;
-  std::uint64_t attempts = 0, retries = 0, timeouts = 0, late_results = 0;
+  std::uint64_t active NIMIFY_GUARDED_BY(mu) = 0;
+  std::uint64_t live_calls NIMIFY_GUARDED_BY(mu) = 0;
+  std::uint64_t running NIMIFY_GUARDED_BY(mu) = 0;
+  std::uint64_t waiting_retry NIMIFY_GUARDED_BY(mu) = 0;
+  std::uint64_t submitted NIMIFY_GUARDED_BY(mu) = 0;
+  std::uint64_t completed NIMIFY_GUARDED_BY(mu) = 0;
+  std::uint64_t abandoned NIMIFY_GUARDED_BY(mu) = 0;
+  std::uint64_t attempts NIMIFY_GUARDED_BY(mu) = 0;
+  std::uint64_t retries NIMIFY_GUARDED_BY(mu) = 0;
+  std::uint64_t timeouts NIMIFY_GUARDED_BY(mu) = 0;
+  std::uint64_t late_results NIMIFY_GUARDED_BY(mu) = 0;
 
-  bool stopping = false;       // Shutdown began: no intake, no new attempts
-  bool stop_threads = false;   // threads exit
-  bool shutdown_done = false;
-  std::condition_variable shutdown_cv;
+  bool stopping NIMIFY_GUARDED_BY(mu) = false;      // Shutdown began: no intake, no new attempts
+  bool stop_threads NIMIFY_GUARDED_BY(mu) = false;  // threads exit
+  bool shutdown_done NIMIFY_GUARDED_BY(mu) = false;
+  CondVar shutdown_cv;
 
   std::vector<std::thread> workers;
-  std::vector<bool> in_execute;  // a worker is between taking an attempt and Execute returning
+  // A worker is between taking an attempt and Execute returning.
+  std::vector<bool> in_execute NIMIFY_GUARDED_BY(mu);
   std::thread timer_thread;
 };
 
@@ -473,8 +491,7 @@ CallDispatcher::CallDispatcher(DispatcherOptions options)
     : core_(std::make_shared<Core>(std::move(options))) {
   core_->self = core_;
   const std::uint32_t n = std::max<std::uint32_t>(1, core_->options.worker_threads);
-  core_->in_execute.assign(n, false);
-  core_->workers.reserve(n);
+  core_->workers.reserve(n);  // in_execute is sized by Core's constructor
   // Threads hold the core: a worker stuck in a blocking Execute past the
   // shutdown deadline is detached and keeps the core alive until it returns.
   for (std::uint32_t i = 0; i < n; ++i) {
@@ -492,7 +509,7 @@ Status CallDispatcher::Submit(Call call) {
   Core& c = *core_;
   auto entry = std::make_shared<Core::Entry>();
   entry->call = std::move(call);
-  std::lock_guard<std::mutex> lock(c.mu);
+  MutexLock lock(c.mu);
   if (c.stopping) return Status::FailedPrecondition("call dispatcher is shut down");
   ++c.submitted;
   ++c.live_calls;
@@ -508,7 +525,7 @@ Status CallDispatcher::Submit(Call call) {
 void CallDispatcher::AdvanceTo(std::int64_t t_ms) {
   Core& c = *core_;
   if (c.options.mode != DispatchClockMode::kManual) return;
-  std::lock_guard<std::mutex> lock(c.mu);
+  MutexLock lock(c.mu);
   while (!c.manual_retries.empty() && c.manual_retries.top().due_ms <= t_ms) {
     std::shared_ptr<Core::Entry> entry = c.manual_retries.top().entry;
     c.manual_retries.pop();
@@ -522,8 +539,11 @@ void CallDispatcher::AdvanceTo(std::int64_t t_ms) {
 
 Status CallDispatcher::WaitIdle(milliseconds timeout) {
   Core& c = *core_;
-  std::unique_lock<std::mutex> lock(c.mu);
-  if (!c.idle_cv.wait_for(lock, timeout, [&] { return c.active == 0; })) {
+  MutexLock lock(c.mu);
+  const SteadyTime deadline = std::chrono::steady_clock::now() + timeout;
+  while (c.active != 0 && c.idle_cv.WaitUntil(c.mu, deadline)) {
+  }
+  if (c.active != 0) {
     return Status::DeadlineExceeded("call dispatcher: " + std::to_string(c.running) +
                                     " attempt(s) still running after " + ShortDuration(timeout));
   }
@@ -536,9 +556,9 @@ void CallDispatcher::Shutdown(milliseconds deadline) {
   using EntryPtr = std::shared_ptr<Core::Entry>;
   std::vector<EntryPtr> not_started;
   {
-    std::unique_lock<std::mutex> lock(c.mu);
+    MutexLock lock(c.mu);
     if (c.stopping) {
-      c.shutdown_cv.wait(lock, [&] { return c.shutdown_done; });
+      while (!c.shutdown_done) c.shutdown_cv.Wait(c.mu);
       return;
     }
     c.stopping = true;
@@ -578,7 +598,7 @@ void CallDispatcher::Shutdown(milliseconds deadline) {
   for (EntryPtr& entry : not_started) {
     CallOutcome outcome;
     {
-      std::lock_guard<std::mutex> lock(c.mu);
+      MutexLock lock(c.mu);
       outcome = c.AbandonedOutcomeLocked(*entry);
     }
     c.Finish(std::move(entry), std::move(outcome));
@@ -587,8 +607,9 @@ void CallDispatcher::Shutdown(milliseconds deadline) {
   // Running attempts get until the deadline.
   std::vector<EntryPtr> cut_short;
   {
-    std::unique_lock<std::mutex> lock(c.mu);
-    c.idle_cv.wait_until(lock, until, [&] { return c.active == 0; });
+    MutexLock lock(c.mu);
+    while (c.active != 0 && c.idle_cv.WaitUntil(c.mu, until)) {
+    }
     for (const EntryPtr& entry : c.running_entries) {
       const std::shared_ptr<Core::Attempt> attempt = entry->current;
       if (attempt == nullptr || attempt->finished.exchange(true, std::memory_order_acq_rel)) {
@@ -605,30 +626,34 @@ void CallDispatcher::Shutdown(milliseconds deadline) {
   for (EntryPtr& entry : cut_short) {
     CallOutcome outcome;
     {
-      std::lock_guard<std::mutex> lock(c.mu);
+      MutexLock lock(c.mu);
       outcome = c.AbandonedOutcomeLocked(*entry, /*cut_short=*/true);
     }
     c.Finish(std::move(entry), std::move(outcome));
   }
 
-  std::unique_lock<std::mutex> lock(c.mu);
-  // What remains are endings already under way on other threads (callbacks).
-  c.idle_cv.wait(lock, [&] { return c.active == 0; });
-  c.stop_threads = true;
-  c.work_cv.notify_all();
-  c.timer_cv.notify_all();
-  // A worker blocked inside Execute past the deadline is left behind (a
-  // short grace lets a worker whose Execute is returning right now finish).
-  const SteadyTime join_until =
-      std::max(until, std::chrono::steady_clock::now() + milliseconds(50));
-  c.idle_cv.wait_until(lock, join_until, [&] {
-    return std::find(c.in_execute.begin(), c.in_execute.end(), true) == c.in_execute.end();
-  });
-  std::vector<std::thread> workers = std::move(c.workers);
-  std::vector<bool> exited_or_idle(workers.size());
-  for (std::size_t i = 0; i < workers.size(); ++i) exited_or_idle[i] = !c.in_execute[i];
-  std::thread timer_thread = std::move(c.timer_thread);
-  lock.unlock();
+  std::vector<std::thread> workers;
+  std::vector<bool> exited_or_idle;
+  std::thread timer_thread;
+  {
+    MutexLock lock(c.mu);
+    // What remains are endings already under way on other threads (callbacks).
+    while (c.active != 0) c.idle_cv.Wait(c.mu);
+    c.stop_threads = true;
+    c.work_cv.NotifyAll();
+    c.timer_cv.NotifyAll();
+    // A worker blocked inside Execute past the deadline is left behind (a
+    // short grace lets a worker whose Execute is returning right now finish).
+    const SteadyTime join_until =
+        std::max(until, std::chrono::steady_clock::now() + milliseconds(50));
+    while (std::find(c.in_execute.begin(), c.in_execute.end(), true) != c.in_execute.end() &&
+           c.idle_cv.WaitUntil(c.mu, join_until)) {
+    }
+    workers = std::move(c.workers);
+    exited_or_idle.assign(workers.size(), false);
+    for (std::size_t i = 0; i < workers.size(); ++i) exited_or_idle[i] = !c.in_execute[i];
+    timer_thread = std::move(c.timer_thread);
+  }
   std::size_t left_behind = 0;
   for (std::size_t i = 0; i < workers.size(); ++i) {
     if (exited_or_idle[i]) {
@@ -644,14 +669,14 @@ void CallDispatcher::Shutdown(milliseconds deadline) {
                                " worker(s) still inside a handler's Execute at shutdown; "
                                "left running");
   }
-  lock.lock();
+  MutexLock lock(c.mu);
   c.shutdown_done = true;
-  c.shutdown_cv.notify_all();
+  c.shutdown_cv.NotifyAll();
 }
 
 DispatcherStats CallDispatcher::stats() const {
   const Core& c = *core_;
-  std::lock_guard<std::mutex> lock(c.mu);
+  MutexLock lock(c.mu);
   DispatcherStats s;
   s.submitted = c.submitted;
   s.completed = c.completed;

@@ -12,14 +12,13 @@
 #include <deque>
 #include <filesystem>
 #include <map>
-#include <mutex>
-#include <shared_mutex>
 #include <system_error>
 #include <utility>
 #include <vector>
 
 #include "actions/crc32c.h"
 #include "actions/memory_state_store.h"
+#include "common/mutex.h"
 
 namespace nimify::actions {
 namespace {
@@ -242,6 +241,7 @@ class FrameReader {
 // already durable (or held), so reads do not wait for fsync. log_mu_ guards
 // the logs. health_mu_ guards the writable state and is taken last, alone.
 // Order: write_mu_ before state_mu_; log_mu_ is never held with those two.
+// Open runs before the store is shared and takes no locks.
 class FileStateStore final : public StateStore {
  public:
   FileStateStore(std::string directory, FileStateStoreOptions options, FileStateStoreHooks hooks)
@@ -252,11 +252,12 @@ class FileStateStore final : public StateStore {
     if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
   }
 
-  Status Open();
+  // Before the store is shared: no locks, so not analysed.
+  Status Open() NIMIFY_NO_THREAD_SAFETY_ANALYSIS;
 
   Result<std::optional<StoredValue>> Get(std::string_view key) override {
     const std::int64_t now = now_ms();
-    std::shared_lock lock(state_mu_);
+    ReaderLock lock(state_mu_);
     auto it = entries_.find(key);
     if (it == entries_.end() || IsExpired(it->second.expires_at_ms, now)) {
       return std::optional<StoredValue>();
@@ -279,7 +280,7 @@ class FileStateStore final : public StateStore {
 
   Result<std::vector<StoredValue>> List(std::string_view prefix) override {
     const std::int64_t now = now_ms();
-    std::shared_lock lock(state_mu_);
+    ReaderLock lock(state_mu_);
     std::vector<StoredValue> out;
     for (auto it = entries_.lower_bound(prefix);
          it != entries_.end() && std::string_view(it->first).starts_with(prefix); ++it) {
@@ -301,13 +302,13 @@ class FileStateStore final : public StateStore {
   FileStateStoreStats stats() const {
     FileStateStoreStats st;
     {
-      std::lock_guard lock(write_mu_);
+      MutexLock lock(write_mu_);
       st.journal_bytes = journal_.size;
       st.live_bytes = live_bytes_;
       st.compactions = compactions_;
       st.last_compaction_error = last_compaction_error_;
     }
-    std::lock_guard lock(health_mu_);
+    MutexLock lock(health_mu_);
     st.writable = writable_;
     st.write_error = write_error_;
     st.unwritable_since_ms = unwritable_since_ms_;
@@ -337,28 +338,40 @@ class FileStateStore final : public StateStore {
   }
 
   Result<std::uint64_t> Write(std::string_view key, std::optional<std::uint64_t> expected,
-                              std::string_view value, PutOptions options);
+                              std::string_view value, PutOptions options)
+      NIMIFY_EXCLUDES(write_mu_, state_mu_);
+
+  // entries_ and last_revision_ change only with write_mu_ and state_mu_ both
+  // held, so either lock is enough to read them. The analysis checks one
+  // guard (state_mu_): a writer holding only write_mu_ reads through these.
+  EntryMap& writer_entries() NIMIFY_REQUIRES(write_mu_) NIMIFY_NO_THREAD_SAFETY_ANALYSIS {
+    return entries_;
+  }
+  std::uint64_t writer_last_revision() const
+      NIMIFY_REQUIRES(write_mu_) NIMIFY_NO_THREAD_SAFETY_ANALYSIS {
+    return last_revision_;
+  }
 
   // ---- a disk that refuses writes (hold_failed_writes) ----
   enum class WriteKind { kJournal = 0, kLog = 1, kSnapshot = 2 };
   // Appends `payload` to the journal, or (hold mode, key not covered by a
   // DurableWritesScope) holds it in memory when the disk refuses it. OK: the
-  // caller applies the write to memory. write_mu_ held.
-  Status JournalOrHold(std::string_view key, std::string_view payload);
+  // caller applies the write to memory.
+  Status JournalOrHold(std::string_view key, std::string_view payload) NIMIFY_REQUIRES(write_mu_);
   // Rewrites the journal as a snapshot of memory, which writes out held
-  // writes. write_mu_ held.
-  Status FlushJournal();
-  // Creates a log file that the disk refused earlier, then writes its held
-  // records in order. log_mu_ held.
-  Status FlushLog(LogFile& lf);
+  // writes.
+  Status FlushJournal() NIMIFY_REQUIRES(write_mu_);
+  // Creates a log file (one of logs_) that the disk refused earlier, then
+  // writes its held records in order.
+  Status FlushLog(LogFile& lf) NIMIFY_REQUIRES(log_mu_);
   Status CreateLogFile(StoreFile& f) const;
   // True at most once per kRetryIntervalMs after a failure: the caller tries the disk.
   bool ClaimRetry();
-  void NoteFailure(WriteKind kind, const Status& s);
-  void CountHeld(WriteKind kind);
+  void NoteFailure(WriteKind kind, const Status& s) NIMIFY_EXCLUDES(health_mu_);
+  void CountHeld(WriteKind kind) NIMIFY_EXCLUDES(health_mu_);
   // The disk took a write: writable again when nothing is held.
-  void NoteWritable();
-  std::string CurrentWriteError() const;
+  void NoteWritable() NIMIFY_EXCLUDES(health_mu_);
+  std::string CurrentWriteError() const NIMIFY_EXCLUDES(health_mu_);
 
   // I/O through the fault-injection seam.
   int Fault(FileOp op, const std::string& path, std::size_t* partial = nullptr) const {
@@ -384,13 +397,15 @@ class FileStateStore final : public StateStore {
                  const std::function<bool(std::string_view, std::string*)>& apply);
   Status KeepCorruptCopy(const StoreFile& f, std::string* copy_name) const;
 
-  bool ApplyJournalRecord(std::string_view payload, bool first, std::string* why);
+  // Parts of Open: no locks, not analysed.
+  bool ApplyJournalRecord(std::string_view payload, bool first,
+                          std::string* why) NIMIFY_NO_THREAD_SAFETY_ANALYSIS;
   Status OpenLogs();
-  Status OpenLog(const std::string& name, const std::string& path);
+  Status OpenLog(const std::string& name, const std::string& path) NIMIFY_NO_THREAD_SAFETY_ANALYSIS;
 
-  void SweepExpired(std::int64_t now);  // write_mu_ held
-  void MaybeCompact();                  // write_mu_ held
-  Status Compact();                     // write_mu_ held
+  void SweepExpired(std::int64_t now) NIMIFY_REQUIRES(write_mu_);
+  void MaybeCompact() NIMIFY_REQUIRES(write_mu_);
+  Status Compact() NIMIFY_REQUIRES(write_mu_);
 
   const std::string dir_;
   const FileStateStoreOptions options_;
@@ -398,20 +413,22 @@ class FileStateStore final : public StateStore {
   FileStateStoreInfo info_;  // written by Open only
   int lock_fd_ = -1;
 
-  mutable std::mutex write_mu_;
-  StoreFile journal_;                        // guarded by write_mu_
-  std::uint64_t live_bytes_ = 0;             // guarded by write_mu_
-  std::uint64_t next_compaction_bytes_ = 0;  // guarded by write_mu_: no retry below this size
-  std::uint64_t writes_since_sweep_ = 0;     // guarded by write_mu_
-  std::uint64_t compactions_ = 0;            // guarded by write_mu_
-  std::string last_compaction_error_;        // guarded by write_mu_
+  mutable Mutex write_mu_;
+  StoreFile journal_ NIMIFY_GUARDED_BY(write_mu_);
+  std::uint64_t live_bytes_ NIMIFY_GUARDED_BY(write_mu_) = 0;
+  // No compaction retry below this journal size.
+  std::uint64_t next_compaction_bytes_ NIMIFY_GUARDED_BY(write_mu_) = 0;
+  std::uint64_t writes_since_sweep_ NIMIFY_GUARDED_BY(write_mu_) = 0;
+  std::uint64_t compactions_ NIMIFY_GUARDED_BY(write_mu_) = 0;
+  std::string last_compaction_error_ NIMIFY_GUARDED_BY(write_mu_);
 
-  mutable std::shared_mutex state_mu_;
-  EntryMap entries_;                 // written with write_mu_ and state_mu_ held
-  std::uint64_t last_revision_ = 0;  // written with write_mu_ and state_mu_ held
+  mutable SharedMutex state_mu_ NIMIFY_ACQUIRED_AFTER(write_mu_);
+  // Written with write_mu_ and state_mu_ held (see writer_entries()).
+  EntryMap entries_ NIMIFY_GUARDED_BY(state_mu_);
+  std::uint64_t last_revision_ NIMIFY_GUARDED_BY(state_mu_) = 0;
 
-  std::mutex log_mu_;
-  std::map<std::string, std::unique_ptr<LogFile>, std::less<>> logs_;  // guarded by log_mu_
+  Mutex log_mu_;
+  std::map<std::string, std::unique_ptr<LogFile>, std::less<>> logs_ NIMIFY_GUARDED_BY(log_mu_);
 
   // The journal lacks writes held in memory (written with write_mu_ held).
   std::atomic<bool> journal_held_{false};
@@ -419,12 +436,12 @@ class FileStateStore final : public StateStore {
   std::atomic<std::uint64_t> refused_log_records_{0};
   std::atomic<std::int64_t> next_retry_steady_ms_{0};
   std::atomic<bool> writable_fast_{true};  // writable_, readable without health_mu_
-  mutable std::mutex health_mu_;
-  bool writable_ = true;                  // guarded by health_mu_
-  std::string write_error_;               // guarded by health_mu_
-  std::int64_t unwritable_since_ms_ = 0;  // guarded by health_mu_
-  std::uint64_t failures_[3] = {};        // guarded by health_mu_; by WriteKind
-  std::uint64_t recoveries_ = 0;          // guarded by health_mu_
+  mutable Mutex health_mu_ NIMIFY_ACQUIRED_AFTER(write_mu_, log_mu_);
+  bool writable_ NIMIFY_GUARDED_BY(health_mu_) = true;
+  std::string write_error_ NIMIFY_GUARDED_BY(health_mu_);
+  std::int64_t unwritable_since_ms_ NIMIFY_GUARDED_BY(health_mu_) = 0;
+  std::uint64_t failures_[3] NIMIFY_GUARDED_BY(health_mu_) = {};  // by WriteKind
+  std::uint64_t recoveries_ NIMIFY_GUARDED_BY(health_mu_) = 0;
 };
 
 Status FileStateStore::WriteAt(const StoreFile& f, std::uint64_t offset,
@@ -659,7 +676,7 @@ Status FileStateStore::Open() {
   NIMIFY_RETURN_IF_ERROR(SyncDir(JoinPath(dir_, kLogsDir)));
   NIMIFY_RETURN_IF_ERROR(SyncDir(dir_));
 
-  std::lock_guard lock(write_mu_);
+  MutexLock lock(write_mu_);
   SweepExpired(now_ms());
   MaybeCompact();
   if (!last_compaction_error_.empty()) {
@@ -735,12 +752,13 @@ Result<std::uint64_t> FileStateStore::Write(std::string_view key,
                                    std::string(key.substr(0, 64)) + "' exceed " +
                                    std::to_string(kMaxRecordPayloadBytes) + " bytes");
   }
-  std::lock_guard write_lock(write_mu_);
+  MutexLock write_lock(write_mu_);
   // Only writers change entries_, and they hold write_mu_: reading it here
   // without state_mu_ is safe.
-  auto it = entries_.find(key);
+  auto it = writer_entries().find(key);
   if (expected) {
-    const bool live = it != entries_.end() && !IsExpired(it->second.expires_at_ms, now_ms());
+    const bool live =
+        it != writer_entries().end() && !IsExpired(it->second.expires_at_ms, now_ms());
     const std::uint64_t current = live ? it->second.revision : 0;
     if (current != *expected) {
       return Status::FailedPrecondition("state store: revision of '" + std::string(key) + "' is " +
@@ -748,13 +766,13 @@ Result<std::uint64_t> FileStateStore::Write(std::string_view key,
                                         std::to_string(*expected));
     }
   }
-  const std::uint64_t revision = last_revision_ + 1;
+  const std::uint64_t revision = writer_last_revision() + 1;
   NIMIFY_RETURN_IF_ERROR(JournalOrHold(
       key, PutPayload(expected ? kCas : kPut, revision, options.expires_at_ms, key, value)));
   Entry entry{std::string(value), revision, options.expires_at_ms};
   const std::uint64_t added = EntryFrameBytes(key, entry);
   {
-    std::unique_lock state_lock(state_mu_);
+    WriterLock state_lock(state_mu_);
     if (it != entries_.end()) {
       live_bytes_ -= EntryFrameBytes(key, it->second);
       it->second = std::move(entry);
@@ -770,15 +788,15 @@ Result<std::uint64_t> FileStateStore::Write(std::string_view key,
 }
 
 Status FileStateStore::Delete(std::string_view key) {
-  std::lock_guard write_lock(write_mu_);
-  auto it = entries_.find(key);
-  if (it == entries_.end()) return Status::Ok();
+  MutexLock write_lock(write_mu_);
+  auto it = writer_entries().find(key);
+  if (it == writer_entries().end()) return Status::Ok();
   if (!IsExpired(it->second.expires_at_ms, now_ms())) {
-    NIMIFY_RETURN_IF_ERROR(JournalOrHold(key, DeletePayload(last_revision_ + 1, key)));
+    NIMIFY_RETURN_IF_ERROR(JournalOrHold(key, DeletePayload(writer_last_revision() + 1, key)));
   }
   // An expired key needs no record: replayed, it is expired again.
   {
-    std::unique_lock state_lock(state_mu_);
+    WriterLock state_lock(state_mu_);
     live_bytes_ -= EntryFrameBytes(key, it->second);
     entries_.erase(it);
     ++last_revision_;
@@ -789,7 +807,7 @@ Status FileStateStore::Delete(std::string_view key) {
 
 void FileStateStore::SweepExpired(std::int64_t now) {
   writes_since_sweep_ = 0;
-  std::unique_lock state_lock(state_mu_);
+  WriterLock state_lock(state_mu_);
   live_bytes_ = FrameSize(1 + kJournalMagic.size()) + FrameSize(9);
   for (auto it = entries_.begin(); it != entries_.end();) {
     if (IsExpired(it->second.expires_at_ms, now)) {
@@ -836,9 +854,9 @@ Status FileStateStore::Compact() {
     return Status::Ok();
   };
   AppendFrame(&buffer, HeaderPayload(kJournalMagic));
-  AppendFrame(&buffer, CounterPayload(last_revision_));
+  AppendFrame(&buffer, CounterPayload(writer_last_revision()));
   Status s;
-  for (const auto& [key, e] : entries_) {
+  for (const auto& [key, e] : writer_entries()) {
     if (IsExpired(e.expires_at_ms, now)) continue;
     AppendFrame(&buffer, PutPayload(kPut, e.revision, e.expires_at_ms, key, e.value));
     if (buffer.size() >= kReadChunkBytes && !(s = flush()).ok()) break;
@@ -864,7 +882,7 @@ Status FileStateStore::Compact() {
   // older journal might come back after a power loss, which holds the same data.
   const Status dir_synced = SyncDir(dir_);
 
-  std::unique_lock state_lock(state_mu_);
+  WriterLock state_lock(state_mu_);
   std::swap(journal_.fd, snapshot->fd);
   journal_.size = snapshot->size;
   journal_.needs_repair = false;
@@ -888,7 +906,7 @@ Result<std::uint64_t> FileStateStore::Append(std::string_view log, std::string_v
     return Status::InvalidArgument("state store: log record exceeds " +
                                    std::to_string(kMaxRecordPayloadBytes) + " bytes");
   }
-  std::lock_guard lock(log_mu_);
+  MutexLock lock(log_mu_);
   bool failure_counted = false;
   auto it = logs_.find(log);
   if (it == logs_.end()) {
@@ -1017,7 +1035,7 @@ void FileStateStore::NoteFailure(WriteKind kind, const Status& s) {
   next_retry_steady_ms_.store(SteadyMs() + kRetryIntervalMs);
   std::string error;
   {
-    std::lock_guard lock(health_mu_);
+    MutexLock lock(health_mu_);
     ++failures_[static_cast<int>(kind)];
     if (!writable_) return;
     writable_ = false;
@@ -1030,14 +1048,14 @@ void FileStateStore::NoteFailure(WriteKind kind, const Status& s) {
 }
 
 void FileStateStore::CountHeld(WriteKind kind) {
-  std::lock_guard lock(health_mu_);
+  MutexLock lock(health_mu_);
   ++failures_[static_cast<int>(kind)];
 }
 
 void FileStateStore::NoteWritable() {
   if (writable_fast_.load() || journal_held_.load() || held_log_records_.load() > 0) return;
   {
-    std::lock_guard lock(health_mu_);
+    MutexLock lock(health_mu_);
     if (writable_) return;
     writable_ = true;
     writable_fast_.store(true);
@@ -1049,7 +1067,7 @@ void FileStateStore::NoteWritable() {
 }
 
 std::string FileStateStore::CurrentWriteError() const {
-  std::lock_guard lock(health_mu_);
+  MutexLock lock(health_mu_);
   return write_error_.empty() ? "an earlier write failed" : write_error_;
 }
 
@@ -1064,11 +1082,11 @@ Status FileStateStore::RetryHeld() {
   // The snapshot writes out held keys and, when none are held, shows the disk takes writes.
   Status s;
   {
-    std::lock_guard lock(write_mu_);
+    MutexLock lock(write_mu_);
     s = FlushJournal();
   }
   {
-    std::lock_guard lock(log_mu_);
+    MutexLock lock(log_mu_);
     for (auto& [name, lf] : logs_) {
       if (!lf->held.empty() || lf->file.fd < 0) {
         if (Status ls = FlushLog(*lf); !ls.ok() && s.ok()) s = ls;
@@ -1081,7 +1099,7 @@ Status FileStateStore::RetryHeld() {
 Result<std::vector<std::pair<std::uint64_t, std::string>>> FileStateStore::ReadLog(
     std::string_view log, std::uint64_t from_seq, std::size_t limit) {
   std::vector<std::pair<std::uint64_t, std::string>> out;
-  std::lock_guard lock(log_mu_);
+  MutexLock lock(log_mu_);
   auto it = logs_.find(log);
   if (it == logs_.end()) return out;
   const LogFile& lf = *it->second;

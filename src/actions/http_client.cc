@@ -18,10 +18,11 @@
 #include <ctime>
 #include <exception>
 #include <limits>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
+
+#include "common/mutex.h"
 
 namespace nimify::actions {
 
@@ -173,6 +174,8 @@ namespace {
 class Session;
 }
 
+// Thread safety: `mu` guards the fields after it. The rest are set up by the
+// constructor; only the first Shutdown then touches `work` and `thread`.
 struct HttpClient::Impl {
   asio::io_context io{1};
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
@@ -180,10 +183,10 @@ struct HttpClient::Impl {
   ssl::context insecure{ssl::context::tls_client};
   std::thread thread;
 
-  std::mutex mu;  // guards the fields below
-  bool stopped = false;
-  std::uint64_t next_id = 1;
-  std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions;
+  Mutex mu;
+  bool stopped NIMIFY_GUARDED_BY(mu) = false;
+  std::uint64_t next_id NIMIFY_GUARDED_BY(mu) = 1;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions NIMIFY_GUARDED_BY(mu);
 };
 
 namespace {
@@ -356,7 +359,7 @@ class Session : public std::enable_shared_from_this<Session> {
     resolver_.cancel();
     if (tls_ || tcp_) Lowest().socket().close(ignored);
     {
-      std::lock_guard<std::mutex> lock(client_->mu);
+      MutexLock lock(client_->mu);
       client_->sessions.erase(id_);
     }
     HttpResult result;
@@ -411,7 +414,7 @@ HttpClient::~HttpClient() { Shutdown(); }
 void HttpClient::Shutdown() {
   std::vector<std::shared_ptr<Session>> live;
   {
-    std::lock_guard<std::mutex> lock(impl_->mu);
+    MutexLock lock(impl_->mu);
     if (impl_->stopped) return;
     impl_->stopped = true;
     for (auto& [id, weak] : impl_->sessions) {
@@ -448,21 +451,26 @@ void HttpClient::Send(HttpRequest request, HttpDone done) {
     }
   }
   std::shared_ptr<Session> session;
+  bool stopped = false;
   {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    if (impl_->stopped) return fail(HttpError::kCancelled, "the HTTP client shut down");
-    const std::uint64_t id = impl_->next_id++;
-    session = std::make_shared<Session>(impl_.get(), id, std::move(request), std::move(*url),
-                                        std::move(done));
-    impl_->sessions.emplace(id, session);
+    MutexLock lock(impl_->mu);
+    stopped = impl_->stopped;
+    if (!stopped) {
+      const std::uint64_t id = impl_->next_id++;
+      session = std::make_shared<Session>(impl_.get(), id, std::move(request), std::move(*url),
+                                          std::move(done));
+      impl_->sessions.emplace(id, session);
+    }
   }
+  // Outside mu: `done` may send again, or take locks of its own.
+  if (stopped) return fail(HttpError::kCancelled, "the HTTP client shut down");
   asio::post(impl_->io, [session] { session->Start(); });
 }
 
 std::shared_ptr<HttpClient> HttpClient::Shared() {
-  static std::mutex mu;
-  static std::weak_ptr<HttpClient> shared;
-  std::lock_guard<std::mutex> lock(mu);
+  static Mutex mu;
+  static std::weak_ptr<HttpClient> shared NIMIFY_GUARDED_BY(mu);
+  MutexLock lock(mu);
   if (auto client = shared.lock()) return client;
   auto client = std::make_shared<HttpClient>();
   shared = client;

@@ -6,16 +6,15 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdio>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <deque>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <sstream>
 #include <utility>
@@ -25,6 +24,7 @@
 #include "actions/http_client.h"
 #include "actions/matchers.h"
 #include "actions/template_data.h"
+#include "common/mutex.h"
 #include "common/wall_clock.h"
 #include "template/data_template.h"
 
@@ -312,7 +312,7 @@ class KeyedQueue {
 
   void Run(const std::string& key, Task task) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       auto it = pending_.find(key);
       if (it != pending_.end()) {
         it->second.push_back(std::move(task));
@@ -331,7 +331,7 @@ class KeyedQueue {
   void Next(const std::string& key) {
     Task task;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       auto it = pending_.find(key);
       if (it == pending_.end()) return;
       if (it->second.empty()) {
@@ -344,8 +344,8 @@ class KeyedQueue {
     Invoke(key, std::move(task));
   }
 
-  std::mutex mu_;
-  std::map<std::string, std::deque<Task>> pending_;
+  Mutex mu_;
+  std::map<std::string, std::deque<Task>> pending_ NIMIFY_GUARDED_BY(mu_);
 };
 
 // The shared base: a client and a store.
@@ -1035,16 +1035,16 @@ class AlertmanagerHandler final : public HttpHandlerBase {
     }
     // Every Alertmanager gets the alerts (as Prometheus sends to each); one
     // success is enough, like Prometheus counts it.
+    // Thread safety: `mu` guards `left` and `results`; `done` is called only
+    // by the last callback, which takes the results out under the lock.
     struct Gather {
-      std::mutex mu;
-      std::size_t left = 0;
-      std::vector<ActionResult> results;
+      Gather(std::size_t n, ActionDone d) : left(n), results(n), done(std::move(d)) {}
+      Mutex mu;
+      std::size_t left NIMIFY_GUARDED_BY(mu);
+      std::vector<ActionResult> results NIMIFY_GUARDED_BY(mu);
       ActionDone done;
     };
-    auto gather = std::make_shared<Gather>();
-    gather->left = urls_.size();
-    gather->results.resize(urls_.size());
-    gather->done = std::move(done);
+    auto gather = std::make_shared<Gather>(urls_.size(), std::move(done));
     const std::string body = AlertsJson(request, now);
     for (std::size_t i = 0; i < urls_.size(); ++i) {
       HttpRequest r = NewRequest(conn_, request, "POST", Base(i) + "/api/v2/alerts");
@@ -1052,17 +1052,19 @@ class AlertmanagerHandler final : public HttpHandlerBase {
       Send(std::move(r), [gather, i, now, base = Base(i)](HttpResult res) {
         ActionResult one = ResultFromHttp(res, "alertmanager " + base, now);
         bool last = false;
+        std::vector<ActionResult> results;  // filled for the last callback only
         {
-          std::lock_guard<std::mutex> lock(gather->mu);
+          MutexLock lock(gather->mu);
           gather->results[i] = std::move(one);
           last = --gather->left == 0;
+          if (last) results = std::move(gather->results);
         }
         if (!last) return;
         ActionResult best;
         bool any_success = false;
         bool any_retryable = false;
         std::string summaries;
-        for (const auto& each : gather->results) {
+        for (const auto& each : results) {
           any_success = any_success || each.outcome == ActionOutcome::kSuccess;
           any_retryable = any_retryable || each.outcome == ActionOutcome::kRetryableFailure;
           if (!summaries.empty()) summaries += "; ";

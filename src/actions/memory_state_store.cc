@@ -56,7 +56,7 @@ std::uint64_t MemoryStateStore::Write(std::string_view key, std::string_view val
 }
 
 Result<std::optional<StoredValue>> MemoryStateStore::Get(std::string_view key) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = FindLive(key, clock_());
   if (it == entries_.end()) return std::optional<StoredValue>();
   return std::optional<StoredValue>(
@@ -66,7 +66,7 @@ Result<std::optional<StoredValue>> MemoryStateStore::Get(std::string_view key) {
 Result<std::uint64_t> MemoryStateStore::Put(std::string_view key, std::string_view value,
                                             PutOptions options) {
   if (key.empty()) return Status::InvalidArgument("state store: empty key");
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return Write(key, value, options);
 }
 
@@ -74,7 +74,7 @@ Result<std::uint64_t> MemoryStateStore::CompareAndSet(std::string_view key,
                                                       std::uint64_t expected_revision,
                                                       std::string_view value, PutOptions options) {
   if (key.empty()) return Status::InvalidArgument("state store: empty key");
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = FindLive(key, clock_());
   const std::uint64_t current = it == entries_.end() ? 0 : it->second.revision;
   if (current != expected_revision) {
@@ -86,7 +86,7 @@ Result<std::uint64_t> MemoryStateStore::CompareAndSet(std::string_view key,
 }
 
 Status MemoryStateStore::Delete(std::string_view key) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = entries_.find(key);
   if (it != entries_.end()) {
     entries_.erase(it);
@@ -96,7 +96,7 @@ Status MemoryStateStore::Delete(std::string_view key) {
 }
 
 Result<std::vector<StoredValue>> MemoryStateStore::List(std::string_view prefix) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const std::int64_t now = clock_();
   std::vector<StoredValue> out;
   for (auto it = entries_.lower_bound(prefix);
@@ -110,7 +110,7 @@ Result<std::vector<StoredValue>> MemoryStateStore::List(std::string_view prefix)
 
 Result<std::uint64_t> MemoryStateStore::Append(std::string_view log, std::string_view record) {
   if (log.empty()) return Status::InvalidArgument("state store: empty log name");
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = logs_.find(log);
   if (it == logs_.end()) it = logs_.emplace(std::string(log), std::vector<std::string>()).first;
   it->second.emplace_back(record);
@@ -119,7 +119,7 @@ Result<std::uint64_t> MemoryStateStore::Append(std::string_view log, std::string
 
 Result<std::vector<std::pair<std::uint64_t, std::string>>> MemoryStateStore::ReadLog(
     std::string_view log, std::uint64_t from_seq, std::size_t limit) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<std::pair<std::uint64_t, std::string>> out;
   auto it = logs_.find(log);
   if (it == logs_.end()) return out;

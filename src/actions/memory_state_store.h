@@ -7,13 +7,13 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "nimify/state_store.h"
 
 namespace nimify::actions {
@@ -49,16 +49,17 @@ class MemoryStateStore final : public StateStore {
   using EntryMap = std::map<std::string, Entry, std::less<>>;
 
   // The live entry of `key`, erasing it first when it has expired.
-  EntryMap::iterator FindLive(std::string_view key, std::int64_t now);
-  std::uint64_t Write(std::string_view key, std::string_view value, PutOptions options);
-  void SweepExpired(std::int64_t now);
+  EntryMap::iterator FindLive(std::string_view key, std::int64_t now) NIMIFY_REQUIRES(mu_);
+  std::uint64_t Write(std::string_view key, std::string_view value, PutOptions options)
+      NIMIFY_REQUIRES(mu_);
+  void SweepExpired(std::int64_t now) NIMIFY_REQUIRES(mu_);
 
   const std::function<std::int64_t()> clock_;
-  mutable std::mutex mu_;
-  EntryMap entries_;
-  std::uint64_t last_revision_ = 0;
-  std::uint64_t writes_since_sweep_ = 0;
-  std::map<std::string, std::vector<std::string>, std::less<>> logs_;
+  mutable Mutex mu_;
+  EntryMap entries_ NIMIFY_GUARDED_BY(mu_);
+  std::uint64_t last_revision_ NIMIFY_GUARDED_BY(mu_) = 0;
+  std::uint64_t writes_since_sweep_ NIMIFY_GUARDED_BY(mu_) = 0;
+  std::map<std::string, std::vector<std::string>, std::less<>> logs_ NIMIFY_GUARDED_BY(mu_);
 };
 
 // Unix milliseconds from the system clock.

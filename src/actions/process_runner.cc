@@ -518,21 +518,25 @@ void ProcessRunner::JoinFinishedLocked(std::vector<std::thread>& to_join) {
 
 void ProcessRunner::Start(ProcessSpec spec, Done done) {
   std::vector<std::thread> to_join;
+  bool stopped = false;
   {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) {
-      lock.unlock();
-      CallDone(done, CancelledResult());
-      return;
-    }
-    JoinFinishedLocked(to_join);
-    if (workers_ < max_concurrent_) {
-      ++workers_;
-      threads_.emplace_back(&ProcessRunner::WorkerLoop, this,
-                            Job{std::move(spec), std::move(done)});
+      stopped = true;
     } else {
-      queue_.push_back(Job{std::move(spec), std::move(done)});
+      JoinFinishedLocked(to_join);
+      if (workers_ < max_concurrent_) {
+        ++workers_;
+        threads_.emplace_back(&ProcessRunner::WorkerLoop, this,
+                              Job{std::move(spec), std::move(done)});
+      } else {
+        queue_.push_back(Job{std::move(spec), std::move(done)});
+      }
     }
+  }
+  if (stopped) {  // `done` runs outside the lock
+    CallDone(done, CancelledResult());
+    return;
   }
   // These threads have announced their exit; joining only waits for the return.
   for (std::thread& t : to_join) t.join();
@@ -546,16 +550,16 @@ void ProcessRunner::WorkerLoop(Job job) {
   pthread_sigmask(SIG_BLOCK, &pipe_set, nullptr);
   while (true) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       ++running_;
     }
     ProcessResult result = RunProcess(job.spec, cancel_read_fd_);
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       --running_;
     }
     CallDone(job.done, std::move(result));
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_ || queue_.empty()) {
       --workers_;
       finished_.push_back(std::this_thread::get_id());
@@ -570,7 +574,7 @@ void ProcessRunner::Shutdown() {
   std::deque<Job> cancelled;
   std::list<std::thread> threads;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!stopping_) {
       stopping_ = true;
       if (cancel_write_fd_ >= 0) {
@@ -594,7 +598,7 @@ void ProcessRunner::Shutdown() {
 }
 
 std::size_t ProcessRunner::running() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return running_;
 }
 

@@ -11,11 +11,11 @@
 #include <deque>
 #include <functional>
 #include <list>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "nimify/status.h"
 
 namespace nimify::actions {
@@ -99,18 +99,18 @@ class ProcessRunner {
     Done done;
   };
   void WorkerLoop(Job first);
-  void JoinFinishedLocked(std::vector<std::thread>& to_join);
+  void JoinFinishedLocked(std::vector<std::thread>& to_join) NIMIFY_REQUIRES(mu_);
 
   const std::size_t max_concurrent_;
   int cancel_read_fd_ = -1;  // readable once Shutdown began: every RunProcess polls it
   int cancel_write_fd_ = -1;
-  mutable std::mutex mu_;
-  bool stopping_ = false;
-  std::size_t workers_ = 0;  // threads alive (running or about to exit)
-  std::size_t running_ = 0;  // children in RunProcess
-  std::deque<Job> queue_;
-  std::list<std::thread> threads_;
-  std::vector<std::thread::id> finished_;  // exited workers not yet joined
+  mutable Mutex mu_;
+  bool stopping_ NIMIFY_GUARDED_BY(mu_) = false;
+  std::size_t workers_ NIMIFY_GUARDED_BY(mu_) = 0;  // threads alive (running or about to exit)
+  std::size_t running_ NIMIFY_GUARDED_BY(mu_) = 0;  // children in RunProcess
+  std::deque<Job> queue_ NIMIFY_GUARDED_BY(mu_);
+  std::list<std::thread> threads_ NIMIFY_GUARDED_BY(mu_);
+  std::vector<std::thread::id> finished_ NIMIFY_GUARDED_BY(mu_);  // exited workers not yet joined
 };
 
 }  // namespace nimify::actions

@@ -1,10 +1,10 @@
 // ActionHandlerRegistry.
 #include <map>
-#include <mutex>
 #include <string>
 #include <utility>
 
 #include "actions/builtin_handlers.h"
+#include "common/mutex.h"
 #include "nimify/actions.h"
 
 namespace nimify {
@@ -12,8 +12,8 @@ namespace nimify {
 // Thread safety: `mu` guards `factories`; factories are copied out of Find,
 // so a caller never runs one under the lock.
 struct ActionHandlerRegistry::Impl {
-  mutable std::mutex mu;
-  std::map<std::string, ActionHandlerFactory, std::less<>> factories;
+  mutable Mutex mu;
+  std::map<std::string, ActionHandlerFactory, std::less<>> factories NIMIFY_GUARDED_BY(mu);
 };
 
 namespace {
@@ -52,7 +52,7 @@ std::unique_ptr<ActionHandlerRegistry> ActionHandlerRegistry::WithBuiltins() {
 Status ActionHandlerRegistry::Register(std::string type, ActionHandlerFactory factory) {
   if (type.empty()) return Status::InvalidArgument("handler type name is empty");
   if (!factory) return Status::InvalidArgument("handler type \"" + type + "\" has no factory");
-  std::lock_guard<std::mutex> lock(impl_->mu);
+  MutexLock lock(impl_->mu);
   auto [it, inserted] = impl_->factories.try_emplace(std::move(type), std::move(factory));
   if (!inserted) {
     return Status::AlreadyExists("handler type \"" + it->first + "\" is already registered");
@@ -61,7 +61,7 @@ Status ActionHandlerRegistry::Register(std::string type, ActionHandlerFactory fa
 }
 
 Result<ActionHandlerFactory> ActionHandlerRegistry::Find(std::string_view type) const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
+  MutexLock lock(impl_->mu);
   auto it = impl_->factories.find(type);
   if (it != impl_->factories.end()) return it->second;
   std::string known;
@@ -75,7 +75,7 @@ Result<ActionHandlerFactory> ActionHandlerRegistry::Find(std::string_view type) 
 }
 
 std::vector<std::string> ActionHandlerRegistry::types() const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
+  MutexLock lock(impl_->mu);
   std::vector<std::string> out;
   out.reserve(impl_->factories.size());
   for (const auto& [name, factory] : impl_->factories) out.push_back(name);

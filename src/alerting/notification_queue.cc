@@ -6,7 +6,7 @@ void NotificationQueue::Send(std::string_view rule_name, std::string_view expr,
                              std::vector<NotificationAlert> alerts) {
   if (alerts.empty()) return;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     queued_ += alerts.size();
     batches_.push_back({std::string(rule_name), std::string(expr), std::move(alerts)});
     // Drop whole batches from the front; the newest batch always stays.
@@ -16,11 +16,11 @@ void NotificationQueue::Send(std::string_view rule_name, std::string_view expr,
       batches_.pop_front();
     }
   }
-  cv_.notify_one();
+  cv_.NotifyOne();
 }
 
 std::vector<NotificationBatch> NotificationQueue::Drain() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<NotificationBatch> out(std::make_move_iterator(batches_.begin()),
                                      std::make_move_iterator(batches_.end()));
   batches_.clear();
@@ -30,19 +30,22 @@ std::vector<NotificationBatch> NotificationQueue::Drain() {
 
 std::vector<NotificationBatch> NotificationQueue::WaitAndDrain(std::chrono::milliseconds timeout) {
   {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, timeout, [this] { return !batches_.empty(); });
+    MutexLock lock(mu_);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (batches_.empty()) {
+      if (!cv_.WaitUntil(mu_, deadline)) break;
+    }
   }
   return Drain();
 }
 
 std::size_t NotificationQueue::queued_alerts() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return queued_;
 }
 
 std::uint64_t NotificationQueue::dropped_alerts() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return dropped_;
 }
 

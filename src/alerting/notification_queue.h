@@ -8,15 +8,14 @@
 #define NIMIFY_ALERTING_NOTIFICATION_QUEUE_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "alerting/alert.h"
+#include "common/mutex.h"
 
 namespace nimify::alerting {
 
@@ -26,7 +25,8 @@ struct NotificationBatch {
   std::vector<NotificationAlert> alerts;
 };
 
-// Thread safety: every method may be called from any thread.
+// Thread safety: every method may be called from any thread; mu_ guards the
+// queue and its counts.
 class NotificationQueue final : public AlertSink {
  public:
   // At most `capacity` alerts wait; when full, the oldest batches are dropped
@@ -46,11 +46,11 @@ class NotificationQueue final : public AlertSink {
 
  private:
   const std::size_t capacity_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<NotificationBatch> batches_;
-  std::size_t queued_ = 0;
-  std::uint64_t dropped_ = 0;
+  mutable Mutex mu_;
+  CondVar cv_;  // signalled when a batch is queued
+  std::deque<NotificationBatch> batches_ NIMIFY_GUARDED_BY(mu_);
+  std::size_t queued_ NIMIFY_GUARDED_BY(mu_) = 0;
+  std::uint64_t dropped_ NIMIFY_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace nimify::alerting

@@ -62,33 +62,33 @@ Rule::Rule(std::shared_ptr<const RuleSpec> spec, const LabelPairs& group_labels)
     : spec_(std::move(spec)), labels_(MergeLabels(group_labels, spec_->labels)) {}
 
 RuleHealth Rule::health() const {
-  std::lock_guard lock(status_mu_);
+  MutexLock lock(status_mu_);
   return health_;
 }
 
 std::string Rule::last_error() const {
-  std::lock_guard lock(status_mu_);
+  MutexLock lock(status_mu_);
   return last_error_;
 }
 
 std::optional<std::int64_t> Rule::last_evaluation_ms() const {
-  std::lock_guard lock(status_mu_);
+  MutexLock lock(status_mu_);
   return last_evaluation_ms_;
 }
 
 std::chrono::nanoseconds Rule::last_evaluation_duration() const {
-  std::lock_guard lock(status_mu_);
+  MutexLock lock(status_mu_);
   return last_duration_;
 }
 
 void Rule::RecordEvaluation(std::int64_t ts_ms, std::chrono::nanoseconds duration) {
-  std::lock_guard lock(status_mu_);
+  MutexLock lock(status_mu_);
   last_evaluation_ms_ = ts_ms;
   last_duration_ = duration;
 }
 
 void Rule::SetHealth(RuleHealth health, std::string last_error) {
-  std::lock_guard lock(status_mu_);
+  MutexLock lock(status_mu_);
   health_ = health;
   last_error_ = std::move(last_error);
 }
@@ -374,7 +374,7 @@ Result<promql::Vector> AlertingRule::ApplyResult(const EvalContext& ctx,
   std::unordered_map<const AlertExtension*, promql::Vector> recovery;
   const ExtensionConfig* extensions = options_.extensions;
   {
-    std::lock_guard lock(alerts_mu_);
+    MutexLock lock(alerts_mu_);
     if (extensions != nullptr && !extensions->empty()) {
       for (const auto& [labels, a] : active_) {
         if (a.state != AlertState::kFiring || in_alerts(labels)) continue;
@@ -387,7 +387,7 @@ Result<promql::Vector> AlertingRule::ApplyResult(const EvalContext& ctx,
     }
   }
 
-  std::lock_guard lock(alerts_mu_);
+  MutexLock lock(alerts_mu_);
   // 3. Merge: known pending/firing alerts keep their labels and ActiveAt;
   // new ones (or ones that were resolved) start over as pending. Both are in
   // label order: one merge walk instead of a lookup per alert. Only the
@@ -561,8 +561,9 @@ std::vector<NotificationAlert> AlertingRule::CollectAlertsToSend(std::int64_t ts
                                                                  std::int64_t group_interval_ms,
                                                                  std::string_view external_url) {
   std::vector<NotificationAlert> out;
-  std::lock_guard lock(alerts_mu_);
+  MutexLock lock(alerts_mu_);
   SendDue(ts_ms, resend_delay_ms, group_interval_ms, [&](const Alert& a) {
+    alerts_mu_.AssertHeld();  // SendDue calls it under the lock
     if (!has_generator_url_ || generator_url_base_ != external_url) {
       generator_url_ = GeneratorURL(
           external_url, spec_->parsed_expr ? spec_->parsed_expr->ToString() : spec_->expr);
@@ -581,7 +582,7 @@ std::vector<NotificationAlert> AlertingRule::CollectAlertsToSend(std::int64_t ts
 }
 
 std::vector<Alert> AlertingRule::ActiveAlerts() const {
-  std::lock_guard lock(alerts_mu_);
+  MutexLock lock(alerts_mu_);
   std::vector<Alert> out;
   auto visit = [&](const Alert& a) {
     if (!a.resolved_at_ms) out.push_back(a);
@@ -595,7 +596,7 @@ std::vector<Alert> AlertingRule::ActiveAlerts() const {
 }
 
 void AlertingRule::ForEachActiveAlert(const std::function<void(const Alert&)>& fn) const {
-  std::lock_guard lock(alerts_mu_);
+  MutexLock lock(alerts_mu_);
   auto visit = [&](const Alert& a) {
     if (!a.resolved_at_ms) fn(a);
   };
@@ -607,7 +608,7 @@ void AlertingRule::ForEachActiveAlert(const std::function<void(const Alert&)>& f
 }
 
 bool AlertingRule::IsActive(const promql::Labels& labels) const {
-  std::lock_guard lock(alerts_mu_);
+  MutexLock lock(alerts_mu_);
   if (auto it = active_.find(labels); it != active_.end() && !it->second.resolved_at_ms) {
     return true;
   }
@@ -617,7 +618,7 @@ bool AlertingRule::IsActive(const promql::Labels& labels) const {
 }
 
 std::vector<Alert> AlertingRule::CurrentAlerts() const {
-  std::lock_guard lock(alerts_mu_);
+  MutexLock lock(alerts_mu_);
   std::vector<Alert> out;
   out.reserve(active_.size() + resolved_.size());
   ForEachInOrder(active_, resolved_, [&](const Alert& a) { out.push_back(a); });
@@ -625,7 +626,7 @@ std::vector<Alert> AlertingRule::CurrentAlerts() const {
 }
 
 AlertState AlertingRule::State() const {
-  std::lock_guard lock(alerts_mu_);
+  MutexLock lock(alerts_mu_);
   // resolved_ holds only inactive alerts.
   AlertState max_state = AlertState::kInactive;
   for (const auto& [labels, a] : active_) max_state = std::max(max_state, a.state);
@@ -633,7 +634,7 @@ AlertState AlertingRule::State() const {
 }
 
 void AlertingRule::RestoreAlerts(std::vector<Alert> alerts) {
-  std::lock_guard lock(alerts_mu_);
+  MutexLock lock(alerts_mu_);
   ClearAlerts();
   for (auto& a : alerts) {
     promql::Labels key = a.labels;

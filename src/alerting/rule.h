@@ -14,7 +14,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -25,6 +24,7 @@
 #include "alerting/alert.h"
 #include "alerting/extensions.h"
 #include "alerting/rule_file.h"
+#include "common/mutex.h"
 #include "nimify/status.h"
 #include "promql/ast.h"
 #include "promql/labels.h"
@@ -56,7 +56,8 @@ inline constexpr std::string_view kDuplicateRuleLabelSet =
 
 // Thread safety: Eval and the state-changing calls must come from one thread
 // at a time (the group's evaluator). The read accessors (health, last_error,
-// ActiveAlerts, ...) may be called concurrently with an evaluation.
+// ActiveAlerts, ...) may be called concurrently with an evaluation: status_mu_
+// guards the health and timing, AlertingRule's alerts_mu_ the held alerts.
 class Rule {
  public:
   virtual ~Rule() = default;
@@ -87,13 +88,13 @@ class Rule {
 
   std::shared_ptr<const RuleSpec> spec_;
   LabelPairs labels_;
-  mutable std::mutex status_mu_;
+  mutable Mutex status_mu_;
 
  private:
-  RuleHealth health_ = RuleHealth::kUnknown;
-  std::string last_error_;
-  std::optional<std::int64_t> last_evaluation_ms_;
-  std::chrono::nanoseconds last_duration_{0};
+  RuleHealth health_ NIMIFY_GUARDED_BY(status_mu_) = RuleHealth::kUnknown;
+  std::string last_error_ NIMIFY_GUARDED_BY(status_mu_);
+  std::optional<std::int64_t> last_evaluation_ms_ NIMIFY_GUARDED_BY(status_mu_);
+  std::chrono::nanoseconds last_duration_ NIMIFY_GUARDED_BY(status_mu_){0};
 };
 
 class RecordingRule final : public Rule {
@@ -197,19 +198,19 @@ class AlertingRule final : public Rule {
   template <typename Map, typename Fn>
   static void ForEachInOrder(Map& active, Map& resolved, Fn&& fn);
   // Moves a just-resolved alert from active_ to resolved_.
-  void MoveToResolved(AlertMap::iterator it);
+  void MoveToResolved(AlertMap::iterator it) NIMIFY_REQUIRES(alerts_mu_);
   // Erases a resolved alert (and its expiry entry), if held.
-  void EraseResolved(const promql::Labels& labels);
-  void ClearAlerts();
+  void EraseResolved(const promql::Labels& labels) NIMIFY_REQUIRES(alerts_mu_);
+  void ClearAlerts() NIMIFY_REQUIRES(alerts_mu_);
   // When a resolved alert is next due for sending (min: now), or nullopt for never.
   static std::optional<std::int64_t> ResendDue(const Alert& a, std::int64_t resend_delay_ms);
-  void IndexResend(AlertMap::iterator it);
-  void UnindexResend(AlertMap::iterator it);
+  void IndexResend(AlertMap::iterator it) NIMIFY_REQUIRES(alerts_mu_);
+  void UnindexResend(AlertMap::iterator it) NIMIFY_REQUIRES(alerts_mu_);
   // Prometheus's sendAlerts state change; on_sent(alert) for each alert to
   // send, in label order.
   template <typename Fn>
   void SendDue(std::int64_t ts_ms, std::int64_t resend_delay_ms, std::int64_t group_interval_ms,
-               Fn&& on_sent);
+               Fn&& on_sent) NIMIFY_REQUIRES(alerts_mu_);
 
   AlertingRuleOptions options_;
   std::vector<TemplatedValue> label_templates_;
@@ -221,27 +222,28 @@ class AlertingRule final : public Rule {
   std::vector<promql::Label> static_alert_labels_;
   bool label_templates_static_ = true;
 
-  mutable std::mutex alerts_mu_;
+  // Guards every member below.
+  mutable Mutex alerts_mu_;
   // The held alerts, split by state so that an evaluation only walks the
   // pending and firing ones, not the resolved ones kept for 15 minutes.
-  AlertMap active_;    // pending or firing
-  AlertMap resolved_;  // inactive
+  AlertMap active_ NIMIFY_GUARDED_BY(alerts_mu_);    // pending or firing
+  AlertMap resolved_ NIMIFY_GUARDED_BY(alerts_mu_);  // inactive
   // resolved_ alerts by ResolvedAt, oldest first, for their expiry.
-  std::set<TimedAlert, TimedAlertLess> expiry_;
+  std::set<TimedAlert, TimedAlertLess> expiry_ NIMIFY_GUARDED_BY(alerts_mu_);
   // Some inactive alert has no ResolvedAt (only RestoreAlerts makes those):
   // ActiveAlerts must then look at resolved_ too.
-  bool resolved_without_time_ = false;
+  bool resolved_without_time_ NIMIFY_GUARDED_BY(alerts_mu_) = false;
   // resolved_ alerts by when they are next due for sending with the resend
   // delay resend_delay_ms_, so that sending does not walk them all. Unused
   // with flap detection (verdicts change).
-  std::set<TimedAlert, TimedAlertLess> resend_;
-  std::int64_t resend_delay_ms_ = 0;
-  bool resend_valid_ = false;
+  std::set<TimedAlert, TimedAlertLess> resend_ NIMIFY_GUARDED_BY(alerts_mu_);
+  std::int64_t resend_delay_ms_ NIMIFY_GUARDED_BY(alerts_mu_) = 0;
+  bool resend_valid_ NIMIFY_GUARDED_BY(alerts_mu_) = false;
   // GeneratorURL for generator_url_base_, built when first needed.
-  std::string generator_url_;
-  std::string generator_url_base_;
-  bool has_generator_url_ = false;
-  std::map<promql::Labels, FlapTracker> flap_;
+  std::string generator_url_ NIMIFY_GUARDED_BY(alerts_mu_);
+  std::string generator_url_base_ NIMIFY_GUARDED_BY(alerts_mu_);
+  bool has_generator_url_ NIMIFY_GUARDED_BY(alerts_mu_) = false;
+  std::map<promql::Labels, FlapTracker> flap_ NIMIFY_GUARDED_BY(alerts_mu_);
 };
 
 // Builds the rule object for a spec.

@@ -124,27 +124,27 @@ std::uint64_t MarkerLedger::ParseLabelValue(std::string_view value) const {
 }
 
 std::uint64_t MarkerLedger::Reserve() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   markers_.emplace_back();
   return markers_.size();
 }
 
 void MarkerLedger::Sent(std::uint64_t id, Clock::time_point at) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (id == 0 || id > markers_.size()) return;
   markers_[id - 1].sent = true;
   markers_[id - 1].sent_at = at;
 }
 
 void MarkerLedger::Answered(std::uint64_t id, bool accepted) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (id == 0 || id > markers_.size()) return;
   markers_[id - 1].answered = true;
   markers_[id - 1].accepted = accepted;
 }
 
 void MarkerLedger::Delivered(std::uint64_t id, Clock::time_point at) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (id == 0 || id > markers_.size()) {
     ++unexpected_;
     return;
@@ -154,7 +154,7 @@ void MarkerLedger::Delivered(std::uint64_t id, Clock::time_point at) {
 }
 
 std::uint64_t MarkerLedger::Outstanding() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::uint64_t n = 0;
   for (const Marker& m : markers_) {
     // Not answered yet: the request is in flight, its marker may still come.
@@ -164,7 +164,7 @@ std::uint64_t MarkerLedger::Outstanding() const {
 }
 
 MarkerLedger::Summary MarkerLedger::Summarize() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Summary s;
   s.unexpected = unexpected_;
   for (const Marker& m : markers_) {

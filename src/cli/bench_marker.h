@@ -9,12 +9,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "nimify/status.h"
 
 namespace nimify::cli {
@@ -34,7 +34,8 @@ inline constexpr std::string_view kMarkerLabel = "marker";
 Status WriteMarkerConfig(const std::string& dir, const std::string& webhook_host_port);
 
 // Send and delivery times of the markers.
-// Thread safety: every method may be called from any thread.
+// Thread safety: every method may be called from any thread; mu_ guards the
+// markers and the count of unexpected deliveries.
 class MarkerLedger {
  public:
   using Clock = std::chrono::steady_clock;
@@ -77,9 +78,9 @@ class MarkerLedger {
     bool accepted = false;
   };
   const std::string run_;  // "<Unix ms>-"
-  mutable std::mutex mu_;
-  std::vector<Marker> markers_;   // index id - 1; guarded by mu_
-  std::uint64_t unexpected_ = 0;  // guarded by mu_
+  mutable Mutex mu_;
+  std::vector<Marker> markers_ NIMIFY_GUARDED_BY(mu_);  // index id - 1
+  std::uint64_t unexpected_ NIMIFY_GUARDED_BY(mu_) = 0;
 };
 
 // A minimal HTTP/1.1 server on 127.0.0.1 for the webhook handler's POSTs

@@ -16,7 +16,6 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -27,18 +26,14 @@
 #include "cli/bench_remote_write.h"
 #include "cli/bench_workload.h"
 #include "cli/commands.h"
-#include "engine/output_store.h"
-#include "engine/rule_runtime.h"
+#include "common/mutex.h"
 #include "ingest/batch.h"
 #include "ingest/remote_write.h"
 #include "ingest/series_ref_cache.h"
 #include "nimify/engine.h"
 #include "nimify/rules.h"
-#include "pipeline/pipeline.h"
 #include "promql/labels.h"
 #include "promql/parser.h"
-#include "storage/fanout_queryable.h"
-#include "storage/shard.h"
 
 namespace nimify::cli {
 namespace {
@@ -52,6 +47,7 @@ constexpr const char* kUsage =
     "                    [--full-eval-runs N] [--rate SAMPLES_PER_SECOND]\n"
     "                    [--workload threshold|node] [--firing-fraction F|most]\n"
     "                    [--arrival spread|burst] [--no-skip-quiet-rules]\n"
+    "                    [--inline-handlers]\n"
     "       nimify bench --remote-write URL [--series N] [--metrics M] [--input FILE]\n"
     "                    [--connections C] [--samples-per-request K] [--rate R]\n"
     "                    [--seconds T] [--warmup T] [--pid PID]\n"
@@ -66,7 +62,8 @@ constexpr const char* kUsage =
     "The synthetic workload: N series spread over M metrics (bench_metric_0..M-1),\n"
     "one sample per series every --step (default 15s) of event time, sent by P\n"
     "producer threads in batches, as fast as the engine takes them, for T seconds\n"
-    "of wall time. R generated threshold rules (`bench_metric_<k % M> > 500+k`,\n"
+    "of wall time (then each finishes the steps the furthest producer reached, so\n"
+    "every step is whole). R generated threshold rules (`bench_metric_<k % M> > 500+k`,\n"
     "for: 0, interval = step) come on top of the --rules files. Each step K series\n"
     "spike to 1000, so the rules on their metric fire (and resolve at the next\n"
     "step); alert latency is from the append of the spike to the handler call.\n"
@@ -89,6 +86,8 @@ constexpr const char* kUsage =
     "timestamp and, with --rate, leave together once per step period.\n"
     "--no-skip-quiet-rules: evaluate every rule at every group instant\n"
     "(EngineOptions::skip_quiet_rules = false).\n"
+    "--inline-handlers: the latency handler runs on the evaluating thread\n"
+    "(EngineOptions::handler_thread = kEvaluator), not the dispatcher thread.\n"
     "full_eval_ms: every rule evaluated once, without the threshold tracker, at the\n"
     "last minute boundary of the data the run streamed (the same synthetic series and\n"
     "values, or the --input recording) with the whole window the rules read; wall\n"
@@ -101,12 +100,14 @@ constexpr const char* kUsage =
     "remote-write 1.0 requests (snappy protobuf, K samples each, default 1000) over C\n"
     "keep-alive connections (default 2) to any receiver: nimifyd, or Prometheus with\n"
     "--web.enable-remote-write-receiver. Timestamps are the wall clock, increasing per\n"
-    "series. --rate R: open loop at R samples/s in all; without it closed loop (each\n"
-    "connection sends as soon as the last answer came). Counts start after --warmup\n"
-    "seconds (series creation) and last T seconds. Prints one JSON object: samples/s\n"
-    "sent and accepted (2xx), request_latency_ms {p50, p99, max}, errors by status,\n"
-    "and with --pid the receiver's CPU per accepted sample (utime+stime from\n"
-    "/proc/PID/stat) and its resident bytes at the end.\n"
+    "series: faster than 1,000 samples/s per series they run ahead of the clock, and a\n"
+    "receiver refuses them past its allowed future (nimifyd: 5 s; pace small\n"
+    "recordings with --rate). --rate R: open loop at R samples/s in all; without it\n"
+    "closed loop (each connection sends as soon as the last answer came). Counts\n"
+    "start after --warmup seconds (series creation) and last T seconds. Prints one\n"
+    "JSON object: samples/s sent and accepted (2xx), request_latency_ms {p50, p99,\n"
+    "max}, errors by status, and with --pid the receiver's CPU per accepted sample\n"
+    "(utime+stime from /proc/PID/stat) and its resident bytes at the end.\n"
     "\n"
     "The alert path, with nimifyd as the receiver: --markers N adds N marker samples\n"
     "per second of the measured time to the load's requests (a series each,\n"
@@ -155,6 +156,7 @@ struct BenchOptions {
   double firing_fraction = 0;
   bool arrival_spread = true;
   bool skip_quiet_rules = true;
+  bool inline_handlers = false;
   RemoteWriteBenchOptions remote;  // used when remote.url is set
 };
 
@@ -303,7 +305,8 @@ class LatencyHandler final : public AlertHandler {
   const SpikeClock* clock_;
   const std::int64_t step_ms_;
   const std::uint64_t series_;
-  // Dispatcher thread only; read after Stop().
+  // Called one at a time (on the dispatcher or an evaluating thread); read
+  // after Stop().
   std::uint64_t fired_ = 0;
   std::vector<std::int64_t> latencies_ns_;
 };
@@ -315,11 +318,52 @@ struct ProducerResult {
   Status status;
 };
 
-// Sends series [begin, end) for every step until the deadline.
+// The synthetic producers stop after the same step. Each notes, at the first
+// step it starts after the deadline, how many steps it has sent; once all have,
+// each sends up to the largest count. Otherwise a producer that got less CPU
+// would stop steps behind, and the final evaluation (at Stop, when the others'
+// newest samples are due) would see only part of the series: a half-sent
+// instant that no real run has.
+class StepAlignedStop {
+ public:
+  explicit StepAlignedStop(std::uint32_t producers) : producers_(producers) {}
+  // Called once per producer, when it sees the deadline before step `sent`
+  // (or gives up early, with the steps it sent). Returns the steps to send
+  // in all: `sent` or more.
+  std::uint64_t Arrive(std::uint64_t sent) NIMIFY_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    target_ = std::max(target_, sent);
+    if (++arrived_ == producers_) cv_.NotifyAll();
+    // Bounded: a producer stuck in backpressure must not hang the others.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (arrived_ < producers_ && cv_.WaitUntil(mu_, give_up)) {
+    }
+    return target_;
+  }
+
+ private:
+  const std::uint32_t producers_;
+  Mutex mu_;
+  CondVar cv_;
+  std::uint32_t arrived_ NIMIFY_GUARDED_BY(mu_) = 0;
+  std::uint64_t target_ NIMIFY_GUARDED_BY(mu_) = 0;
+};
+
+// Sends series [begin, end) for every step until the deadline, then up to the
+// step the other producers reached (see StepAlignedStop).
 void RunSyntheticProducer(Producer& producer, const BenchOptions& o, const BenchWorkload& w,
                           std::uint64_t begin, std::uint64_t end,
                           std::chrono::steady_clock::time_point deadline, SpikeClock* spikes,
-                          ProducerResult* result) {
+                          StepAlignedStop* stop, ProducerResult* result) {
+  bool arrived = false;
+  struct ArriveOnExit {
+    StepAlignedStop* stop;
+    const bool& arrived;
+    const ProducerResult* result;
+    ~ArriveOnExit() {
+      if (!arrived) (void)stop->Arrive(result->steps);
+    }
+  } arrive_on_exit{stop, arrived, result};
   std::vector<SeriesRef> refs;
   refs.reserve(end - begin);
   for (std::uint64_t i = begin; i < end; ++i) {
@@ -346,7 +390,13 @@ void RunSyntheticProducer(Producer& producer, const BenchOptions& o, const Bench
                                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                       step_period * steps));
   };
-  for (std::uint64_t step = 0; std::chrono::steady_clock::now() < deadline; ++step) {
+  std::uint64_t last_step = std::numeric_limits<std::uint64_t>::max();
+  for (std::uint64_t step = 0; step < last_step; ++step) {
+    if (!arrived && std::chrono::steady_clock::now() >= deadline) {
+      arrived = true;
+      last_step = stop->Arrive(step);
+      if (step >= last_step) break;
+    }
     if (o.rate > 0 && !o.arrival_spread) sleep_until(static_cast<double>(step));
     std::uint64_t c = 0;
     for (std::uint64_t i = begin; i < end; ++c) {
@@ -490,45 +540,6 @@ Status WriteRecording(const BenchOptions& o, const BenchWorkload& w, std::uint64
 
 // ---- full_eval_ms ----------------------------------------------------------------------
 
-// Series in standalone shards, routed as the engine routes them, for one
-// evaluation outside the engine.
-// TODO(issue 10): go through a public evaluation hook of Engine instead of
-// wiring RuleRuntime and Shard (and the routing formula) here.
-class FullEvalStore {
- public:
-  FullEvalStore(std::uint32_t shards, std::int64_t retention_ms) : limit_(0) {
-    storage::ShardOptions so;
-    so.retention_ms = retention_ms;
-    for (std::uint32_t s = 0; s < shards; ++s) {
-      shards_.push_back(std::make_unique<storage::Shard>(s, so, &limit_));
-      raw_.push_back(shards_.back().get());
-    }
-  }
-  Result<std::pair<storage::Shard*, storage::SeriesRef>> Resolve(
-      std::span<const storage::LabelView> labels) {
-    const std::uint64_t hash = storage::HashLabels(labels);
-    storage::Shard* shard = raw_[((hash >> 32) * raw_.size()) >> 32];
-    NIMIFY_ASSIGN_OR_RETURN(storage::SeriesRef ref, shard->Resolve(labels, hash));
-    return std::make_pair(shard, ref);
-  }
-  std::uint64_t appended = 0;
-  std::uint64_t rejected = 0;
-  void Append(const std::pair<storage::Shard*, storage::SeriesRef>& ref, std::int64_t t, double v) {
-    const storage::SampleResult r = ref.first->Append(ref.second, t, v);
-    if (r == storage::SampleResult::kOk || r == storage::SampleResult::kDuplicate) {
-      ++appended;
-    } else {
-      ++rejected;
-    }
-  }
-  const std::vector<storage::Shard*>& shards() const { return raw_; }
-
- private:
-  storage::SeriesLimit limit_;
-  std::vector<std::unique_ptr<storage::Shard>> shards_;
-  std::vector<storage::Shard*> raw_;
-};
-
 struct FullEvalResult {
   double wall_ms = std::nan("");
   double cpu_ms = std::nan("");
@@ -548,29 +559,48 @@ std::int64_t MinuteAtOrBefore(std::int64_t newest_ms) {
 // group's grid for intervals that divide a minute), over the same data the run
 // streamed, with the whole window the rules read: the synthetic workload's
 // last complete steps (`steps` of them were sent), or the --input recording.
-Result<FullEvalResult> FullEval(const BenchOptions& o, const RuleSet& rules,
+// Through the public API: the data goes into an engine of its own, then
+// Engine::EvaluateRulesOnce runs the rules over it.
+Result<FullEvalResult> FullEval(const BenchOptions& o, std::shared_ptr<const RuleSet> rules,
                                 const BenchWorkload& w, std::uint64_t steps,
                                 const std::vector<std::string>& frames) {
   FullEvalResult result;
   if (o.full_eval_runs <= 0) return result;
-  engine::RuntimeOptions ro;
-  ro.eager_alerts = false;
-  ro.default_interval_ms = 60'000;
-  NIMIFY_ASSIGN_OR_RETURN(auto probe, engine::RuleRuntime::Build(rules, ro, nullptr));
+  EngineOptions eo;
+  eo.shards = o.shards;
+  eo.max_producers = 1;
+  eo.eager_alerts = false;
+  eo.default_eval_interval = std::chrono::milliseconds(60'000);
+  // Created with the rules, so that the shards keep the history they read
+  // (Engine::retention), then emptied, so that nothing evaluates while the
+  // data loads.
+  NIMIFY_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Create(eo, rules));
+  NIMIFY_RETURN_IF_ERROR(engine->SetRules(RuleSet::Empty()));
   // What an instant reads: the longest range + offset, or the lookback.
-  const std::int64_t window = std::max<std::int64_t>(probe->lookbehind_ms(), 5 * 60'000);
-  FullEvalStore store(o.shards, window + 1);
+  const std::int64_t window = engine->retention().count() - 1;
+  ProducerOptions po;
+  po.max_wait = std::chrono::seconds(120);
+  NIMIFY_ASSIGN_OR_RETURN(std::unique_ptr<Producer> producer, engine->NewProducer(po));
+  std::uint64_t appended = 0;
+  // The watermark stays put until the end, so no sample is late here; the
+  // shards drop a recording's duplicates and out-of-order samples (counted below).
+  auto append = [&](SeriesRef ref, std::int64_t t, double v) -> Status {
+    NIMIFY_RETURN_IF_ERROR(producer->Append(ref, t, v));
+    ++appended;
+    return Status::Ok();
+  };
+  std::vector<Label> labels;
   if (frames.empty()) {
     if (steps == 0) return Status::FailedPrecondition("the run sent no complete step");
     const std::int64_t end = MinuteAtOrBefore(static_cast<std::int64_t>(steps - 1) * o.step_ms);
     result.at_ms = end;
-    std::vector<std::pair<storage::Shard*, storage::SeriesRef>> refs;
+    std::vector<SeriesRef> refs;
     refs.reserve(o.series);
     for (std::uint64_t i = 0; i < o.series; ++i) {
       const OwnedLabels owned = w.Labels(i);
-      std::vector<storage::LabelView> labels;
+      labels.clear();
       for (const auto& l : owned) labels.push_back({l.name, l.value});
-      NIMIFY_ASSIGN_OR_RETURN(auto ref, store.Resolve(labels));
+      NIMIFY_ASSIGN_OR_RETURN(SeriesRef ref, producer->Resolve(labels));
       refs.push_back(ref);
     }
     // The producers' split and chunk timestamps, as the run sent them.
@@ -584,7 +614,7 @@ Result<FullEvalResult> FullEval(const BenchOptions& o, const RuleSet& rules,
         for (std::uint64_t i = begin; i < stop; ++i) {
           const std::int64_t t = ChunkTime(o, step, (i - begin) / kChunk, chunks);
           if (t > end || t <= end - window) continue;
-          store.Append(refs[i], t, w.Value(i, step));
+          NIMIFY_RETURN_IF_ERROR(append(refs[i], t, w.Value(i, step)));
         }
       }
     }
@@ -593,9 +623,7 @@ Result<FullEvalResult> FullEval(const BenchOptions& o, const RuleSet& rules,
     // The recording once, as it is: evaluated at the first minute boundary
     // at or after its newest sample.
     ingest::Batch batch;
-    std::vector<storage::LabelView> labels;
     std::int64_t newest = std::numeric_limits<std::int64_t>::min();
-    std::uint64_t series_seen = 0;
     for (std::size_t f = 0; f < frames.size(); ++f) {
       batch.Clear();
       NIMIFY_RETURN_IF_ERROR(ingest::DecodeRemoteWrite(frames[f], ingest::Limits(), &batch)
@@ -604,46 +632,38 @@ Result<FullEvalResult> FullEval(const BenchOptions& o, const RuleSet& rules,
         const ingest::BatchSeries series = batch.series(s);
         labels.clear();
         for (const auto& l : series.labels) labels.push_back({l.name, l.value});
-        NIMIFY_ASSIGN_OR_RETURN(auto ref, store.Resolve(labels));
-        ++series_seen;
+        NIMIFY_ASSIGN_OR_RETURN(SeriesRef ref, producer->Resolve(labels));
         for (const auto& p : series.samples) {
-          store.Append(ref, p.t, p.v);
+          NIMIFY_RETURN_IF_ERROR(append(ref, p.t, p.v));
           newest = std::max(newest, p.t);
         }
       }
     }
-    (void)series_seen;
     result.at_ms = newest == std::numeric_limits<std::int64_t>::min()
                        ? 0
                        : (newest + 59'999) / 60'000 * 60'000;
   }
-  result.samples = store.appended;
-  if (frames.empty()) {
-    result.series = o.series;
-  } else {
-    std::uint64_t live = 0;
-    for (storage::Shard* shard : store.shards()) live += shard->stats().series_live;
-    result.series = live;
-  }
+  // Up to the instant, then stopped: the final cut there makes every sample
+  // visible, and nothing moves under the evaluations below.
+  NIMIFY_RETURN_IF_ERROR(producer->AdvanceWatermark(result.at_ms));
+  producer->Close();
+  NIMIFY_RETURN_IF_ERROR(engine->Stop());
+  const EngineStats stats = engine->stats();
+  // What the shards kept: less the recording's duplicates and out-of-order samples.
+  result.samples = appended - std::min(appended, stats.samples_rejected);
+  if (!frames.empty()) result.series = stats.series_live;
   std::vector<std::pair<double, double>> runs;  // (wall, cpu) in ms
   for (int run = 0; run < o.full_eval_runs; ++run) {
-    NIMIFY_ASSIGN_OR_RETURN(auto runtime, engine::RuleRuntime::Build(rules, ro, nullptr));
-    engine::OutputStore outputs(window + 1);
-    engine::EvalOutput out;
-    storage::FanoutQueryable view(store.shards(), result.at_ms);
-    const double cpu0 = ThreadCpuSeconds();
-    const auto start = std::chrono::steady_clock::now();
-    runtime->Evaluate(result.at_ms, pipeline::DirtySet(), view, &outputs, &out);
-    runs.emplace_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(),
-        (ThreadCpuSeconds() - cpu0) * 1e3);
-    if (out.rule_evaluations != rules.rule_count()) {
-      return Status::Internal("full evaluation ran " + std::to_string(out.rule_evaluations) +
-                              " of " + std::to_string(rules.rule_count()) + " rules");
+    NIMIFY_ASSIGN_OR_RETURN(RulesEvaluation eval, engine->EvaluateRulesOnce(*rules, result.at_ms));
+    runs.emplace_back(std::chrono::duration<double, std::milli>(eval.wall_time).count(),
+                      std::chrono::duration<double, std::milli>(eval.cpu_time).count());
+    if (eval.rule_evaluations != rules->rule_count()) {
+      return Status::Internal("full evaluation ran " + std::to_string(eval.rule_evaluations) +
+                              " of " + std::to_string(rules->rule_count()) + " rules");
     }
-    if (out.rule_failures != 0) return Status::Internal("a rule failed in the full evaluation");
-    result.active_alerts = runtime->ActiveAlerts(result.at_ms).size();
-    result.alert_events = out.events.size();
+    if (eval.rule_failures != 0) return Status::Internal("a rule failed in the full evaluation");
+    result.active_alerts = eval.alerts.size();
+    result.alert_events = eval.alert_events;
   }
   std::sort(runs.begin(), runs.end());
   result.wall_ms = runs[runs.size() / 2].first;
@@ -734,6 +754,7 @@ int Run(const BenchOptions& o) {
   eo.eager_alerts = o.eager;
   eo.incremental_thresholds = o.incremental;
   eo.skip_quiet_rules = o.skip_quiet_rules;
+  if (o.inline_handlers) eo.handler_thread = HandlerThread::kEvaluator;
   eo.default_eval_interval = std::chrono::milliseconds(60'000);
   const std::int64_t rss_before = ResidentBytes();
   const std::int64_t heap_before = HeapBytes();
@@ -763,6 +784,7 @@ int Run(const BenchOptions& o) {
     producers.push_back(std::move(producer).value());
   }
   std::vector<ProducerResult> results(o.producers);
+  StepAlignedStop aligned_stop(o.producers);
   const double cpu0 = ProcessCpuSeconds();
   const auto start = std::chrono::steady_clock::now();
   const auto deadline =
@@ -779,7 +801,7 @@ int Run(const BenchOptions& o) {
           const std::uint64_t begin = o.series * p / o.producers;
           const std::uint64_t end = o.series * (p + 1) / o.producers;
           RunSyntheticProducer(producer, o, *workload, begin, end, deadline, &spikes,
-                               &results[p]);
+                               &aligned_stop, &results[p]);
         } else {
           RunRecordedProducer(producer, frames, p, o.producers, span_ms, deadline, &results[p]);
         }
@@ -818,7 +840,7 @@ int Run(const BenchOptions& o) {
   }
   engine->reset();
 
-  auto full_eval = FullEval(o, **rules, *workload, steps, frames);
+  auto full_eval = FullEval(o, *rules, *workload, steps, frames);
   if (!full_eval.ok()) {
     std::fprintf(stderr, "nimify bench: full evaluation: %s\n",
                  full_eval.status().ToString().c_str());
@@ -874,6 +896,7 @@ int Run(const BenchOptions& o) {
     if (o.workload == "node") j += ", \"firing_fraction\": " + Num(o.firing_fraction);
     j += ", \"arrival\": " + JsonString(o.arrival_spread ? "spread" : "burst");
     j += ", \"skip_quiet_rules\": " + std::string(o.skip_quiet_rules ? "true" : "false");
+    j += ", \"inline_handlers\": " + std::string(o.inline_handlers ? "true" : "false");
     j += ", \"samples\": " + std::to_string(samples);
     j += ", \"seconds\": " + Num(wall);
     j += ", \"cpu_seconds\": " + Num(cpu);
@@ -944,7 +967,7 @@ int RunBench(const Args& args) {
     } else if (name == "--no-skip-quiet-rules") {
       o.skip_quiet_rules = false;
     } else if (name == "--inline-handlers") {
-      return UsageError("--inline-handlers: the engine has no inline handler mode yet (issue 10)");
+      o.inline_handlers = true;
     } else if (!next(&v)) {
       return UsageError("missing value for " + name);
     } else if (name == "--rules") {

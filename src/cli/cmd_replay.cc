@@ -5,13 +5,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <numeric>
 #include <optional>
 #include <string>
@@ -21,6 +19,7 @@
 #include "actions/matchers.h"
 #include "cli/commands.h"
 #include "cli/replay_input.h"
+#include "common/mutex.h"
 #include "nimify/actions.h"
 #include "nimify/config.h"
 #include "nimify/engine.h"
@@ -288,36 +287,42 @@ class EvaluationTracker final : public AlertHandler {
   void OnAlert(const AlertEvent& /*event*/) override {}
   void OnEvaluation(std::int64_t eval_time_ms) override {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       last_ = std::max(last_, eval_time_ms);
     }
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
+  // Whether instant t_ms was delivered within `timeout`.
   bool WaitFor(std::int64_t t_ms, std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return last_ >= t_ms; });
+    MutexLock lock(mu_);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (last_ < t_ms) {
+      if (!cv_.WaitUntil(mu_, deadline)) return last_ >= t_ms;
+    }
+    return true;
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::int64_t last_ = std::numeric_limits<std::int64_t>::min();
+  Mutex mu_;
+  CondVar cv_;  // signalled when last_ grows
+  std::int64_t last_ NIMIFY_GUARDED_BY(mu_) = std::numeric_limits<std::int64_t>::min();
 };
 
 // Holds decisions until their instant is complete, then prints them sorted by
 // time (decisions of one instant keep the responder's order).
-// Thread safety: Add runs on the responder's thread, Print on the replay's.
+// Thread safety: Add runs on the responder's thread, Print on the replay's;
+// mu_ guards `pending_`, `printed_` is the replay thread's.
 class DecisionPrinter {
  public:
   void Add(const Decision& d) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     pending_.push_back(d);
   }
   // Prints every decision at or before `t_ms` (all of them with t_ms = max).
   std::size_t PrintUpTo(std::int64_t t_ms) {
     std::vector<Decision> ready;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       std::stable_sort(pending_.begin(), pending_.end(),
                        [](const Decision& a, const Decision& b) { return a.ts_ms < b.ts_ms; });
       auto split = std::find_if(pending_.begin(), pending_.end(),
@@ -333,8 +338,8 @@ class DecisionPrinter {
   std::size_t printed() const { return printed_; }
 
  private:
-  std::mutex mu_;
-  std::vector<Decision> pending_;
+  Mutex mu_;
+  std::vector<Decision> pending_ NIMIFY_GUARDED_BY(mu_);
   std::size_t printed_ = 0;
 };
 
@@ -459,7 +464,7 @@ int Replay(const ReplayFlags& flags) {
   // through their greatest common divisor and wait where some group is due.
   std::vector<std::int64_t> intervals;
   for (const RuleInfo& rule : (*rules)->rules()) {
-    const std::int64_t iv = rule.group_interval_ms > 0 ? rule.group_interval_ms : eval_ms;
+    const std::int64_t iv = rule.group_interval.count() > 0 ? rule.group_interval.count() : eval_ms;
     if (std::find(intervals.begin(), intervals.end(), iv) == intervals.end())
       intervals.push_back(iv);
   }

@@ -1,5 +1,8 @@
 #include "nimify/status.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace nimify {
 
 std::string_view StatusCodeName(StatusCode code) noexcept {
@@ -18,6 +21,17 @@ std::string_view StatusCodeName(StatusCode code) noexcept {
   }
   return "Unknown";
 }
+
+namespace internal {
+
+void DieOfValueOnError(const Status& status) noexcept {
+  const std::string text = status.ToString();
+  std::fprintf(stderr, "nimify: Result::value() on error: %s\n", text.c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+}  // namespace internal
 
 Status::Status(StatusCode code, std::string message) {
   if (code != StatusCode::kOk) rep_ = std::make_shared<const Rep>(Rep{code, std::move(message)});

@@ -1,8 +1,9 @@
 #include "common/wall_clock.h"
 
 #include <chrono>
-#include <mutex>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace nimify::internal {
 namespace {
@@ -13,16 +14,17 @@ struct Step {
 };
 
 // Guarded clock = steady clock + offset; the offset only grows (forward steps).
+// Thread safety: mu guards every field.
 struct GuardedClock {
-  std::mutex mu;
-  bool started = false;           // guarded by mu
-  std::int64_t offset_ms = 0;     // guarded by mu
-  std::int64_t last_diff_ms = 0;  // wall - steady at the last read; guarded by mu
-  std::vector<Step> steps;        // forward steps, oldest first; guarded by mu
-  WallClockSteps counts;          // guarded by mu
+  Mutex mu;
+  bool started NIMIFY_GUARDED_BY(mu) = false;
+  std::int64_t offset_ms NIMIFY_GUARDED_BY(mu) = 0;
+  std::int64_t last_diff_ms NIMIFY_GUARDED_BY(mu) = 0;  // wall - steady at the last read
+  std::vector<Step> steps NIMIFY_GUARDED_BY(mu);        // forward steps, oldest first
+  WallClockSteps counts NIMIFY_GUARDED_BY(mu);
 
   // Returns the guarded time and (optionally) the wall clock's distance behind it.
-  std::int64_t Read(std::int64_t* ahead_ms) {
+  std::int64_t Read(std::int64_t* ahead_ms) NIMIFY_EXCLUDES(mu) {
     using namespace std::chrono;
     const std::int64_t wall_ns =
         duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
@@ -30,7 +32,7 @@ struct GuardedClock {
         duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count();
     const std::int64_t steady_ms = steady_ns / 1'000'000;
     const std::int64_t diff_ms = wall_ns / 1'000'000 - steady_ms;
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     if (!started) {
       started = true;
       offset_ms = diff_ms;
@@ -74,7 +76,7 @@ std::int64_t GuardedWallClockAheadMs() {
 std::int64_t ForwardStepsAfter(std::int64_t t_ms) {
   GuardedClock& c = Clock();
   (void)c.Read(nullptr);  // a step not yet noticed counts too
-  std::lock_guard<std::mutex> lock(c.mu);
+  MutexLock lock(c.mu);
   std::int64_t sum = 0;
   for (auto it = c.steps.rbegin(); it != c.steps.rend() && it->at_ms > t_ms; ++it)
     sum += it->size_ms;
@@ -84,7 +86,7 @@ std::int64_t ForwardStepsAfter(std::int64_t t_ms) {
 WallClockSteps WallClockStepCounts() {
   GuardedClock& c = Clock();
   (void)c.Read(nullptr);
-  std::lock_guard<std::mutex> lock(c.mu);
+  MutexLock lock(c.mu);
   return c.counts;
 }
 

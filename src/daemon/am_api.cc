@@ -703,7 +703,7 @@ class AmApi {
     std::string original;
     std::string file;
     {
-      std::lock_guard<std::mutex> lock(impl_.mu);
+      MutexLock lock(impl_.mu);
       file = impl_.config.file;
     }
     if (!file.empty()) {
@@ -724,7 +724,7 @@ class AmApi {
   HttpResponse Receivers() const {
     std::vector<std::string> names;
     {
-      std::lock_guard<std::mutex> lock(impl_.mu);
+      MutexLock lock(impl_.mu);
       if (impl_.config.responses) {
         if (const ConfigNode* rs = impl_.config.responses->Find("receivers");
             rs != nullptr && rs->is_sequence()) {

@@ -136,8 +136,8 @@ HttpResponse Daemon::Impl::QueryRange(const HttpRequest& req) {
     if (*d > 0) opts.timeout = std::min(opts.timeout, std::chrono::milliseconds(*d));
   }
   const auto expr = params->Get("query");
-  Result<QueryResult> r =
-      engine->QueryRange(expr ? *expr : std::string_view(), *start, *end, *step, opts);
+  Result<QueryResult> r = engine->QueryRange(expr ? *expr : std::string_view(), *start, *end,
+                                             std::chrono::milliseconds(*step), opts);
   if (!r.ok()) return ApiFailure(r.status());
   return HttpResponse::Json(200, ApiSuccessBody(QueryDataJson(*r), r->warnings, r->infos));
 }
@@ -271,9 +271,10 @@ HttpResponse Daemon::Impl::Rules(const HttpRequest& req) {
       AppendJsonString(&data, h.expr);
       if (alerting) {
         data += ",\"duration\":";
-        data += FormatApiValue(info ? static_cast<double>(info->for_ms) / 1000.0 : 0);
+        data += FormatApiValue(info ? static_cast<double>(info->for_duration.count()) / 1000.0 : 0);
         data += ",\"keepFiringFor\":";
-        data += FormatApiValue(info ? static_cast<double>(info->keep_firing_for_ms) / 1000.0 : 0);
+        data +=
+            FormatApiValue(info ? static_cast<double>(info->keep_firing_for.count()) / 1000.0 : 0);
       }
       data += ",\"labels\":";
       AppendLabelsObject(&data, info ? info->labels : OwnedLabels());
@@ -299,9 +300,10 @@ HttpResponse Daemon::Impl::Rules(const HttpRequest& req) {
       data += '}';
     }
     data += "],\"interval\":";
-    data += FormatApiValue(
-        static_cast<double>(g.group_interval_ms > 0 ? g.group_interval_ms : default_interval) /
-        1000.0);
+    data +=
+        FormatApiValue(static_cast<double>(g.group_interval.count() > 0 ? g.group_interval.count()
+                                                                        : default_interval) /
+                       1000.0);
     data += ",\"limit\":0,\"evaluationTime\":";
     data += FormatSeconds(g.group_evaluation_duration);
     data += ",\"lastEvaluation\":";

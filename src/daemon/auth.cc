@@ -310,12 +310,12 @@ bool Authenticator::BasicOk(const std::string& user, const std::string& password
   const std::string& hash = it == config_.basic_auth_users.end() ? kDummy : it->second;
   const std::string key = Sha256Hex(user + '\0' + password + '\0' + hash);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (verified_.count(key) > 0) return true;
   }
   const bool ok = BcryptMatches(hash, password) && it != config_.basic_auth_users.end();
   if (ok) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (verified_.size() >= 1024) verified_.clear();
     verified_.insert(key);
   }

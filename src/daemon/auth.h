@@ -14,13 +14,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "daemon/http_server.h"
 #include "nimify/status.h"
 
@@ -97,10 +97,10 @@ class Authenticator {
   bool BasicOk(const std::string& user, const std::string& password) const;
 
   WebConfig config_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   // sha256(user, password, hash) of credentials bcrypt already accepted:
   // bcrypt costs tens of milliseconds on purpose, too much per request.
-  mutable std::set<std::string> verified_;
+  mutable std::set<std::string> verified_ NIMIFY_GUARDED_BY(mu_);
 };
 
 // The HttpServerOptions::authorize hook for an authenticator.
@@ -108,22 +108,22 @@ std::function<std::optional<HttpResponse>(const HttpRequest&, std::string_view)>
     std::shared_ptr<const Authenticator> auth);
 
 // The authenticator in force, replaced when a reload re-reads the web config.
-// Thread safety: Get and Set from any thread.
+// Thread safety: Get and Set from any thread; mu_ guards the pointer.
 class AuthenticatorSlot {
  public:
   explicit AuthenticatorSlot(std::shared_ptr<const Authenticator> auth) : auth_(std::move(auth)) {}
   std::shared_ptr<const Authenticator> Get() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return auth_;
   }
   void Set(std::shared_ptr<const Authenticator> auth) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auth_ = std::move(auth);
   }
 
  private:
-  mutable std::mutex mu_;
-  std::shared_ptr<const Authenticator> auth_;
+  mutable Mutex mu_;
+  std::shared_ptr<const Authenticator> auth_ NIMIFY_GUARDED_BY(mu_);
 };
 
 // The hook for whatever authenticator the slot holds at each request.

@@ -53,7 +53,7 @@ std::shared_ptr<const actions::Route> Daemon::Impl::RoutesOf(const DaemonConfig&
 }
 
 MemoryBound Daemon::Impl::Bound() const {
-  std::lock_guard<std::mutex> lock(mu);
+  MutexLock lock(mu);
   const std::uint32_t shards = config.engine.shards != 0
                                    ? config.engine.shards
                                    : std::max(1u, std::thread::hardware_concurrency());
@@ -162,14 +162,15 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   eo.log = impl->logs->Callback("engine");
   NIMIFY_ASSIGN_OR_RETURN(impl->engine, Engine::Create(std::move(eo), rules));
 
+  std::shared_ptr<Responder> responder;  // impl->responder once published below
   if (config.responses) {
-    Result<std::shared_ptr<Responder>> responder = impl->MakeResponder(*config.responses);
-    if (!responder.ok()) {
+    Result<std::shared_ptr<Responder>> made = impl->MakeResponder(*config.responses);
+    if (!made.ok()) {
       (void)impl->engine->Stop();
-      return responder.status();
+      return made.status();
     }
-    impl->responder = std::move(*responder);
-    NIMIFY_RETURN_IF_ERROR(impl->responder->Attach(*impl->engine));
+    responder = std::move(*made);
+    NIMIFY_RETURN_IF_ERROR(responder->Attach(*impl->engine));
   }
   // Templates that hit their step, depth or output bounds expand to Go's
   // "<error expanding template: ...>" text, as in Prometheus; counted here.
@@ -194,9 +195,16 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
                                 ? config.engine.max_sample_age.count()
                                 : std::max<std::int64_t>(retention_ms, 3600 * 1000);
   impl->max_future_ms = std::max<std::int64_t>(config.engine.allowed_lateness.count(), 5000);
-  impl->responder_yaml = ResponderYaml(config);
-  impl->routes = impl->RoutesOf(config);
-  impl->config = std::move(config);
+  {
+    std::string yaml = ResponderYaml(config);
+    std::shared_ptr<const actions::Route> routes = impl->RoutesOf(config);
+    // Nothing else sees impl yet: the lock is for the analysis.
+    MutexLock lock(impl->mu);
+    impl->responder = responder;
+    impl->responder_yaml = std::move(yaml);
+    impl->routes = std::move(routes);
+    impl->config = std::move(config);
+  }
 
   const std::size_t threads = std::max<std::size_t>(1, impl->options.io_threads);
   ProducerOptions po;
@@ -204,9 +212,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   po.backpressure = BackpressurePolicy::kWait;
   po.max_wait = std::chrono::milliseconds(100);
   for (std::size_t i = 0; i < threads; ++i) {
-    auto w = std::make_unique<IngestWorker>();
-    NIMIFY_ASSIGN_OR_RETURN(w->producer, impl->engine->NewProducer(po));
-    impl->workers.push_back(std::move(w));
+    NIMIFY_ASSIGN_OR_RETURN(std::unique_ptr<Producer> producer, impl->engine->NewProducer(po));
+    impl->workers.push_back(std::make_unique<IngestWorker>(std::move(producer)));
   }
 
   HttpServerOptions so;
@@ -235,8 +242,11 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   impl->server = std::make_unique<HttpServer>(so);
   impl->RegisterRoutes();
   if (Status st = impl->server->Start(); !st.ok()) {
-    for (auto& w : impl->workers) w->producer.reset();
-    if (impl->responder) (void)impl->responder->Stop(std::chrono::seconds(1));
+    for (auto& w : impl->workers) {
+      MutexLock wl(w->mu);  // uncontended: the server never ran
+      w->producer.reset();
+    }
+    if (responder) (void)responder->Stop(std::chrono::seconds(1));
     (void)impl->engine->Stop();
     return st;
   }
@@ -257,7 +267,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
          {"port", std::to_string(impl->server->port())},
          {"tls", impl->server->tls_enabled() ? "on" : "off"},
          {"rules", std::to_string(rules->rule_count())},
-         {"responses", impl->responder ? "on" : "off"},
+         {"responses", responder ? "on" : "off"},
          {"dry_run", flags.dry_run ? "true" : "false"}});
   return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
 }
@@ -281,7 +291,7 @@ Engine& Daemon::engine() { return *impl_->engine; }
 Status Daemon::Reload() { return impl_->Reload(); }
 
 Status Daemon::Impl::Reload() {
-  std::lock_guard<std::mutex> lock(reload_mu);
+  MutexLock lock(reload_mu);
   if (shut_down) return Status::FailedPrecondition("nimifyd is shutting down");
   metrics.reloads.fetch_add(1);
   const Status st = ReloadLocked();
@@ -317,7 +327,7 @@ Status Daemon::Impl::ReloadLocked() {
   std::shared_ptr<Responder> next_responder;
   bool responder_changed = false;
   {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     responder_changed = next_yaml != responder_yaml;
   }
   // Validate everything before changing anything.
@@ -335,7 +345,7 @@ Status Daemon::Impl::ReloadLocked() {
     }
   }
   {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     const auto restart_only = [this](bool changed, std::string_view what) {
       if (changed) {
         LogKv(*log, spdlog::level::warn, "setting changed; it takes effect at restart",
@@ -361,7 +371,7 @@ Status Daemon::Impl::ReloadLocked() {
   if (responder_changed) {
     std::shared_ptr<Responder> old;
     {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       old = responder;
     }
     // The old one stops first so that no alert is handled twice; silences and
@@ -375,18 +385,18 @@ Status Daemon::Impl::ReloadLocked() {
       }
     }
     std::shared_ptr<const actions::Route> next_routes = RoutesOf(next);
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     responder = next_responder;
     responder_yaml = next_yaml;
     routes = std::move(next_routes);
   }
-  std::lock_guard<std::mutex> lock(mu);
+  MutexLock lock(mu);
   config = std::move(next);
   return Status::Ok();
 }
 
 Status Daemon::Shutdown(std::chrono::milliseconds deadline) {
-  std::lock_guard<std::mutex> lock(impl_->reload_mu);
+  MutexLock lock(impl_->reload_mu);
   if (impl_->shut_down) return impl_->shutdown_status;
   impl_->shut_down = true;
   impl_->ready.store(false);
@@ -396,7 +406,7 @@ Status Daemon::Shutdown(std::chrono::milliseconds deadline) {
   impl_->server->Stop(deadline);
   // 2. Producers publish what they staged and leave the watermark.
   for (auto& w : impl_->workers) {
-    std::lock_guard<std::mutex> wl(w->mu);
+    MutexLock wl(w->mu);
     w->producer.reset();
   }
   // 3. Final evaluations; every queued event reaches the responder.
@@ -576,6 +586,10 @@ HttpResponse Daemon::Impl::Metrics() {
     w.Sample("nimify_memory_bound_bytes", {{"part", "decoding"}}, static_cast<double>(b.decoding));
     w.Sample("nimify_memory_bound_bytes", {{"part", "rings"}}, static_cast<double>(b.rings));
     w.Sample("nimify_memory_bound_bytes", {{"part", "series"}}, static_cast<double>(b.series));
+    gauge("nimify_http_request_body_bytes_in_flight",
+          "Body bytes reserved by requests being read or handled "
+          "(limits.max_inflight_body_bytes).",
+          server ? static_cast<double>(server->inflight_body_bytes()) : 0.0);
     gauge("nimify_process_resident_memory_bytes", "Resident memory of nimifyd (VmRSS).",
           static_cast<double>(ResidentBytes()));
   }
@@ -585,6 +599,13 @@ HttpResponse Daemon::Impl::Metrics() {
         static_cast<double>(es.queue_depth));
   counter("nimify_rule_evaluation_instants_total", "Evaluation instants run.",
           es.evaluation_instants);
+  w.Family("nimify_engine_clock_advances_total", "counter",
+           "Times the engine clock moved the watermarks: on its tick, or early because a "
+           "request brought samples the wall clock had already passed.");
+  w.Sample("nimify_engine_clock_advances_total", {{"cause", "tick"}},
+           static_cast<double>(es.clock_ticks));
+  w.Sample("nimify_engine_clock_advances_total", {{"cause", "samples_due"}},
+           static_cast<double>(es.clock_wakeups));
   counter("nimify_rule_evaluations_total", "Rule evaluations.", es.rule_evaluations);
   counter("nimify_rule_evaluations_skipped_total",
           "Rule evaluations left out because their result was known to be empty.",

@@ -7,12 +7,12 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "common/mutex.h"
 #include "daemon/auth.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
@@ -47,13 +47,20 @@ inline ingest::SeriesRefCache::Options IngestCacheOptions() {
 }
 
 // One engine producer per I/O thread, with its cache.
+// Thread safety: mu guards the rest; uncontended: only its I/O thread appends
+// (and shutdown).
 struct IngestWorker {
-  std::mutex mu;  // uncontended: only its I/O thread appends (and shutdown)
-  std::unique_ptr<Producer> producer;
-  ingest::SeriesRefCache cache{IngestCacheOptions()};
-  std::vector<Label> labels;  // scratch
+  explicit IngestWorker(std::unique_ptr<Producer> p) : producer(std::move(p)) {}
+
+  Mutex mu;
+  std::unique_ptr<Producer> producer NIMIFY_GUARDED_BY(mu) NIMIFY_PT_GUARDED_BY(mu);
+  ingest::SeriesRefCache cache NIMIFY_GUARDED_BY(mu){IngestCacheOptions()};
+  std::vector<Label> labels NIMIFY_GUARDED_BY(mu);  // scratch
 };
 
+// Thread safety: the fields without a lock are set by Start before the server
+// runs and not changed after (or are safe from any thread themselves); mu
+// guards what a reload replaces, reload_mu serialises Reload and Shutdown.
 struct Daemon::Impl {
   DaemonOptions options;
   std::unique_ptr<LogFactory> logs;
@@ -68,35 +75,36 @@ struct Daemon::Impl {
   // Set when --web.config.file is given; a reload replaces what it holds.
   std::shared_ptr<AuthenticatorSlot> auth;
 
-  mutable std::mutex mu;  // guards config, responder, responder_yaml, routes
-  DaemonConfig config;
-  std::shared_ptr<Responder> responder;
+  mutable Mutex mu;  // guards config, responder, responder_yaml, routes
+  DaemonConfig config NIMIFY_GUARDED_BY(mu);
+  std::shared_ptr<Responder> responder NIMIFY_GUARDED_BY(mu);
   // The responder's route tree, parsed again for /api/v2/alerts/groups.
-  std::shared_ptr<const actions::Route> routes;
-  std::string responder_yaml;  // the responder's config as loaded, to see changes
+  std::shared_ptr<const actions::Route> routes NIMIFY_GUARDED_BY(mu);
+  // The responder's config as loaded, to see changes.
+  std::string responder_yaml NIMIFY_GUARDED_BY(mu);
 
-  std::mutex reload_mu;  // serialises Reload and Shutdown
+  Mutex reload_mu;  // serialises Reload and Shutdown
   // Set once the server runs (rules loaded, responder state loaded); /-/ready
   // also waits for the saved alert states (IsReady).
   std::atomic<bool> ready{false};
   std::shared_ptr<AlertStateKeeper> keeper;
-  bool shut_down = false;  // guarded by reload_mu
-  Status shutdown_status;
+  bool shut_down NIMIFY_GUARDED_BY(reload_mu) = false;
+  Status shutdown_status NIMIFY_GUARDED_BY(reload_mu);
   RequestLimits limits;  // as at start: the server's limits do not reload
   std::int64_t max_sample_age_ms = 0;
   std::int64_t max_future_ms = 0;
   std::int64_t started_ms = 0;
 
-  std::int64_t config_eval_interval_ms() const {
-    std::lock_guard<std::mutex> lock(mu);
+  std::int64_t config_eval_interval_ms() const NIMIFY_EXCLUDES(mu) {
+    MutexLock lock(mu);
     return config.evaluation_interval.count();
   }
-  std::shared_ptr<Responder> CurrentResponder() const {
-    std::lock_guard<std::mutex> lock(mu);
+  std::shared_ptr<Responder> CurrentResponder() const NIMIFY_EXCLUDES(mu) {
+    MutexLock lock(mu);
     return responder;
   }
-  std::shared_ptr<const actions::Route> CurrentRoutes() const {
-    std::lock_guard<std::mutex> lock(mu);
+  std::shared_ptr<const actions::Route> CurrentRoutes() const NIMIFY_EXCLUDES(mu) {
+    MutexLock lock(mu);
     return routes;
   }
   // The route tree of `config`'s responses, or null (logged) when absent.
@@ -111,15 +119,15 @@ struct Daemon::Impl {
   std::string NotReadyReason() const;
   Result<std::shared_ptr<const RuleSet>> LoadRules(const DaemonConfig& config) const;
   Result<std::shared_ptr<Responder>> MakeResponder(const ConfigNode& node) const;
-  Status Reload();  // takes reload_mu, updates the reload metrics
-  Status ReloadLocked();
+  Status Reload() NIMIFY_EXCLUDES(reload_mu);  // takes reload_mu, updates the reload metrics
+  Status ReloadLocked() NIMIFY_REQUIRES(reload_mu) NIMIFY_EXCLUDES(mu);
   void RegisterRoutes();
   HttpResponse Metrics();
   // The state dir's health (docs/daemon.md, "A full or read-only state dir").
   std::string StateDegradedNote() const;  // "" while it takes writes
   void WriteStateMetrics(ExpositionWriter& w) const;
   // The memory bound of the running limits (config.h), with kSeriesBytes a series.
-  MemoryBound Bound() const;
+  MemoryBound Bound() const NIMIFY_EXCLUDES(mu);
 
   // ingest.cc
   HttpResponse RemoteWrite(const HttpRequest& req);

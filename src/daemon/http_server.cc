@@ -1,5 +1,6 @@
 #include "daemon/http_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -10,14 +11,13 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <algorithm>
 #include <exception>
 #include <future>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <type_traits>
 
+#include "common/mutex.h"
 #include "daemon/prom_api.h"
 
 namespace nimify::daemon {
@@ -45,6 +45,8 @@ HttpResponse ErrorResponse(int status, std::string_view error_type, std::string_
 
 }  // namespace
 
+// Thread safety: as HttpServer's; tls_mu guards the TLS context a reload
+// swaps, stop_mu serialises Stop.
 struct HttpServer::Impl {
   explicit Impl(HttpServerOptions o) : options(std::move(o)), tls(options.tls) {
     if (options.threads == 0) options.threads = 1;
@@ -67,10 +69,10 @@ struct HttpServer::Impl {
   // body is being read or handled (limits.max_inflight_body_bytes).
   std::atomic<std::uint64_t> inflight_body_bytes{0};
   std::atomic<bool> stopping{false};
-  mutable std::mutex tls_mu;
-  std::shared_ptr<ssl::context> tls;  // guarded by tls_mu; null: plain HTTP
-  std::mutex stop_mu;
-  bool stopped = false;  // guarded by stop_mu
+  mutable Mutex tls_mu;
+  std::shared_ptr<ssl::context> tls NIMIFY_GUARDED_BY(tls_mu);  // null: plain HTTP
+  Mutex stop_mu;
+  bool stopped NIMIFY_GUARDED_BY(stop_mu) = false;
   bool started = false;
 
   void Accept();
@@ -423,7 +425,7 @@ void HttpServer::Impl::Accept() {
     if (options.on_connection) options.on_connection(1, false);
     std::shared_ptr<ssl::context> context;
     {
-      std::lock_guard<std::mutex> lock(tls_mu);
+      MutexLock lock(tls_mu);
       context = tls;
     }
     // Start on the connection's own I/O thread.
@@ -556,7 +558,7 @@ Status HttpServer::Start() {
 std::uint16_t HttpServer::port() const { return impl_->bound_port; }
 
 Status HttpServer::SetTlsContext(std::shared_ptr<ssl::context> tls) {
-  std::lock_guard<std::mutex> lock(impl_->tls_mu);
+  MutexLock lock(impl_->tls_mu);
   if (impl_->tls == nullptr || tls == nullptr) {
     return Status::FailedPrecondition("switching between HTTP and HTTPS needs a restart");
   }
@@ -565,13 +567,17 @@ Status HttpServer::SetTlsContext(std::shared_ptr<ssl::context> tls) {
 }
 
 bool HttpServer::tls_enabled() const {
-  std::lock_guard<std::mutex> lock(impl_->tls_mu);
+  MutexLock lock(impl_->tls_mu);
   return impl_->tls != nullptr;
+}
+
+std::uint64_t HttpServer::inflight_body_bytes() const {
+  return impl_->inflight_body_bytes.load(std::memory_order_relaxed);
 }
 
 void HttpServer::Stop(std::chrono::milliseconds deadline) {
   Impl& s = *impl_;
-  std::lock_guard<std::mutex> lock(s.stop_mu);
+  MutexLock lock(s.stop_mu);
   if (s.stopped || !s.started) return;
   s.stopped = true;
   s.stopping.store(true);

@@ -109,6 +109,10 @@ class HttpServer {
   Status SetTlsContext(std::shared_ptr<boost::asio::ssl::context> tls);
   bool tls_enabled() const;
 
+  // Body bytes reserved by requests being read or handled
+  // (limits.max_inflight_body_bytes); 0 before Start().
+  std::uint64_t inflight_body_bytes() const;
+
   // Stops accepting, lets requests in progress finish for up to `deadline`,
   // then closes every connection and joins the threads. Idempotent.
   void Stop(std::chrono::milliseconds deadline);

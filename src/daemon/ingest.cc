@@ -36,7 +36,7 @@ ingest::Limits DecodeLimits(const RequestLimits& l) {
 
 HttpResponse Daemon::Impl::AppendBatch(std::size_t worker_index, const ingest::Batch& batch) {
   IngestWorker& w = *workers[worker_index % workers.size()];
-  std::lock_guard<std::mutex> lock(w.mu);
+  MutexLock lock(w.mu);
   if (w.producer == nullptr) {
     return HttpResponse::Text(503, "shutting down\n");
   }
@@ -193,7 +193,7 @@ HttpResponse Daemon::Impl::RemoteWrite(const HttpRequest& req) {
     // The worker's cache resolves known series during decoding. A ref found
     // here stays a ref of the engine whatever the cache does before AppendBatch.
     IngestWorker& w = *workers[req.worker % workers.size()];
-    std::lock_guard<std::mutex> lock(w.mu);
+    MutexLock lock(w.mu);
     st = ingest::DecodeRemoteWrite(req.body, DecodeLimits(limits), &batch,
                                    ingest::RefLookup{&w.cache, WallClockMs()});
   }

@@ -123,7 +123,7 @@ void ExpositionWriter::Sample(
 }
 
 void DaemonMetrics::ObserveRequest(std::string_view handler, int code, double seconds) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ++requests_[{std::string(handler), code}];
   auto it = durations_.find(handler);
   if (it == durations_.end()) it = durations_.emplace(std::string(handler), Histogram{}).first;
@@ -137,7 +137,7 @@ void DaemonMetrics::ObserveRequest(std::string_view handler, int code, double se
 
 void DaemonMetrics::Write(ExpositionWriter& w) const {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     w.Family("nimify_http_requests_total", "counter",
              "Counter of HTTP requests by handler and status code.");
     for (const auto& [key, n] : requests_) {

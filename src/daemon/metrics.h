@@ -7,12 +7,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace nimify::daemon {
 
@@ -58,7 +59,8 @@ std::optional<RefusedInput> ClassifyRefusal(std::string_view message);
 // The process's resident memory (VmRSS) in bytes; 0 when /proc is absent.
 std::uint64_t ResidentBytes();
 
-// Thread safety: every method may be called from any thread.
+// Thread safety: every method may be called from any thread; the counters are
+// atomic, mu_ guards the request families.
 class DaemonMetrics {
  public:
   // Upper bounds of the request duration histogram, in seconds.
@@ -104,9 +106,9 @@ class DaemonMetrics {
     double sum = 0;
   };
   std::array<std::atomic<std::uint64_t>, kRefusedInputReasons> refused_inputs_{};
-  mutable std::mutex mu_;
-  std::map<std::pair<std::string, int>, std::uint64_t> requests_;  // guarded by mu_
-  std::map<std::string, Histogram, std::less<>> durations_;        // guarded by mu_
+  mutable Mutex mu_;
+  std::map<std::pair<std::string, int>, std::uint64_t> requests_ NIMIFY_GUARDED_BY(mu_);
+  std::map<std::string, Histogram, std::less<>> durations_ NIMIFY_GUARDED_BY(mu_);
 };
 
 }  // namespace nimify::daemon

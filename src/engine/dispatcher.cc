@@ -5,14 +5,25 @@
 #include <system_error>
 #include <utility>
 
-namespace nimify::engine {
+#include "common/thread_mark.h"
 
-Dispatcher::Dispatcher(LogFn log)
-    : log_(std::move(log)), handlers_(std::make_shared<const HandlerList>()) {}
+namespace nimify::engine {
+namespace {
+
+// The dispatcher whose handlers this thread is running, if any.
+using DeliveringMark = ThreadMark<struct DeliveringTag>;
+
+}  // namespace
+
+Dispatcher::Dispatcher(LogFn log, bool inline_delivery)
+    : log_(std::move(log)),
+      inline_(inline_delivery),
+      handlers_(std::make_shared<const HandlerList>()) {}
 
 Dispatcher::~Dispatcher() { Stop(); }
 
 Status Dispatcher::Start() {
+  if (inline_) return Status::Ok();
   try {
     thread_ = std::thread([this] { Run(); });
   } catch (const std::system_error& e) {
@@ -23,15 +34,26 @@ Status Dispatcher::Start() {
 }
 
 bool Dispatcher::OnDispatcherThread() const noexcept {
-  return thread_id_.load(std::memory_order_acquire) == std::this_thread::get_id();
+  return DeliveringMark::Current() == this ||
+         thread_id_.load(std::memory_order_acquire) == std::this_thread::get_id();
 }
 
 void Dispatcher::Push(EvalOutput&& output) {
   if (output.events.empty() && output.logs.empty() && !output.eval_time_ms) return;
   const std::size_t n = output.events.size();
+  if (inline_) {
+    std::vector<Item> items;
+    items.reserve(output.logs.size() + n + 1);
+    for (auto& [level, text] : output.logs) items.emplace_back(LogLine{level, std::move(text)});
+    for (auto& e : output.events) items.emplace_back(std::move(e));
+    if (output.eval_time_ms) items.emplace_back(EvaluationDone{*output.eval_time_ms});
+    events_queued_.fetch_add(n, std::memory_order_relaxed);
+    DeliverNow(std::move(items));
+    return;
+  }
   bool was_empty = false;
   {
-    std::lock_guard lock(queue_mu_);
+    MutexLock lock(queue_mu_);
     was_empty = queue_.empty();
     for (auto& [level, text] : output.logs) queue_.emplace_back(LogLine{level, std::move(text)});
     for (auto& e : output.events) queue_.emplace_back(std::move(e));
@@ -40,26 +62,32 @@ void Dispatcher::Push(EvalOutput&& output) {
   events_queued_.fetch_add(n, std::memory_order_relaxed);
   // The dispatcher waits only on an empty queue and takes it whole, so only
   // the first item needs a wake-up (this runs while every shard is held).
-  if (was_empty) queue_cv_.notify_one();
+  if (was_empty) queue_cv_.NotifyOne();
 }
 
 void Dispatcher::Log(LogLevel level, std::string text) {
+  if (inline_) {
+    std::vector<Item> items;
+    items.emplace_back(LogLine{level, std::move(text)});
+    DeliverNow(std::move(items));
+    return;
+  }
   bool was_empty = false;
   {
-    std::lock_guard lock(queue_mu_);
+    MutexLock lock(queue_mu_);
     was_empty = queue_.empty();
     queue_.emplace_back(LogLine{level, std::move(text)});
   }
-  if (was_empty) queue_cv_.notify_one();
+  if (was_empty) queue_cv_.NotifyOne();
 }
 
 std::uint64_t Dispatcher::queue_depth() const {
-  std::lock_guard lock(queue_mu_);
+  MutexLock lock(queue_mu_);
   return queue_.size();
 }
 
 HandlerId Dispatcher::Add(std::shared_ptr<AlertHandler> handler) {
-  std::lock_guard lock(handlers_mu_);
+  MutexLock lock(handlers_mu_);
   auto next = std::make_shared<HandlerList>(*handlers_);
   const HandlerId id = next_id_++;
   next->emplace_back(id, std::move(handler));
@@ -69,7 +97,7 @@ HandlerId Dispatcher::Add(std::shared_ptr<AlertHandler> handler) {
 
 Status Dispatcher::Remove(HandlerId id) {
   {
-    std::lock_guard lock(handlers_mu_);
+    MutexLock lock(handlers_mu_);
     auto next = std::make_shared<HandlerList>(*handlers_);
     auto it = std::find_if(next->begin(), next->end(), [id](const auto& h) { return h.first == id; });
     if (it == next->end()) return Status::NotFound("no handler with id " + std::to_string(id));
@@ -78,7 +106,7 @@ Status Dispatcher::Remove(HandlerId id) {
   }
   // Wait for a delivery in progress that may still use the old list (unless
   // we are that delivery).
-  if (!OnDispatcherThread()) std::lock_guard wait(delivery_mu_);
+  if (!OnDispatcherThread()) MutexLock wait(delivery_mu_);
   return Status::Ok();
 }
 
@@ -86,24 +114,56 @@ void Dispatcher::Run() {
   std::vector<Item> items;
   while (true) {
     {
-      std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      MutexLock lock(queue_mu_);
+      while (!stopping_ && queue_.empty()) queue_cv_.Wait(queue_mu_);
       if (queue_.empty()) break;  // stopping, and everything delivered
       items.swap(queue_);
     }
-    Deliver(items);
+    {
+      MutexLock delivery(delivery_mu_);
+      Deliver(items);
+    }
     items.clear();
   }
-  std::lock_guard delivery(delivery_mu_);
+  MutexLock delivery(delivery_mu_);
+  FlushAndDropHandlers();
+}
+
+void Dispatcher::DeliverNow(std::vector<Item>&& items) {
+  if (DeliveringMark::Current() == this) {
+    // A handler pushed (SetRules from OnAlert): this thread already holds
+    // delivery_mu_ and delivers it when the current delivery ends.
+    delivery_mu_.AssertHeld();
+    for (Item& item : items) reentrant_.push_back(std::move(item));
+    return;
+  }
+  MutexLock delivery(delivery_mu_);
+  if (inline_stopped_) {
+    // After Stop the handlers are gone; the log callback still hears.
+    for (Item& item : items) {
+      if (auto* line = std::get_if<LogLine>(&item)) EmitLog(line->level, line->text);
+    }
+    return;
+  }
+  Deliver(items);
+  while (!reentrant_.empty()) {
+    std::vector<Item> more;
+    more.swap(reentrant_);
+    Deliver(more);
+  }
+}
+
+void Dispatcher::FlushAndDropHandlers() {
+  const DeliveringMark::Scope delivering(this);
   std::shared_ptr<const HandlerList> handlers;
   {
-    std::lock_guard lock(handlers_mu_);
+    MutexLock lock(handlers_mu_);
     handlers = handlers_;
   }
   {
     // Handlers are not called again: drop them, so that a handler holding a
     // Producer (and through it the engine) does not keep the engine alive.
-    std::lock_guard lock(handlers_mu_);
+    MutexLock lock(handlers_mu_);
     handlers_ = std::make_shared<const HandlerList>();
   }
   for (const auto& [id, handler] : *handlers) {
@@ -120,7 +180,7 @@ void Dispatcher::Run() {
 }
 
 void Dispatcher::Deliver(std::vector<Item>& items) {
-  std::lock_guard delivery(delivery_mu_);
+  const DeliveringMark::Scope delivering(this);
   for (Item& item : items) {
     if (auto* line = std::get_if<LogLine>(&item)) {
       EmitLog(line->level, line->text);
@@ -128,7 +188,7 @@ void Dispatcher::Deliver(std::vector<Item>& items) {
     }
     std::shared_ptr<const HandlerList> handlers;
     {
-      std::lock_guard lock(handlers_mu_);
+      MutexLock lock(handlers_mu_);
       handlers = handlers_;
     }
     if (auto* done = std::get_if<EvaluationDone>(&item)) {
@@ -171,12 +231,20 @@ void Dispatcher::EmitLog(LogLevel level, std::string_view text) {
 }
 
 void Dispatcher::Stop() {
-  std::lock_guard stop(stop_mu_);
+  MutexLock stop(stop_mu_);
+  if (inline_) {
+    MutexLock delivery(delivery_mu_);
+    if (!inline_stopped_) {
+      inline_stopped_ = true;
+      FlushAndDropHandlers();
+    }
+    return;
+  }
   {
-    std::lock_guard lock(queue_mu_);
+    MutexLock lock(queue_mu_);
     stopping_ = true;
   }
-  queue_cv_.notify_one();
+  queue_cv_.NotifyOne();
   if (thread_.joinable()) thread_.join();
 }
 

@@ -1,6 +1,8 @@
 // The alert dispatcher: a queue from the evaluation (which runs on a shard
 // worker) to one thread that calls the registered handlers, so nothing a
-// handler does can slow ingestion or evaluation.
+// handler does can slow ingestion or evaluation. Or, in inline mode
+// (EngineOptions::handler_thread = kEvaluator), no queue and no thread: the
+// evaluating thread calls the handlers itself, one wake-up sooner.
 //
 //   Dispatcher d(log_callback);
 //   NIMIFY_RETURN_IF_ERROR(d.Start());
@@ -11,17 +13,16 @@
 #define NIMIFY_ENGINE_DISPATCHER_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <variant>
 #include <vector>
 
+#include "common/mutex.h"
 #include "engine/rule_runtime.h"
 #include "nimify/alert.h"
 #include "nimify/engine.h"
@@ -37,20 +38,24 @@ namespace nimify::engine {
 //   while handlers run, so Remove() can wait for a call in progress.
 //   The queue is unbounded: blocking the evaluation on a slow handler would
 //   stall every shard, and dropping transitions would lose alerts.
+//   Inline mode: Push and Log deliver on the calling thread under
+//   `delivery_mu_`, so handlers still run one call at a time and in order. A
+//   Push from inside a delivery on the same thread (a handler's SetRules) is
+//   delivered when the outer delivery ends, on that thread.
 class Dispatcher {
  public:
   using LogFn = std::function<void(LogLevel, std::string_view)>;
 
-  explicit Dispatcher(LogFn log);
+  Dispatcher(LogFn log, bool inline_delivery);
   ~Dispatcher();  // Stop()
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
-  // kInternal when the thread cannot start.
+  // kInternal when the thread cannot start. Inline mode starts no thread.
   Status Start();
 
-  // Queues the log lines and events of one evaluation, in order, then its
-  // OnEvaluation call when output.eval_time_ms is set.
+  // Queues (inline: delivers) the log lines and events of one evaluation, in
+  // order, then its OnEvaluation call when output.eval_time_ms is set.
   void Push(EvalOutput&& output);
   void Log(LogLevel level, std::string text);
 
@@ -61,6 +66,7 @@ class Dispatcher {
   // Delivers everything queued, calls each handler's Flush(), joins. Idempotent.
   void Stop();
 
+  // True on the dispatcher thread, and on any thread while it runs a handler.
   bool OnDispatcherThread() const noexcept;
 
   std::uint64_t events_queued() const noexcept {
@@ -86,22 +92,30 @@ class Dispatcher {
   using HandlerList = std::vector<std::pair<HandlerId, std::shared_ptr<AlertHandler>>>;
 
   void Run();
-  void Deliver(std::vector<Item>& items);
+  // Inline mode.
+  void DeliverNow(std::vector<Item>&& items);
+  void Deliver(std::vector<Item>& items) NIMIFY_REQUIRES(delivery_mu_);
+  // Calls each handler's Flush() and drops them all: they are not called again.
+  void FlushAndDropHandlers() NIMIFY_REQUIRES(delivery_mu_);
   void EmitLog(LogLevel level, std::string_view text);
 
   const LogFn log_;
+  const bool inline_;
 
-  mutable std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::vector<Item> queue_;  // guarded by queue_mu_
-  bool stopping_ = false;    // guarded by queue_mu_
+  mutable Mutex queue_mu_;
+  CondVar queue_cv_;
+  std::vector<Item> queue_ NIMIFY_GUARDED_BY(queue_mu_);
+  bool stopping_ NIMIFY_GUARDED_BY(queue_mu_) = false;
 
-  std::mutex handlers_mu_;
-  std::shared_ptr<const HandlerList> handlers_;  // guarded by handlers_mu_
-  HandlerId next_id_ = 1;                        // guarded by handlers_mu_
+  Mutex handlers_mu_;
+  std::shared_ptr<const HandlerList> handlers_ NIMIFY_GUARDED_BY(handlers_mu_);
+  HandlerId next_id_ NIMIFY_GUARDED_BY(handlers_mu_) = 1;
 
-  std::mutex delivery_mu_;
-  std::mutex stop_mu_;  // serialises Stop()
+  Mutex delivery_mu_ NIMIFY_ACQUIRED_AFTER(stop_mu_);
+  // Inline mode: what a handler pushed during a delivery, delivered after it.
+  std::vector<Item> reentrant_ NIMIFY_GUARDED_BY(delivery_mu_);
+  bool inline_stopped_ NIMIFY_GUARDED_BY(delivery_mu_) = false;
+  Mutex stop_mu_;  // serialises Stop()
   std::thread thread_;
   std::atomic<std::thread::id> thread_id_{};
 

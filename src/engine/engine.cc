@@ -6,7 +6,6 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <exception>
 #include <limits>
 #include <mutex>
@@ -17,14 +16,15 @@
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/wall_clock.h"
 #include "engine/dispatcher.h"
 #include "engine/output_store.h"
 #include "engine/rule_runtime.h"
 #include "engine/rule_set_internal.h"
 #include "pipeline/pipeline.h"
-#include "promql/labels.h"
 #include "promql/evaluator.h"
+#include "promql/labels.h"
 #include "promql/parser.h"
 #include "storage/shard.h"
 
@@ -36,6 +36,9 @@ constexpr std::size_t kMaxLabelsPerSeries = 1024;
 constexpr std::int64_t kMaxRangeQuerySteps = 11000;
 // How often the wall clock moves the producers' watermarks.
 constexpr std::chrono::milliseconds kMaxClockTick{50};
+// Flushes of due samples wake the clock at most this often: each wake-up is a
+// cut, and a cut per request would cost more than the millisecond it saves.
+constexpr std::chrono::microseconds kMinClockSpacing{500};
 
 // Guarded against steps: a backward step must not stop evaluation until the
 // wall clock passes the last instant again (common/wall_clock.h).
@@ -140,15 +143,15 @@ class EngineCore {
   Result<std::unique_ptr<pipeline::Producer>> NewPipelineProducer(const ProducerOptions& options);
   Status SetRules(std::shared_ptr<const RuleSet> rules);
   std::shared_ptr<const RuleSet> rules() const {
-    std::lock_guard lock(eval_mu_);
+    MutexLock lock(eval_mu_);
     return rules_;
   }
   std::vector<AlertEvent> ActiveAlerts() const {
-    std::lock_guard lock(eval_mu_);
+    MutexLock lock(eval_mu_);
     return runtime_->ActiveAlerts(last_eval_.load(std::memory_order_relaxed));
   }
   std::size_t RestoreAlerts(const std::vector<AlertEvent>& alerts) {
-    std::lock_guard lock(eval_mu_);
+    MutexLock lock(eval_mu_);
     return runtime_->RestoreAlerts(alerts);
   }
   EngineStats stats() const;
@@ -162,6 +165,8 @@ class EngineCore {
   Result<std::vector<promql::Labels>> MatchingSeries(std::span<const std::string> selectors,
                                                      std::int64_t start_ms, std::int64_t end_ms);
   std::vector<nimify::RuleHealth> RuleHealth() const;
+  Result<RulesEvaluation> EvaluateRulesOnce(const RuleSet& rules, std::int64_t t);
+  std::int64_t retention_ms() const { return retention_ms_; }
 
   bool wall_clock() const noexcept { return options_.clock == ClockMode::kWallClock; }
   std::int64_t allowed_lateness_ms() const noexcept { return options_.allowed_lateness.count(); }
@@ -170,11 +175,17 @@ class EngineCore {
   // Wall-clock mode: producers whose watermark the clock thread moves.
   void RegisterClocked(ProducerCore* p);
   void UnregisterClocked(ProducerCore* p);
+  // Wall-clock mode: a producer published samples at or before `newest_ms`
+  // that its watermark has not passed; moves the clock now instead of at the
+  // next tick when the wall clock (less the allowed lateness) has passed them.
+  void WakeClockFor(std::int64_t newest_ms);
 
   engine::Dispatcher& dispatcher() { return dispatcher_; }
 
  private:
-  explicit EngineCore(EngineOptions options) : options_(std::move(options)), dispatcher_(options_.log) {}
+  explicit EngineCore(EngineOptions options)
+      : options_(std::move(options)),
+        dispatcher_(options_.log, options_.handler_thread == HandlerThread::kEvaluator) {}
   engine::RuntimeOptions MakeRuntimeOptions() const;
   Result<std::unique_ptr<engine::RuleRuntime>> BuildRuntime(const RuleSet& rules);
   // What the pipeline must mark dirty and show the tracker.
@@ -196,10 +207,10 @@ class EngineCore {
   std::int64_t retention_ms_ = 0;
 
   // Evaluation state: the cut callback, SetRules and readers hold eval_mu_.
-  mutable std::mutex eval_mu_;
-  std::unique_ptr<engine::RuleRuntime> runtime_;
-  std::shared_ptr<const RuleSet> rules_;
-  std::unique_ptr<engine::OutputStore> outputs_;
+  mutable Mutex eval_mu_;
+  std::unique_ptr<engine::RuleRuntime> runtime_ NIMIFY_GUARDED_BY(eval_mu_);
+  std::shared_ptr<const RuleSet> rules_ NIMIFY_GUARDED_BY(eval_mu_);
+  std::unique_ptr<engine::OutputStore> outputs_ NIMIFY_GUARDED_BY(eval_mu_);
 
   // relaxed: statistics and an informational timestamp.
   std::atomic<std::int64_t> last_eval_{std::numeric_limits<std::int64_t>::min()};
@@ -213,16 +224,21 @@ class EngineCore {
   std::atomic<std::uint64_t> rule_failures_{0};
 
   // Wall-clock mode.
-  std::mutex clock_mu_;
-  std::condition_variable clock_cv_;
-  bool clock_stop_ = false;  // guarded by clock_mu_
+  Mutex clock_mu_;
+  CondVar clock_cv_;
+  bool clock_stop_ NIMIFY_GUARDED_BY(clock_mu_) = false;
+  // Set under clock_mu_ (so the clock thread cannot miss it between its check
+  // and its wait); read without it only to skip a redundant wake-up.
+  std::atomic<bool> clock_woken_{false};
+  std::atomic<std::uint64_t> clock_ticks_{0};    // relaxed: statistics
+  std::atomic<std::uint64_t> clock_wakeups_{0};  // relaxed: statistics
   std::thread clock_thread_;
   std::unique_ptr<pipeline::Producer> clock_producer_;  // clock thread only
-  std::mutex clocked_mu_;
-  std::vector<ProducerCore*> clocked_;  // guarded by clocked_mu_
+  Mutex clocked_mu_;
+  std::vector<ProducerCore*> clocked_ NIMIFY_GUARDED_BY(clocked_mu_);
 
-  std::mutex stop_mu_;
-  Status stop_status_;  // guarded by stop_mu_
+  Mutex stop_mu_;
+  Status stop_status_ NIMIFY_GUARDED_BY(stop_mu_);
   std::atomic<bool> stopped_{false};
 };
 
@@ -236,18 +252,16 @@ class ProducerCore {
   Result<SeriesRef> Resolve(std::span<const Label> labels) { return engine_->Resolve(labels); }
 
   Status Append(SeriesRef series, std::int64_t t, double v) {
-    if (!engine_->wall_clock()) return AppendUnlocked(series, t, v);
-    std::lock_guard lock(mu_);
-    return AppendUnlocked(series, t, v);
+    ConditionalMutexLock lock(mu_, engine_->wall_clock());
+    return AppendLocked(series, t, v);
   }
 
   Status AppendBatch(std::span<const Sample> samples, std::size_t* accepted) {
-    std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
-    if (engine_->wall_clock()) lock.lock();
+    ConditionalMutexLock lock(mu_, engine_->wall_clock());
     Status first_error;
     std::size_t ok = 0;
     for (const Sample& s : samples) {
-      Status st = AppendUnlocked(s.series, s.timestamp_ms, s.value);
+      Status st = AppendLocked(s.series, s.timestamp_ms, s.value);
       if (st.ok()) {
         ++ok;
       } else if (first_error.ok()) {
@@ -259,17 +273,18 @@ class ProducerCore {
   }
 
   Status AppendBatch(std::span<const Sample> samples, AppendOutcome* out) {
-    std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
-    if (engine_->wall_clock()) lock.lock();
+    ConditionalMutexLock lock(mu_, engine_->wall_clock());
     *out = AppendOutcome();
     // Under mu_ the clock thread cannot move it during the batch.
     const std::int64_t watermark = producer_->watermark();
+    std::int64_t newest = newest_staged_ms_;
     for (std::size_t i = 0; i < samples.size(); ++i) {
       const Sample& s = samples[i];
       Status st = closed_ ? Status::FailedPrecondition("producer is closed")
                           : producer_->Stage(s.series, s.timestamp_ms, s.value);
       if (st.ok()) [[likely]] {
         ++out->accepted;
+        newest = std::max(newest, s.timestamp_ms);
         if (s.timestamp_ms <= watermark) ++out->accepted_late;
       } else if (st.code() == StatusCode::kOutOfRange) {
         if (out->too_late++ == 0) {
@@ -284,6 +299,7 @@ class ProducerCore {
         break;
       }
     }
+    newest_staged_ms_ = newest;
     stats_.accepted += out->accepted;
     stats_.late += out->too_late;
     stats_.refused += out->invalid + out->not_appended;
@@ -291,29 +307,38 @@ class ProducerCore {
   }
 
   Status Flush() {
-    std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
-    if (engine_->wall_clock()) lock.lock();
-    if (closed_) return Status::FailedPrecondition("producer is closed");
-    return producer_->Flush();
+    const bool wall_clock = engine_->wall_clock();
+    Status st;
+    std::int64_t newest = kNoneStaged;
+    {
+      ConditionalMutexLock lock(mu_, wall_clock);
+      if (closed_) return Status::FailedPrecondition("producer is closed");
+      // Before the flush: the flush itself raises this producer's watermark
+      // to its newest sample (less the lateness), but the others lag.
+      if (wall_clock && newest_staged_ms_ > producer_->watermark()) newest = newest_staged_ms_;
+      st = producer_->Flush();
+      newest_staged_ms_ = kNoneStaged;
+    }
+    // After mu_: the clock thread takes it to move this producer's watermark.
+    if (st.ok() && newest != kNoneStaged) engine_->WakeClockFor(newest);
+    return st;
   }
 
   Status AdvanceWatermark(std::int64_t t) {
-    std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
-    if (engine_->wall_clock()) lock.lock();
+    ConditionalMutexLock lock(mu_, engine_->wall_clock());
     if (closed_) return Status::FailedPrecondition("producer is closed");
     return producer_->AdvanceWatermark(t);
   }
 
   // Called by the clock thread (wall-clock mode only).
   void ClockTick(std::int64_t t) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!closed_) (void)producer_->AdvanceWatermark(t);
   }
 
   void Close() {
     if (engine_->wall_clock()) engine_->UnregisterClocked(this);
-    std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
-    if (engine_->wall_clock()) lock.lock();
+    ConditionalMutexLock lock(mu_, engine_->wall_clock());
     if (closed_) return;
     closed_ = true;
     producer_->Close();
@@ -321,14 +346,13 @@ class ProducerCore {
 
   std::int64_t watermark() const noexcept {
     // The clock thread moves it in wall-clock mode.
-    std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
-    if (engine_->wall_clock()) lock.lock();
+    ConditionalMutexLock lock(mu_, engine_->wall_clock());
     return producer_->watermark();
   }
   ProducerStats stats() const noexcept { return stats_; }
 
  private:
-  Status AppendUnlocked(SeriesRef series, std::int64_t t, double v) {
+  Status AppendLocked(SeriesRef series, std::int64_t t, double v) NIMIFY_REQUIRES(mu_) {
     if (closed_) {
       ++stats_.refused;
       return Status::FailedPrecondition("producer is closed");
@@ -336,6 +360,7 @@ class ProducerCore {
     Status st = producer_->Append(series, t, v);
     if (st.ok()) {
       ++stats_.accepted;
+      newest_staged_ms_ = std::max(newest_staged_ms_, t);
     } else if (st.code() == StatusCode::kOutOfRange) {
       ++stats_.late;
     } else {
@@ -345,11 +370,15 @@ class ProducerCore {
   }
 
   const std::shared_ptr<EngineCore> engine_;  // keeps the pipeline alive
-  const std::unique_ptr<pipeline::Producer> producer_;
+  const std::unique_ptr<pipeline::Producer> producer_ NIMIFY_PT_GUARDED_BY(mu_);
   // Wall-clock mode only: the clock thread also moves this producer's watermark.
-  mutable std::mutex mu_;
-  bool closed_ = false;
+  mutable Mutex mu_;
+  bool closed_ NIMIFY_GUARDED_BY(mu_) = false;
   ProducerStats stats_;  // the owning thread's
+  // The newest sample time appended since the last Flush (the owning thread's;
+  // only read in wall-clock mode, where Flush uses it to wake the clock).
+  static constexpr std::int64_t kNoneStaged = std::numeric_limits<std::int64_t>::min();
+  std::int64_t newest_staged_ms_ NIMIFY_GUARDED_BY(mu_) = kNoneStaged;
 };
 
 // ---- EngineCore: setup -----------------------------------------------------
@@ -405,61 +434,67 @@ Result<std::shared_ptr<EngineCore>> EngineCore::Create(EngineOptions options,
 
   std::shared_ptr<EngineCore> impl(new EngineCore(std::move(options)));
   const EngineOptions& opts = impl->options_;
-  NIMIFY_ASSIGN_OR_RETURN(impl->runtime_, impl->BuildRuntime(*rules));
-  impl->rules_ = rules;
-  impl->step_ms_ = impl->runtime_->step_ms();
-  // +1: the shards keep (t - retention, t], and Prometheus 2's closed windows
-  // also read the sample exactly at t - range.
-  const std::int64_t needed = std::max(impl->runtime_->lookbehind_ms(), opts.lookback.count()) + 1;
-  if (opts.retention.count() > 0) {
-    if (opts.retention.count() < needed) {
-      return Status::InvalidArgument("retention " + promql::FormatDuration(opts.retention.count()) +
-                                     " is shorter than the rules need (" +
-                                     promql::FormatDuration(needed) + ")");
+  {
+    // No other thread can see impl yet; the lock is for the analysis, and it
+    // is free.
+    MutexLock init(impl->eval_mu_);
+    NIMIFY_ASSIGN_OR_RETURN(impl->runtime_, impl->BuildRuntime(*rules));
+    impl->rules_ = rules;
+    impl->step_ms_ = impl->runtime_->step_ms();
+    // +1: the shards keep (t - retention, t], and Prometheus 2's closed windows
+    // also read the sample exactly at t - range.
+    const std::int64_t needed =
+        std::max(impl->runtime_->lookbehind_ms(), opts.lookback.count()) + 1;
+    if (opts.retention.count() > 0) {
+      if (opts.retention.count() < needed) {
+        return Status::InvalidArgument(
+            "retention " + promql::FormatDuration(opts.retention.count()) +
+            " is shorter than the rules need (" + promql::FormatDuration(needed) + ")");
+      }
+      impl->retention_ms_ = opts.retention.count();
+      if (opts.max_late_age && opts.max_late_age->count() > impl->retention_ms_) {
+        return Status::InvalidArgument(
+            "max_late_age " + promql::FormatDuration(opts.max_late_age->count()) +
+            " is longer than the retention " + promql::FormatDuration(impl->retention_ms_) +
+            ": the shards would drop such samples");
+      }
+    } else {
+      // Late samples up to max_late_age are kept as long as they are accepted.
+      const std::int64_t late_ms = opts.max_late_age ? opts.max_late_age->count() : 0;
+      impl->retention_ms_ = std::max(needed, late_ms);
     }
-    impl->retention_ms_ = opts.retention.count();
-    if (opts.max_late_age && opts.max_late_age->count() > impl->retention_ms_) {
-      return Status::InvalidArgument(
-          "max_late_age " + promql::FormatDuration(opts.max_late_age->count()) +
-          " is longer than the retention " + promql::FormatDuration(impl->retention_ms_) +
-          ": the shards would drop such samples");
-    }
-  } else {
-    // Late samples up to max_late_age are kept as long as they are accepted.
-    const std::int64_t late_ms = opts.max_late_age ? opts.max_late_age->count() : 0;
-    impl->retention_ms_ = std::max(needed, late_ms);
-  }
-  impl->outputs_ = std::make_unique<engine::OutputStore>(impl->retention_ms_);
+    impl->outputs_ = std::make_unique<engine::OutputStore>(impl->retention_ms_);
 
-  pipeline::PipelineOptions p;
-  p.shards = opts.shards;
-  p.ring_capacity = opts.ring_capacity;
-  // Wall-clock mode keeps one producer of its own for the clock.
-  p.max_producers = opts.max_producers + (opts.clock == ClockMode::kWallClock ? 1 : 0);
-  p.batch_size = std::min<std::uint32_t>(64, std::max<std::uint32_t>(opts.ring_capacity / 4, 1));
-  p.allowed_lateness_ms = opts.allowed_lateness.count();
-  p.retention_ms = impl->retention_ms_;
-  // Default: as far back as the rules read (the retention).
-  p.max_late_age_ms = opts.max_late_age ? opts.max_late_age->count() : impl->retention_ms_;
-  p.max_series = opts.max_series;
-  p.cut_interval_ms = impl->step_ms_;
-  p.eager_cuts = opts.eager_alerts;
-  p.inline_cuts = true;
-  p.series_order = opts.deterministic_order ? storage::SeriesOrder::kByLabels
-                                             : storage::SeriesOrder::kArrival;
-  NIMIFY_ASSIGN_OR_RETURN(impl->pipeline_, pipeline::Pipeline::Create(p));
-  // Threshold predicates are tracked from the first sample on; rule sets
-  // given later reuse them (a new predicate would have missed earlier samples).
-  std::vector<std::vector<engine::ThresholdPredicate>> predicates =
-      impl->runtime_->ThresholdPredicates();
-  for (std::uint32_t id = 0; id < predicates.size(); ++id) {
-    if (!predicates[id].empty()) impl->tracked_inputs_.push_back(id);
+    pipeline::PipelineOptions p;
+    p.shards = opts.shards;
+    p.ring_capacity = opts.ring_capacity;
+    // Wall-clock mode keeps one producer of its own for the clock.
+    p.max_producers = opts.max_producers + (opts.clock == ClockMode::kWallClock ? 1 : 0);
+    p.batch_size = std::min<std::uint32_t>(64, std::max<std::uint32_t>(opts.ring_capacity / 4, 1));
+    p.allowed_lateness_ms = opts.allowed_lateness.count();
+    p.retention_ms = impl->retention_ms_;
+    // Default: as far back as the rules read (the retention).
+    p.max_late_age_ms = opts.max_late_age ? opts.max_late_age->count() : impl->retention_ms_;
+    p.max_series = opts.max_series;
+    p.cut_interval_ms = impl->step_ms_;
+    p.eager_cuts = opts.eager_alerts;
+    p.inline_cuts = true;
+    p.series_order =
+        opts.deterministic_order ? storage::SeriesOrder::kByLabels : storage::SeriesOrder::kArrival;
+    NIMIFY_ASSIGN_OR_RETURN(impl->pipeline_, pipeline::Pipeline::Create(p));
+    // Threshold predicates are tracked from the first sample on; rule sets
+    // given later reuse them (a new predicate would have missed earlier samples).
+    std::vector<std::vector<engine::ThresholdPredicate>> predicates =
+        impl->runtime_->ThresholdPredicates();
+    for (std::uint32_t id = 0; id < predicates.size(); ++id) {
+      if (!predicates[id].empty()) impl->tracked_inputs_.push_back(id);
+    }
+    impl->tracker_ = std::make_unique<engine::SampleTracker>(
+        opts.shards, impl->MakeRuntimeOptions().eval, std::move(predicates));
+    impl->runtime_->BindTracker(impl->tracker_.get());
+    impl->pipeline_->SetSampleObserver(impl->tracker_.get());
+    impl->pipeline_->SetSelectors(impl->InputSelectors(*impl->runtime_));
   }
-  impl->tracker_ = std::make_unique<engine::SampleTracker>(
-      opts.shards, impl->MakeRuntimeOptions().eval, std::move(predicates));
-  impl->runtime_->BindTracker(impl->tracker_.get());
-  impl->pipeline_->SetSampleObserver(impl->tracker_.get());
-  impl->pipeline_->SetSelectors(impl->InputSelectors(*impl->runtime_));
   EngineCore* raw = impl.get();
   impl->pipeline_->OnCut([raw](const pipeline::Cut& cut) { raw->OnCut(cut); });
 
@@ -483,7 +518,7 @@ void EngineCore::OnCut(const pipeline::Cut& cut) {
   out.eval_time_ms = cut.t;
   const std::uint64_t cpu_start = ThreadCpuNs();
   {
-    std::lock_guard lock(eval_mu_);
+    MutexLock lock(eval_mu_);
     runtime_->Evaluate(cut.t, cut.dirty, cut.storage, outputs_.get(), &out);
     tracker_->Prune(cut.t);
     outputs_->Trim(cut.t);
@@ -517,7 +552,7 @@ Status EngineCore::SetRules(std::shared_ptr<const RuleSet> rules) {
   next->BindTracker(tracker_.get());
   engine::EvalOutput out;
   {
-    std::lock_guard lock(eval_mu_);
+    MutexLock lock(eval_mu_);
     next->TakeStateFrom(*runtime_, last_eval_.load(std::memory_order_relaxed), &out);
     runtime_ = std::move(next);
     rules_ = std::move(rules);
@@ -532,7 +567,7 @@ Status EngineCore::SetRules(std::shared_ptr<const RuleSet> rules) {
 Status EngineCore::RunHeldQuery(const std::function<void(promql::Queryable&)>& fn) {
   // Lock order: the hold (as a cut), then eval_mu_ (as the cut callback).
   return pipeline_->RunHeld([&](promql::Queryable& shards, std::int64_t /*cut_t*/) {
-    std::lock_guard lock(eval_mu_);
+    MutexLock lock(eval_mu_);
     engine::UnionQueryable view(&shards, outputs_.get());
     fn(view);
   });
@@ -613,14 +648,45 @@ Result<std::vector<promql::Labels>> EngineCore::MatchingSeries(
   return std::vector<promql::Labels>(found.begin(), found.end());
 }
 
+Result<RulesEvaluation> EngineCore::EvaluateRulesOnce(const RuleSet& rules, std::int64_t t) {
+  engine::RuntimeOptions ro = MakeRuntimeOptions();
+  ro.eager_alerts = false;
+  ro.incremental_thresholds = false;
+  ro.skip_quiet_rules = false;
+  // No input registry: these rules mark nothing dirty in the pipeline.
+  NIMIFY_ASSIGN_OR_RETURN(std::unique_ptr<engine::RuleRuntime> runtime,
+                          engine::RuleRuntime::Build(rules, ro, nullptr));
+  if (runtime->lookbehind_ms() + 1 > retention_ms_) {
+    return Status::FailedPrecondition(
+        "the rules read " + promql::FormatDuration(runtime->lookbehind_ms()) +
+        " of history but the engine keeps " + promql::FormatDuration(retention_ms_));
+  }
+  engine::OutputStore outputs(retention_ms_);
+  engine::EvalOutput out;
+  RulesEvaluation result;
+  result.eval_time_ms = t;
+  NIMIFY_RETURN_IF_ERROR(pipeline_->RunHeld([&](promql::Queryable& shards, std::int64_t) {
+    const auto wall_start = std::chrono::steady_clock::now();
+    const std::uint64_t cpu_start = ThreadCpuNs();
+    runtime->Evaluate(t, pipeline::DirtySet(), shards, &outputs, &out);
+    result.cpu_time = std::chrono::nanoseconds(ThreadCpuNs() - cpu_start);
+    result.wall_time = std::chrono::steady_clock::now() - wall_start;
+  }));
+  result.rule_evaluations = out.rule_evaluations;
+  result.rule_failures = out.rule_failures;
+  result.alert_events = out.events.size();
+  result.alerts = runtime->ActiveAlerts(t);
+  return result;
+}
+
 std::vector<nimify::RuleHealth> EngineCore::RuleHealth() const {
   std::vector<nimify::RuleHealth> out;
-  std::lock_guard lock(eval_mu_);
+  MutexLock lock(eval_mu_);
   runtime_->ForEachRule([&](const alerting::RuleGroup& g, const alerting::Rule& r) {
     nimify::RuleHealth h;
     h.file = g.file();
     h.group = g.name();
-    h.group_interval_ms = g.interval_ms();
+    h.group_interval = std::chrono::milliseconds(g.interval_ms());
     h.group_last_evaluation_ms = g.last_evaluation_ms();
     h.group_evaluation_duration = g.last_evaluation_duration();
     h.name = r.name();
@@ -693,30 +759,51 @@ Result<std::unique_ptr<pipeline::Producer>> EngineCore::NewPipelineProducer(
 }
 
 void EngineCore::RegisterClocked(ProducerCore* p) {
-  std::lock_guard lock(clocked_mu_);
+  MutexLock lock(clocked_mu_);
   clocked_.push_back(p);
 }
 
 void EngineCore::UnregisterClocked(ProducerCore* p) {
-  std::lock_guard lock(clocked_mu_);
+  MutexLock lock(clocked_mu_);
   clocked_.erase(std::remove(clocked_.begin(), clocked_.end(), p), clocked_.end());
+}
+
+void EngineCore::WakeClockFor(std::int64_t newest_ms) {
+  // Not due yet (allowed lateness, or a sender's clock ahead): the tick
+  // passes it in time.
+  if (newest_ms > WallClockMs() - options_.allowed_lateness.count()) return;
+  if (clock_woken_.load(std::memory_order_relaxed)) return;  // a wake-up is pending
+  {
+    MutexLock lock(clock_mu_);
+    clock_woken_.store(true, std::memory_order_relaxed);
+  }
+  clock_cv_.NotifyOne();
 }
 
 void EngineCore::ClockLoop() {
   const auto tick = std::min<std::chrono::milliseconds>(
       kMaxClockTick, std::chrono::milliseconds(std::max<std::int64_t>(step_ms_ / 4, 1)));
-  std::unique_lock lock(clock_mu_);
+  clock_mu_.Lock();
   while (!clock_stop_) {
+    const auto started = std::chrono::steady_clock::now();
+    const bool woken = clock_woken_.exchange(false, std::memory_order_relaxed);
     const std::int64_t t = WallClockMs() - options_.allowed_lateness.count();
-    lock.unlock();
+    clock_mu_.Unlock();
     {
-      std::lock_guard producers(clocked_mu_);
+      MutexLock producers(clocked_mu_);
       for (ProducerCore* p : clocked_) p->ClockTick(t);
     }
     (void)clock_producer_->AdvanceWatermark(t);
-    lock.lock();
-    clock_cv_.wait_for(lock, tick, [this] { return clock_stop_; });
+    (woken ? clock_wakeups_ : clock_ticks_).fetch_add(1, std::memory_order_relaxed);
+    clock_mu_.Lock();
+    // At least kMinClockSpacing between moves, then until the tick or a wake-up.
+    while (!clock_stop_ && clock_cv_.WaitUntil(clock_mu_, started + kMinClockSpacing)) {
+    }
+    while (!clock_stop_ && !clock_woken_.load(std::memory_order_relaxed) &&
+           clock_cv_.WaitUntil(clock_mu_, started + tick)) {
+    }
   }
+  clock_mu_.Unlock();
 }
 
 // ---- EngineCore: stats and stop ----------------------------------------------
@@ -746,6 +833,8 @@ EngineStats EngineCore::stats() const {
   s.handler_failures = dispatcher_.handler_failures();
   s.queue_depth = dispatcher_.queue_depth();
   s.last_evaluation_ms = last_eval_.load(std::memory_order_relaxed);
+  s.clock_ticks = clock_ticks_.load(std::memory_order_relaxed);
+  s.clock_wakeups = clock_wakeups_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -753,14 +842,14 @@ Status EngineCore::Stop() {
   if (dispatcher_.OnDispatcherThread()) {
     return Status::FailedPrecondition("Engine::Stop() must not be called from an alert handler");
   }
-  std::lock_guard stop(stop_mu_);
+  MutexLock stop(stop_mu_);
   if (stopped_.load(std::memory_order_acquire)) return stop_status_;
   if (clock_thread_.joinable()) {
     {
-      std::lock_guard lock(clock_mu_);
+      MutexLock lock(clock_mu_);
       clock_stop_ = true;
     }
-    clock_cv_.notify_all();
+    clock_cv_.NotifyAll();
     clock_thread_.join();
   }
   if (clock_producer_) clock_producer_->Close();
@@ -894,10 +983,10 @@ Result<QueryResult> Engine::Query(std::string_view expr, std::int64_t t_ms, Quer
 }
 
 Result<QueryResult> Engine::QueryRange(std::string_view expr, std::int64_t start_ms,
-                                       std::int64_t end_ms, std::int64_t step_ms,
+                                       std::int64_t end_ms, std::chrono::milliseconds step,
                                        QueryOptions options) {
   try {
-    return impl_->Query(expr, start_ms, end_ms, step_ms, /*range=*/true, options);
+    return impl_->Query(expr, start_ms, end_ms, step.count(), /*range=*/true, options);
   } catch (...) {
     return FromException();
   }
@@ -957,6 +1046,18 @@ std::vector<nimify::RuleHealth> Engine::RuleHealth() const {
   } catch (...) {
     return {};
   }
+}
+
+Result<RulesEvaluation> Engine::EvaluateRulesOnce(const RuleSet& rules, std::int64_t t) {
+  try {
+    return impl_->EvaluateRulesOnce(rules, t);
+  } catch (...) {
+    return FromException();
+  }
+}
+
+std::chrono::milliseconds Engine::retention() const {
+  return std::chrono::milliseconds(impl_->retention_ms());
 }
 
 EngineStats Engine::stats() const { return impl_->stats(); }

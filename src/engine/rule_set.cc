@@ -109,9 +109,9 @@ std::vector<RuleInfo> RuleSet::rules() const {
                                                             : RuleKind::kRecording;
         info.name = r.name;
         info.expr = r.expr;
-        info.for_ms = r.for_ms;
-        info.keep_firing_for_ms = r.keep_firing_for_ms;
-        info.group_interval_ms = g.interval_ms;
+        info.for_duration = std::chrono::milliseconds(r.for_ms);
+        info.keep_firing_for = std::chrono::milliseconds(r.keep_firing_for_ms);
+        info.group_interval = std::chrono::milliseconds(g.interval_ms);
         info.labels = ToOwned(r.labels);
         info.annotations = ToOwned(r.annotations);
         out.push_back(std::move(info));

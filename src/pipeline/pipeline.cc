@@ -7,6 +7,8 @@
 #include <system_error>
 #include <utility>
 
+#include "common/thread_mark.h"
+
 namespace nimify::pipeline {
 namespace {
 
@@ -37,18 +39,7 @@ std::int64_t SaturatingSub(std::int64_t a, std::int64_t b) noexcept {
 
 // The pipeline whose shards this thread holds (a worker, a thread running cuts
 // or a held read): RunHeld from it would wait for itself.
-thread_local const void* tls_holding = nullptr;
-
-class HoldingScope {
- public:
-  explicit HoldingScope(const void* pipeline) : previous_(tls_holding) { tls_holding = pipeline; }
-  ~HoldingScope() { tls_holding = previous_; }
-  HoldingScope(const HoldingScope&) = delete;
-  HoldingScope& operator=(const HoldingScope&) = delete;
-
- private:
-  const void* previous_;
-};
+using HoldingMark = ThreadMark<struct HoldingTag>;
 
 struct RuleList {
   std::vector<std::uint32_t> rules;
@@ -162,7 +153,7 @@ void Pipeline::OnCut(CutCallback callback) { on_cut_ = std::move(callback); }
 void Pipeline::SetSelectors(std::vector<RuleSelectors> rules) {
   auto index = std::make_shared<const SelectorIndex>(std::move(rules));
   {
-    std::lock_guard lock(selectors_mu_);
+    MutexLock lock(selectors_mu_);
     selectors_ = std::move(index);
     // release: a worker that sees the new version (acquire) takes the lock and reads it.
     selectors_version_.fetch_add(1, std::memory_order_release);
@@ -187,17 +178,17 @@ Status Pipeline::Start() {
 void Pipeline::Stop() {
   if (stopped_.exchange(true)) return;
   {
-    std::lock_guard lock(coord_mu_);
+    MutexLock lock(coord_mu_);
     stopping_.store(true, std::memory_order_release);
   }
-  hold_cv_.notify_all();
+  hold_cv_.NotifyAll();
   for (auto& w : workers_) w->wake.NotifyAll();
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }
   // Every worker has exited: this thread owns all shards now.
   {
-    const HoldingScope holding(this);
+    const HoldingMark::Scope holding(this);
     CutPlan plan;
     while (DecideCut(&plan, /*final=*/true)) {
       ApplyCut(plan);
@@ -205,40 +196,38 @@ void Pipeline::Stop() {
     }
   }
   {
-    std::lock_guard lock(coord_mu_);
+    MutexLock lock(coord_mu_);
     final_cuts_done_ = true;
   }
-  hold_cv_.notify_all();
+  hold_cv_.NotifyAll();
 }
 
 void Pipeline::EndCut() {
   {
-    std::lock_guard lock(coord_mu_);
+    MutexLock lock(coord_mu_);
     cut_in_progress_ = false;
   }
-  hold_cv_.notify_all();  // a RunHeld may wait for it
+  hold_cv_.NotifyAll();  // a RunHeld may wait for it
 }
 
 Status Pipeline::RunHeld(const HeldCallback& fn) {
-  if (tls_holding == this) {
+  if (HoldingMark::Current() == this) {
     return Status::FailedPrecondition(
         "a held read cannot start on a thread that holds the shards (a cut callback or a "
         "sample observer)");
   }
-  std::unique_lock lock(coord_mu_);
+  coord_mu_.Lock();
   // A cut in progress ends without waiting for anything but its own workers.
-  hold_cv_.wait(lock, [this] {
-    return !cut_in_progress_ || stopping_.load(std::memory_order_relaxed);
-  });
+  while (cut_in_progress_ && !stopping_.load(std::memory_order_relaxed)) hold_cv_.Wait(coord_mu_);
   Status status;
   if (stopping_.load(std::memory_order_relaxed) || !started_.load(std::memory_order_acquire)) {
     // No worker runs (or soon none will): read directly once the final cuts are done.
     if (stopping_.load(std::memory_order_relaxed)) {
-      hold_cv_.wait(lock, [this] { return final_cuts_done_; });
+      while (!final_cuts_done_) hold_cv_.Wait(coord_mu_);
     }
     const std::int64_t t = last_cut_;
-    lock.unlock();
-    std::lock_guard direct(direct_mu_);
+    coord_mu_.Unlock();
+    MutexLock direct(direct_mu_);
     RunOverShards(fn, t, &status);
     return status;
   }
@@ -246,7 +235,7 @@ Status Pipeline::RunHeld(const HeldCallback& fn) {
   cut_in_progress_ = true;
   query_hold_ = true;
   const std::int64_t t = last_cut_;
-  lock.unlock();
+  coord_mu_.Unlock();
 
   // The cut rendezvous of RunCut, with this thread as a leader that owns no shard.
   // seq_cst: ordered before the capture CASes below (see Park).
@@ -276,13 +265,13 @@ Status Pipeline::RunHeld(const HeldCallback& fn) {
   for (Worker* w : captured) HandBack(*w);
   bool deferred = false;
   {
-    std::lock_guard relock(coord_mu_);
+    MutexLock relock(coord_mu_);
     cut_in_progress_ = false;
     query_hold_ = false;
     deferred = cut_deferred_;
     cut_deferred_ = false;
   }
-  hold_cv_.notify_all();
+  hold_cv_.NotifyAll();
   // release: arrived workers see that nothing changed under them (and in order, as in RunCut).
   released_seq_.store(static_cast<std::uint32_t>(seq), std::memory_order_release);
   FutexWakeAll(&released_seq_);
@@ -296,7 +285,7 @@ Status Pipeline::RunHeld(const HeldCallback& fn) {
 }
 
 void Pipeline::RunOverShards(const HeldCallback& fn, std::int64_t cut_t, Status* status) {
-  const HoldingScope holding(this);
+  const HoldingMark::Scope holding(this);
   std::vector<storage::Shard*> shards;
   shards.reserve(workers_.size());
   for (auto& w : workers_) shards.push_back(w->shard.get());
@@ -323,7 +312,7 @@ Result<SeriesRef> Pipeline::Resolve(std::span<const storage::LabelView> labels) 
 }
 
 Result<std::unique_ptr<Producer>> Pipeline::NewProducer(ProducerOptions options) {
-  std::lock_guard lock(coord_mu_);
+  MutexLock lock(coord_mu_);
   if (stopping_.load(std::memory_order_relaxed)) {
     return Status::FailedPrecondition("pipeline is stopping");
   }
@@ -363,12 +352,12 @@ Result<std::unique_ptr<Producer>> Pipeline::NewProducer(ProducerOptions options)
 }
 
 void Pipeline::ReleaseProducerSlot(std::uint32_t slot) {
-  std::lock_guard lock(coord_mu_);
+  MutexLock lock(coord_mu_);
   producer_slots_[slot]->in_use = false;
 }
 
 std::int64_t Pipeline::watermark() const {
-  std::lock_guard lock(coord_mu_);
+  MutexLock lock(coord_mu_);
   return ComputeWatermarkLocked();
 }
 
@@ -410,7 +399,7 @@ PipelineStats Pipeline::stats() const {
 // ---- Worker ------------------------------------------------------------------
 
 void Pipeline::WorkerLoop(Worker& w) {
-  const HoldingScope holding(this);
+  const HoldingMark::Scope holding(this);
   while (true) {
     if (hold_pending(w)) {
       ArriveAtHold(w);
@@ -430,7 +419,7 @@ void Pipeline::WorkerLoop(Worker& w) {
     }
     if (progressed) continue;
     if (stopping_.load(std::memory_order_acquire)) {
-      std::lock_guard lock(coord_mu_);
+      MutexLock lock(coord_mu_);
       // A cut in progress may still need this worker at its rendezvous.
       if (!cut_in_progress_ && !AnyRingReadable(w)) break;
       continue;
@@ -533,7 +522,7 @@ void Pipeline::AssignRules(Worker& w, std::uint32_t slot) {
 
 void Pipeline::RematchAll(Worker& w) {
   {
-    std::lock_guard lock(selectors_mu_);
+    MutexLock lock(selectors_mu_);
     w.selectors = selectors_;
     w.selectors_version = selectors_version_.load(std::memory_order_relaxed);
   }
@@ -659,7 +648,7 @@ bool Pipeline::CutOnCallingThread() {
   // lead a cut (a leader is a running worker, and Stop() cuts only after the
   // workers have exited, which needs them running). A RunHeld in progress
   // keeps cut_in_progress_ set: the decisions below then defer to it.
-  const HoldingScope holding(this);
+  const HoldingMark::Scope holding(this);
   for (auto& w : workers_) {
     bool progressed = false;
     for (int round = 0; round < kInlineDrainRounds; ++round) {
@@ -728,7 +717,7 @@ std::int64_t Pipeline::ComputeWatermarkLocked() const {
 }
 
 bool Pipeline::DecideCut(CutPlan* plan, bool final) {
-  std::lock_guard lock(coord_mu_);
+  MutexLock lock(coord_mu_);
   if (cut_in_progress_) {
     // The holder of a RunHeld leads no cut afterwards: have a worker decide again.
     if (query_hold_) cut_deferred_ = true;

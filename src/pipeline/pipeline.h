@@ -23,17 +23,16 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "nimify/status.h"
 #include "pipeline/event_count.h"
 #include "pipeline/selector_index.h"
@@ -351,7 +350,7 @@ class Pipeline {
   void ArriveAtHold(Worker& w);
   void MaybeCut(Worker* leader);
   bool DecideCut(CutPlan* plan, bool final);
-  std::int64_t ComputeWatermarkLocked() const;
+  std::int64_t ComputeWatermarkLocked() const NIMIFY_REQUIRES(coord_mu_);
   void RunCut(Worker* leader, const CutPlan& plan);
   void ApplyCut(const CutPlan& plan);
   void ReleaseProducerSlot(std::uint32_t slot);
@@ -367,14 +366,14 @@ class Pipeline {
   std::atomic<std::uint32_t> producer_slot_count_{0};  // high-water mark
 
   // Selectors: replaced under selectors_mu_, noticed through the version.
-  std::mutex selectors_mu_;
-  std::shared_ptr<const SelectorIndex> selectors_;
+  Mutex selectors_mu_;
+  std::shared_ptr<const SelectorIndex> selectors_ NIMIFY_GUARDED_BY(selectors_mu_);
   std::atomic<std::uint64_t> selectors_version_{0};
 
   // Cut coordination. coord_mu_ guards producer registration and cut decisions.
-  mutable std::mutex coord_mu_;
-  std::int64_t last_cut_ = std::numeric_limits<std::int64_t>::min();  // guarded
-  bool cut_in_progress_ = false;                                      // guarded
+  mutable Mutex coord_mu_;
+  std::int64_t last_cut_ NIMIFY_GUARDED_BY(coord_mu_) = std::numeric_limits<std::int64_t>::min();
+  bool cut_in_progress_ NIMIFY_GUARDED_BY(coord_mu_) = false;
   std::atomic<std::int64_t> last_cut_pub_{std::numeric_limits<std::int64_t>::min()};
   std::atomic<std::uint64_t> hold_seq_{0};
   std::atomic<std::uint32_t> released_seq_{0};  // low bits of the last released hold_seq_
@@ -386,12 +385,12 @@ class Pipeline {
   // Held reads (RunHeld). A hold takes cut_in_progress_ as a cut does;
   // hold_cv_ (with coord_mu_) signals that it was cleared, that stopping_ was
   // set, or that the final cuts are done.
-  std::condition_variable hold_cv_;
-  bool query_hold_ = false;        // guarded: the hold in progress is RunHeld's
-  bool cut_deferred_ = false;      // guarded: a cut decision was refused during it
-  bool final_cuts_done_ = false;   // guarded: Stop() ran the final cuts
+  CondVar hold_cv_;
+  bool query_hold_ NIMIFY_GUARDED_BY(coord_mu_) = false;    // the hold in progress is RunHeld's
+  bool cut_deferred_ NIMIFY_GUARDED_BY(coord_mu_) = false;  // a cut decision was refused during it
+  bool final_cuts_done_ NIMIFY_GUARDED_BY(coord_mu_) = false;  // Stop() ran the final cuts
   std::atomic<bool> recheck_cut_{false};  // a worker must decide the deferred cut
-  std::mutex direct_mu_;  // one direct (unheld) read at a time, before Start or after Stop
+  Mutex direct_mu_;  // one direct (unheld) read at a time, before Start or after Stop
 
   std::atomic<bool> started_{false};
   std::atomic<bool> stopping_{false};

@@ -1,7 +1,6 @@
 #include "storage/shard.h"
 
 #include <algorithm>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -111,11 +110,13 @@ Shard::~Shard() {
 
 std::uint32_t Shard::FindSeriesLocked(std::span<const LabelView> labels, std::uint32_t hash) const {
   return series_table_.Find(hash, [&](std::uint32_t slot) {
+    catalog_mu_.AssertReaderHeld();  // lambdas are analysed on their own
     const CatalogEntry& e = catalog_[slot];
     if (e.labels.size() != labels.size()) return false;
     std::size_t i = 0;
     bool equal = true;
     e.labels.ForEach([&](LabelPair l) {
+      catalog_mu_.AssertReaderHeld();
       equal = symbols_.Get(l.name) == labels[i].name && symbols_.Get(l.value) == labels[i].value;
       ++i;
       return equal;
@@ -132,12 +133,12 @@ Result<SeriesRef> Shard::Resolve(const promql::Labels& labels) {
 Result<SeriesRef> Shard::Resolve(std::span<const LabelView> labels, std::uint64_t hash) {
   const std::uint32_t hash32 = Fold32(hash);
   {
-    std::shared_lock lock(catalog_mu_);
+    ReaderLock lock(catalog_mu_);
     const std::uint32_t slot = FindSeriesLocked(labels, hash32);
     if (slot != IdTable::kNotFound) return MakeSeriesRef(index_, catalog_[slot].generation, slot);
   }
   NIMIFY_RETURN_IF_ERROR(ValidateLabels(labels));
-  std::unique_lock lock(catalog_mu_);
+  WriterLock lock(catalog_mu_);
   std::uint32_t slot = FindSeriesLocked(labels, hash32);  // another thread may have won
   if (slot != IdTable::kNotFound) return MakeSeriesRef(index_, catalog_[slot].generation, slot);
   if (limit_ != nullptr && !limit_->TryAdd()) {
@@ -180,7 +181,7 @@ bool Shard::PickUp(std::uint32_t slot, std::uint32_t generation) {
   std::vector<LabelPair> labels;
   bool idle = false;
   {
-    std::shared_lock lock(catalog_mu_);
+    ReaderLock lock(catalog_mu_);
     if (slot >= catalog_.size()) return false;
     const CatalogEntry& e = catalog_[slot];
     if (!e.live() || e.generation != generation) return false;
@@ -205,13 +206,14 @@ bool Shard::Revive(std::uint32_t slot) {
   }
   // Exclusive: stats() reads idle_series_ from other threads. Only the owner
   // (this thread) frees entries, so the entry is still the one checked.
-  std::unique_lock lock(catalog_mu_);
+  WriterLock lock(catalog_mu_);
   catalog_[slot].idle = 0;
   --idle_series_;
   return true;
 }
 
 SampleResult Shard::Append(SeriesRef ref, std::int64_t t, double v, bool* new_series) {
+  const ExclusiveUseChecker::Scope owner(owner_);
   const std::uint32_t slot = SlotOf(ref);
   const std::uint32_t generation = GenerationOf(ref);
   bool picked_up = false;
@@ -254,8 +256,10 @@ std::uint32_t Shard::CatalogHashLocked(std::uint32_t slot) const {
   // Recomputed rather than stored: only removals need it.
   std::vector<LabelView> views;
   views.reserve(catalog_[slot].labels.size());
-  catalog_[slot].labels.ForEach(
-      [&](LabelPair l) { views.push_back({symbols_.Get(l.name), symbols_.Get(l.value)}); });
+  catalog_[slot].labels.ForEach([&](LabelPair l) {
+    catalog_mu_.AssertReaderHeld();
+    views.push_back({symbols_.Get(l.name), symbols_.Get(l.value)});
+  });
   return Fold32(HashLabels(views));
 }
 
@@ -263,6 +267,7 @@ void Shard::FreeCatalogEntryLocked(std::uint32_t slot) {
   CatalogEntry& e = catalog_[slot];
   series_table_.Erase(CatalogHashLocked(slot), slot);
   e.labels.ForEach([&](LabelPair l) {
+    catalog_mu_.AssertHeld();
     symbols_.Release(l.name);
     symbols_.Release(l.value);
   });
@@ -271,6 +276,7 @@ void Shard::FreeCatalogEntryLocked(std::uint32_t slot) {
 }
 
 std::size_t Shard::CollectGarbage() {
+  const ExclusiveUseChecker::Scope owner(owner_);
   std::vector<std::uint32_t> stale;
   std::uint64_t window_bytes = 0;
   for (std::uint32_t slot = 0; slot < slots_.size(); ++slot) {
@@ -284,9 +290,10 @@ std::size_t Shard::CollectGarbage() {
   }
   {
     // Shared: Resolve may be growing catalog_ meanwhile.
-    std::shared_lock lock(catalog_mu_);
+    ReaderLock lock(catalog_mu_);
     std::vector<LabelPair> scratch;
     label_index_.Remove(stale, [&](std::uint32_t slot) {
+      catalog_mu_.AssertReaderHeld();
       scratch = catalog_[slot].labels.Unpack();
       return std::span<const LabelPair>(scratch);
     });
@@ -294,7 +301,7 @@ std::size_t Shard::CollectGarbage() {
   for (std::uint32_t slot : stale) slots_[slot] = SlotData();
   if (!stale.empty()) {
     ++series_epoch_;
-    std::lock_guard read_lock(read_mu_);
+    MutexLock read_lock(read_mu_);
     for (std::uint32_t slot : stale) {
       const std::size_t page = slot / kReadPageSlots;
       if (page < read_pages_.size() && read_pages_[page] != nullptr) {
@@ -307,7 +314,7 @@ std::size_t Shard::CollectGarbage() {
   // catalog entries stay for idle_series_rounds more collections.
   std::size_t dropped = stale.size();
   {
-    std::unique_lock lock(catalog_mu_);
+    WriterLock lock(catalog_mu_);
     for (std::uint32_t slot : stale) {
       CatalogEntry& e = catalog_[slot];
       e.idle = 1;
@@ -352,7 +359,7 @@ ShardStats Shard::stats() const {
   s.series_created = series_created_.load(std::memory_order_relaxed);
   s.series_dropped = series_dropped_.load(std::memory_order_relaxed);
   s.series_refused = series_refused_.load(std::memory_order_relaxed);
-  std::shared_lock lock(catalog_mu_);
+  ReaderLock lock(catalog_mu_);
   s.series_live = series_table_.size() - idle_series_;
   s.series_idle = idle_series_;
   s.memory_bytes = MemoryBytesLocked() + window_bytes_.load(std::memory_order_relaxed);
@@ -429,6 +436,7 @@ void Shard::MatchLocked(std::span<const promql::LabelMatcher> matchers,
       source = i;
       label_index_.ForEachValue(
           p.name_id, [&](std::uint32_t value, std::span<const std::uint32_t> list) {
+            catalog_mu_.AssertReaderHeld();
             const bool ok = p.matcher->Matches(symbols_.Get(value));
             p.memo.emplace(value, ok);
             if (ok) union_candidates.insert(union_candidates.end(), list.begin(), list.end());
@@ -456,6 +464,7 @@ void Shard::MatchLocked(std::span<const promql::LabelMatcher> matchers,
   }
   std::vector<LabelPair> series_labels;
   auto matches_all = [&](const CatalogEntry& e) {
+    catalog_mu_.AssertReaderHeld();
     if (filters.empty()) return true;
     series_labels.clear();
     e.labels.ForEach([&](LabelPair l) { series_labels.push_back(l); });
@@ -498,9 +507,10 @@ void Shard::MatchLocked(std::span<const promql::LabelMatcher> matchers,
 Status Shard::Select(std::span<const promql::LabelMatcher> matchers, std::int64_t mint,
                      std::int64_t maxt, ShardReadCache* cache,
                      std::vector<promql::SeriesView>* out) const {
+  const ExclusiveUseChecker::Scope owner(owner_);
   if (mint > maxt) return Status::Ok();
-  std::shared_lock lock(catalog_mu_);
-  std::lock_guard read_lock(read_mu_);
+  ReaderLock lock(catalog_mu_);
+  MutexLock read_lock(read_mu_);
 
   // The matching series, remembered per selector until the indexed series
   // change: rules read the same selectors at every cut.
@@ -544,6 +554,7 @@ Status Shard::Select(std::span<const promql::LabelMatcher> matchers, std::int64_
         std::vector<promql::Label> labels;
         labels.reserve(e.labels.size());
         e.labels.ForEach([&](LabelPair l) {
+          catalog_mu_.AssertReaderHeld();
           labels.push_back({std::string(symbols_.Get(l.name)), std::string(symbols_.Get(l.value))});
         });
         // Stored sets passed ValidateLabels: sorted, unique, no empty value.

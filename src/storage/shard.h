@@ -14,14 +14,13 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "common/mutex.h"
 #include "nimify/status.h"
 #include "promql/labels.h"
 #include "promql/storage.h"
@@ -213,7 +212,10 @@ class Shard final : public promql::Queryable {
   }
 
   // Samples older than `horizon` may be dropped and new ones are rejected.
-  void SetHorizon(std::int64_t horizon) noexcept { horizon_ = horizon; }
+  void SetHorizon(std::int64_t horizon) noexcept {
+    const ExclusiveUseChecker::Scope owner(owner_);
+    horizon_ = horizon;
+  }
   std::int64_t horizon() const noexcept { return horizon_; }
 
   // Makes series whose newest sample is older than the horizon idle (see
@@ -228,9 +230,11 @@ class Shard final : public promql::Queryable {
   // Calls fn(name, value) for each label of a live slot, in name order.
   template <typename Fn>
   void ForEachLabel(std::uint32_t slot, Fn&& fn) const {
-    std::shared_lock lock(catalog_mu_);
-    catalog_[slot].labels.ForEach(
-        [&](LabelPair l) { fn(symbols_.Get(l.name), symbols_.Get(l.value)); });
+    ReaderLock lock(catalog_mu_);
+    catalog_[slot].labels.ForEach([&](LabelPair l) {
+      catalog_mu_.AssertReaderHeld();
+      fn(symbols_.Get(l.name), symbols_.Get(l.value));
+    });
   }
   // Slots currently holding series the owner has seen samples for.
   std::size_t slot_count() const noexcept { return slots_.size(); }
@@ -271,15 +275,17 @@ class Shard final : public promql::Queryable {
   static_assert(sizeof(SlotData) == 48, "the generation should fill the window's tail padding");
   static_assert(sizeof(CatalogEntry) == 40);
 
-  std::uint32_t FindSeriesLocked(std::span<const LabelView> labels, std::uint32_t hash) const;
+  std::uint32_t FindSeriesLocked(std::span<const LabelView> labels, std::uint32_t hash) const
+      NIMIFY_REQUIRES_SHARED(catalog_mu_);
   bool PickUp(std::uint32_t slot, std::uint32_t generation);
   bool Revive(std::uint32_t slot);
-  std::uint32_t RoundsSince(std::uint32_t round) const noexcept {
+  std::uint32_t RoundsSince(std::uint32_t round) const noexcept
+      NIMIFY_REQUIRES_SHARED(catalog_mu_) {
     return (gc_round_ - round) & kRoundMask;
   }
-  void FreeCatalogEntryLocked(std::uint32_t slot);
-  std::size_t MemoryBytesLocked() const;
-  std::uint32_t CatalogHashLocked(std::uint32_t slot) const;
+  void FreeCatalogEntryLocked(std::uint32_t slot) NIMIFY_REQUIRES(catalog_mu_);
+  std::size_t MemoryBytesLocked() const NIMIFY_REQUIRES_SHARED(catalog_mu_);
+  std::uint32_t CatalogHashLocked(std::uint32_t slot) const NIMIFY_REQUIRES_SHARED(catalog_mu_);
 
   // What reads keep about a slot between cuts (see Thread safety).
   struct SlotReadState {
@@ -289,7 +295,7 @@ class Shard final : public promql::Queryable {
   };
   // Pages of slots: addresses stay put, so SeriesViews can point at the labels.
   static constexpr std::uint32_t kReadPageSlots = 4096;
-  SlotReadState& ReadStateLocked(std::uint32_t slot) const;
+  SlotReadState& ReadStateLocked(std::uint32_t slot) const NIMIFY_REQUIRES(read_mu_);
   // The slots that a selector's matchers accept, as of `epoch`.
   struct SelectMemo {
     std::uint64_t epoch = 0;
@@ -298,7 +304,7 @@ class Shard final : public promql::Queryable {
   static constexpr std::size_t kMaxSelectMemos = 1024;
   // The slots matching all `matchers` (catalog_mu_ held at least shared).
   void MatchLocked(std::span<const promql::LabelMatcher> matchers,
-                   std::vector<std::uint32_t>* slots) const;
+                   std::vector<std::uint32_t>* slots) const NIMIFY_REQUIRES_SHARED(catalog_mu_);
   void Count(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexcept {
     // relaxed: statistics with a single writer.
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -309,15 +315,17 @@ class Shard final : public promql::Queryable {
   SeriesLimit* const limit_;
 
   // Catalog, guarded by catalog_mu_.
-  mutable std::shared_mutex catalog_mu_;
-  SymbolTable symbols_;
-  std::vector<CatalogEntry> catalog_;
-  std::vector<std::uint32_t> free_slots_;
-  IdTable series_table_;
-  std::uint32_t gc_round_ = 0;
-  std::size_t idle_series_ = 0;  // catalog entries with `idle` set
+  mutable SharedMutex catalog_mu_;
+  SymbolTable symbols_ NIMIFY_GUARDED_BY(catalog_mu_);
+  std::vector<CatalogEntry> catalog_ NIMIFY_GUARDED_BY(catalog_mu_);
+  std::vector<std::uint32_t> free_slots_ NIMIFY_GUARDED_BY(catalog_mu_);
+  IdTable series_table_ NIMIFY_GUARDED_BY(catalog_mu_);
+  std::uint32_t gc_round_ NIMIFY_GUARDED_BY(catalog_mu_) = 0;
+  std::size_t idle_series_ NIMIFY_GUARDED_BY(catalog_mu_) = 0;  // entries with `idle` set
 
-  // Owner state.
+  // Owner state. owner_ checks (in debug builds) that one thread at a time
+  // uses it: the owner, or a reader while the owner is idle.
+  ExclusiveUseChecker owner_;
   std::vector<SlotData> slots_;
   LabelIndex label_index_;
   std::int64_t horizon_ = kNoTime;
@@ -326,9 +334,9 @@ class Shard final : public promql::Queryable {
   std::uint64_t series_epoch_ = 1;
 
   // Read state, guarded by read_mu_.
-  mutable std::mutex read_mu_;
-  mutable std::vector<std::unique_ptr<SlotReadState[]>> read_pages_;
-  mutable std::unordered_map<std::string, SelectMemo> select_memos_;
+  mutable Mutex read_mu_;
+  mutable std::vector<std::unique_ptr<SlotReadState[]>> read_pages_ NIMIFY_GUARDED_BY(read_mu_);
+  mutable std::unordered_map<std::string, SelectMemo> select_memos_ NIMIFY_GUARDED_BY(read_mu_);
 
   // Statistics (relaxed atomics, see Count).
   std::atomic<std::uint64_t> samples_appended_{0};

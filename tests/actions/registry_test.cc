@@ -85,7 +85,7 @@ Decision SampleStep() {
   d.output = "line1\nline2\t\x01";
   d.exit_status = 0;
   d.attempt = 2;
-  d.duration_ms = 350;
+  d.duration = std::chrono::milliseconds(350);
   return d;
 }
 

@@ -246,8 +246,20 @@ TEST(BenchCliTest, RejectsBadSwitches) {
   EXPECT_EQ(rc, 2);
   RunCli("--arrival trickle", &rc);
   EXPECT_EQ(rc, 2);
-  RunCli("--inline-handlers", &rc);  // no such engine mode yet
-  EXPECT_EQ(rc, 2);
+}
+
+TEST(BenchCliTest, InlineHandlersMeasureLatencyOnTheEvaluatingThread) {
+  int rc = -1;
+  const std::string out = RunCli(
+      "--inline-handlers --series 4000 --producers 2 --shards 2 --seconds 1 --rate 400000 "
+      "--full-eval-runs 0",
+      &rc);
+  ASSERT_EQ(rc, 0) << out;
+  const rapidjson::Document d = Parse(out);
+  ASSERT_TRUE(d.IsObject());
+  EXPECT_TRUE(d["inline_handlers"].GetBool());
+  EXPECT_GT(d["alerts_fired"].GetUint64(), 0u);
+  EXPECT_GT(d["alert_latency_us"]["samples"].GetUint64(), 0u);
 }
 
 }  // namespace

@@ -71,6 +71,17 @@ TEST(ResultTest, ResultFromOkStatusIsInternalError) {
   EXPECT_EQ(r.status().code(), StatusCode::kInternal);
 }
 
+// The header promises that no exception crosses the API: reading the value of
+// an error aborts with the status instead of throwing std::bad_variant_access.
+TEST(ResultDeathTest, ValueOfAnErrorAbortsWithTheStatus) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const Result<int> odd = Half(3);
+  EXPECT_DEATH((void)odd.value(), "Result::value\\(\\) on error: InvalidArgument: odd: 3");
+  Result<std::string> missing = Status::NotFound("no such rule");
+  EXPECT_DEATH((void)std::move(missing).value(), "NotFound: no such rule");
+  EXPECT_DEATH((void)*Half(5), "odd: 5");
+}
+
 TEST(ResultTest, MoveOnlyValues) {
   Result<std::unique_ptr<int>> r = std::make_unique<int>(7);
   ASSERT_TRUE(r.ok());

@@ -24,13 +24,14 @@
 namespace nimify::daemon {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::FormEncode;
 using testing::Get;
+using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::Post;
 using testing::RawResponse;
 using testing::SendRaw;
+using testing::WaitFor;
 
 const std::string kRemoteWriteHeaders =
     "Content-Encoding: snappy\r\nX-Prometheus-Remote-Write-Version: 0.1.0\r\n";
@@ -134,6 +135,15 @@ class BombsTest : public ::testing::Test {
     return std::stod(m[1]);
   }
 
+  // An unlabelled sample of /metrics, or -1 when absent.
+  double Metric(const std::string& name) {
+    const std::string metrics = Get(port_, "/metrics").body;
+    const std::regex re("(^|\n)" + name + " ([0-9.e+]+)\n");
+    std::smatch m;
+    if (!std::regex_search(metrics, m, re)) return -1;
+    return std::stod(m[2]);
+  }
+
   RawResponse Write(const std::string& body) {
     return Post(port_, "/api/v1/write", body, "application/x-protobuf", kRemoteWriteHeaders);
   }
@@ -235,13 +245,13 @@ TEST_F(BombsTest, BodiesInFlightOverTheBoundGet429WithRetryAfter) {
       "POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
       "Content-Encoding: snappy\r\nContent-Length: 900000\r\n\r\n";
   ASSERT_EQ(::write(held, head.data(), head.size()), static_cast<ssize_t>(head.size()));
-  // Until the server has read that header, a second request may still pass.
-  RawResponse r;
+  // Once the server has read that header, its bytes show as reserved.
+  ASSERT_TRUE(WaitFor([&] { return Metric("nimify_http_request_body_bytes_in_flight") >= 900000; },
+                      std::chrono::seconds(4)))
+      << "the held request's header was not read (read_timeout is 5s)";
   const std::string second(200000, 'x');
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  do {
-    r = Post(port_, "/api/v1/write", second, "application/x-protobuf", kRemoteWriteHeaders);
-  } while (r.status != 429 && std::chrono::steady_clock::now() < until);
+  RawResponse r =
+      Post(port_, "/api/v1/write", second, "application/x-protobuf", kRemoteWriteHeaders);
   EXPECT_EQ(r.status, 429) << r.body;
   EXPECT_EQ(r.headers["retry-after"], "1");
   EXPECT_THAT(r.body, HasSubstr("too many request bytes in flight"));

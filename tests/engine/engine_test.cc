@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -94,9 +95,9 @@ TEST(RuleSetTest, ParsesAndListsRules) {
   EXPECT_EQ(infos[0].group, "temps");
   EXPECT_EQ(infos[0].file, "temps.yml");
   EXPECT_EQ(infos[0].expr, "temp > 90");
-  EXPECT_EQ(infos[0].group_interval_ms, 60'000);
+  EXPECT_EQ(infos[0].group_interval, std::chrono::minutes(1));
   EXPECT_EQ(infos[0].labels, (OwnedLabels{{"severity", "page"}}));
-  EXPECT_EQ(infos[1].for_ms, 120'000);
+  EXPECT_EQ(infos[1].for_duration, std::chrono::minutes(2));
 }
 
 TEST(RuleSetTest, ErrorsSayWhere) {
@@ -647,6 +648,146 @@ TEST(EngineTest, StopFromAHandlerIsRefused) {
   EXPECT_TRUE(refused.load());
 }
 
+// ---- EvaluateRulesOnce: a dry run of other rules over what the engine holds ----------
+
+TEST(EngineTest, EvaluateRulesOnceIsADryRunThatChangesNothing) {
+  Harness h(kTempRules);
+  const SeriesRef a = h.Temp("a");
+  const SeriesRef b = h.Temp("b");
+  ASSERT_TRUE(h.producer->Append(a, 60'000, 95).ok());
+  ASSERT_TRUE(h.producer->Append(b, 60'000, 85).ok());
+  ASSERT_TRUE(h.producer->Flush().ok());
+  // TooHot for a, StillHot pending for a and b: the 60s instant is evaluated.
+  ASSERT_TRUE(h.recorder->WaitForCount(3));
+  auto sorted = [](std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  const std::vector<std::string> engine_alerts = sorted(DescribeAll(h.engine->ActiveAlerts()));
+  ASSERT_EQ(engine_alerts.size(), 3u);
+  EXPECT_EQ(h.engine->retention(), std::chrono::minutes(5) + std::chrono::milliseconds(1));
+
+  const auto what_if = ParseRules(R"(
+groups:
+  - name: what-if
+    interval: 1m
+    rules:
+      - record: temp:doubled
+        expr: temp * 2
+      - alert: Hot
+        expr: temp:doubled > 180
+      - alert: Warm
+        expr: temp > 80
+        for: 5m
+)");
+  Result<RulesEvaluation> r = h.engine->EvaluateRulesOnce(*what_if, 60'000);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->eval_time_ms, 60'000);
+  EXPECT_EQ(r->rule_evaluations, 3u);
+  EXPECT_EQ(r->rule_failures, 0u);
+  EXPECT_EQ(r->alert_events, 3u);  // Hot fires at once; Warm is pending twice
+  EXPECT_THAT(sorted(DescribeAll(r->alerts)),
+              ElementsAre("Hot firing @60000 {alertname=Hot,room=a,}",
+                          "Warm pending @60000 {alertname=Warm,room=a,}",
+                          "Warm pending @60000 {alertname=Warm,room=b,}"));
+  EXPECT_GT(r->cpu_time.count(), 0);
+
+  // Not at a group instant of these rules: nothing runs.
+  Result<RulesEvaluation> off_grid = h.engine->EvaluateRulesOnce(*what_if, 61'000);
+  ASSERT_TRUE(off_grid.ok());
+  EXPECT_EQ(off_grid->rule_evaluations, 0u);
+
+  // More history than the engine keeps.
+  const auto too_long = ParseRules(
+      "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: rate(temp[1h]) > 0\n");
+  EXPECT_EQ(h.engine->EvaluateRulesOnce(*too_long, 60'000).status().code(),
+            StatusCode::kFailedPrecondition);
+
+  // The engine's own alerts and handlers saw none of it, before and after Stop.
+  EXPECT_EQ(sorted(DescribeAll(h.engine->ActiveAlerts())), engine_alerts);
+  h.producer->Close();
+  ASSERT_TRUE(h.engine->Stop().ok());
+  EXPECT_EQ(h.recorder->events().size(), 3u);
+  Result<RulesEvaluation> after_stop = h.engine->EvaluateRulesOnce(*what_if, 60'000);
+  ASSERT_TRUE(after_stop.ok()) << after_stop.status().ToString();
+  EXPECT_EQ(after_stop->alerts.size(), 3u);
+}
+
+// ---- Handlers on the evaluating thread (HandlerThread::kEvaluator) -------------------
+
+TEST(EngineTest, InlineHandlersGetTheSameEventsWhileTheShardsAreHeld) {
+  for (const HandlerThread mode : {HandlerThread::kDispatcher, HandlerThread::kEvaluator}) {
+    SCOPED_TRACE(mode == HandlerThread::kEvaluator ? "evaluator" : "dispatcher");
+    EngineOptions o = Harness::DefaultOptions();
+    o.handler_thread = mode;
+    Harness h(kTempRules, o);
+    Engine* engine = h.engine.get();
+    std::atomic<int> query_codes_seen{0};
+    std::atomic<bool> query_refused{false};
+    h.engine->Subscribe([&](const AlertEvent& e) {
+      // Inline, the handler runs inside the cut: a read over the shards would
+      // wait for itself, so it is refused instead.
+      const StatusCode code = engine->Query("temp", e.eval_time_ms).status().code();
+      if (code == StatusCode::kFailedPrecondition) query_refused = true;
+      ++query_codes_seen;
+    });
+    const SeriesRef a = h.Temp("a");
+    h.Send(a, 10'000, 20);
+    h.Send(a, 25'000, 95);
+    h.Send(a, 40'000, 50);
+    for (std::int64_t t = 60'000; t <= 180'000; t += 15'000) h.Send(a, t, 85);
+    ASSERT_TRUE(h.recorder->WaitForCount(4));
+    // The subscriber runs after the recorder: let it see the last event before Stop.
+    for (int i = 0; i < 1000 && query_codes_seen.load() < 4; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    h.producer->Close();
+    ASSERT_TRUE(h.engine->Stop().ok());
+    EXPECT_THAT(DescribeAll(h.recorder->events()),
+                ElementsAre("TooHot firing @25000 {alertname=TooHot,room=a,severity=page,}",
+                            "TooHot resolved @40000 {alertname=TooHot,room=a,severity=page,}",
+                            "StillHot pending @60000 {alertname=StillHot,room=a,}",
+                            "StillHot firing @180000 {alertname=StillHot,room=a,}"));
+    EXPECT_EQ(h.recorder->flushes(), 1);
+    EXPECT_EQ(query_codes_seen.load(), 4);
+    EXPECT_EQ(query_refused.load(), mode == HandlerThread::kEvaluator);
+    EXPECT_EQ(h.engine->stats().handler_calls, 8u);  // two handlers, four events
+  }
+}
+
+TEST(EngineTest, InlineHandlersMaySwapRulesRemoveThemselvesButNotStop) {
+  EngineOptions o = Harness::DefaultOptions();
+  o.handler_thread = HandlerThread::kEvaluator;
+  Harness h(kTempRules, o);
+  Engine* engine = h.engine.get();
+  std::atomic<int> calls{0};
+  std::atomic<bool> stop_refused{false};
+  std::atomic<bool> swapped{false};
+  std::atomic<HandlerId> self{0};
+  self = h.engine->Subscribe([&](const AlertEvent&) {
+    ++calls;
+    stop_refused = engine->Stop().code() == StatusCode::kFailedPrecondition;
+    // A swap from inside a delivery: its own output is delivered after this
+    // call returns, on the same thread, without deadlock.
+    swapped = engine->SetRules(ParseRules(kTempRules)).ok();
+    EXPECT_TRUE(engine->RemoveHandler(self.load()).ok());
+  });
+  const SeriesRef a = h.Temp("a");
+  h.Send(a, 25'000, 95);
+  ASSERT_TRUE(h.recorder->WaitForCount(1));
+  h.Send(a, 40'000, 50);
+  ASSERT_TRUE(h.recorder->WaitForCount(2));
+  h.producer->Close();
+  ASSERT_TRUE(h.engine->Stop().ok());
+  EXPECT_EQ(calls.load(), 1);  // removed itself
+  EXPECT_TRUE(stop_refused.load());
+  EXPECT_TRUE(swapped.load());
+  EXPECT_THAT(DescribeAll(h.recorder->events()),
+              ElementsAre("TooHot firing @25000 {alertname=TooHot,room=a,severity=page,}",
+                          "TooHot resolved @40000 {alertname=TooHot,room=a,severity=page,}"));
+  EXPECT_EQ(h.recorder->flushes(), 1);
+}
+
 // ---- Wall-clock mode ----------------------------------------------------------------
 
 TEST(EngineTest, WallClockModeEvaluatesOnTheClock) {
@@ -678,6 +819,76 @@ groups:
   EXPECT_EQ(events[0].eval_time_ms % 1000, 0);  // the group's instants: whole seconds
   EXPECT_GE(events[0].eval_time_ms, sample_ms);
   EXPECT_EQ(*events[1].fired_at_ms - events[1].active_at_ms, 1000);
+}
+
+std::int64_t WallNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Polls `done` every millisecond for up to 20 s.
+bool Eventually(const std::function<bool()>& done) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+// A flush of samples the wall clock has passed moves the clock at once (a
+// wake-up), instead of at its next tick: the alert's instant is the sample's.
+TEST(EngineTest, WallClockFlushOfDueSamplesWakesTheClock) {
+  EngineOptions o = Harness::DefaultOptions();
+  o.clock = ClockMode::kWallClock;
+  Harness h(kTempRules, o);
+  // A sample stamped now is due at once, unless a tick in this millisecond
+  // already passed it (then it is late, and evaluated at the group's next
+  // instant): try again with another room until one wakes the clock. The
+  // pause keeps an attempt from starting in the millisecond of the tick that
+  // ended the last one.
+  std::int64_t sent_ms = 0;
+  std::string room;
+  for (int attempt = 0; attempt < 200 && h.engine->stats().clock_wakeups == 0; ++attempt) {
+    room = "r" + std::to_string(attempt);
+    const SeriesRef ref = h.Temp(room);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    sent_ms = WallNowMs();
+    h.Send(ref, sent_ms, 95);
+    ASSERT_TRUE(Eventually([&] {
+      const EngineStats s = h.engine->stats();
+      return s.clock_wakeups > 0 || s.last_evaluation_ms >= sent_ms;
+    }));
+  }
+  ASSERT_GT(h.engine->stats().clock_wakeups, 0u);
+  ASSERT_TRUE(h.recorder->WaitFor(
+      [&](const std::vector<AlertEvent>& events) {
+        for (const AlertEvent& e : events) {
+          if (e.rule == "TooHot" && Get(e.labels, "room") == room) return true;
+        }
+        return false;
+      },
+      std::chrono::seconds(20)));
+  for (const AlertEvent& e : h.recorder->events()) {
+    if (e.rule != "TooHot" || Get(e.labels, "room") != room) continue;
+    EXPECT_EQ(e.state, AlertState::kFiring);
+    EXPECT_EQ(e.eval_time_ms, sent_ms);  // the sample's own instant, not the tick's
+  }
+}
+
+// Samples within the allowed lateness are not due yet: the tick moves the
+// clock, with no wake-up.
+TEST(EngineTest, WallClockFlushOfSamplesNotYetDueLeavesItToTheTick) {
+  EngineOptions o = Harness::DefaultOptions();
+  o.clock = ClockMode::kWallClock;
+  o.allowed_lateness = std::chrono::hours(1);
+  Harness h(kTempRules, o);
+  const SeriesRef ref = h.Temp("a");
+  for (int i = 0; i < 20; ++i) h.Send(ref, WallNowMs() + i, 95);
+  const std::uint64_t ticks = h.engine->stats().clock_ticks;
+  ASSERT_TRUE(Eventually([&] { return h.engine->stats().clock_ticks >= ticks + 3; }));
+  EXPECT_EQ(h.engine->stats().clock_wakeups, 0u);
 }
 
 }  // namespace

@@ -217,7 +217,7 @@ void CompareWithReference(Engine& engine) {
     ASSERT_TRUE(expr.ok());
     auto want = evaluator.Range(**expr, r.start, r.end, r.step, r.expr);
     ASSERT_TRUE(want.ok()) << want.status().ToString();
-    auto got = engine.QueryRange(r.expr, r.start, r.end, r.step);
+    auto got = engine.QueryRange(r.expr, r.start, r.end, std::chrono::milliseconds(r.step));
     ASSERT_TRUE(got.ok()) << r.expr << ": " << got.status().ToString();
     ExpectSame(*got, *want, r.expr);
   }
@@ -280,7 +280,7 @@ TEST(EngineQueryTest, SeesRecordingRuleOutputsAndAlerts) {
   }
   // A range query over the recorded series: one point per rule evaluation.
   auto range = engine->QueryRange("job:http_requests:rate1m{job=\"api\"}", kEndMs - 60'000, kEndMs,
-                                  15'000);
+                                  std::chrono::seconds(15));
   ASSERT_TRUE(range.ok());
   ASSERT_EQ(range->series.size(), 1u);
   EXPECT_EQ(range->series[0].points.size(), 5u);
@@ -332,7 +332,7 @@ TEST(EngineQueryTest, SeesRecordingRuleOutputsAndAlerts) {
   EXPECT_EQ(health[0].kind, RuleKind::kRecording);
   EXPECT_EQ(health[0].file, "q.rules.yml");
   EXPECT_EQ(health[0].group, "g");
-  EXPECT_EQ(health[0].group_interval_ms, 15'000);
+  EXPECT_EQ(health[0].group_interval, std::chrono::seconds(15));
   EXPECT_EQ(health[0].health, "ok");
   EXPECT_EQ(health[0].last_evaluation_ms, kEndMs);
   EXPECT_EQ(health[0].group_last_evaluation_ms, kEndMs);
@@ -362,20 +362,21 @@ TEST(EngineQueryTest, ErrorsAndLimits) {
       << parse.status().message();
   EXPECT_NE(std::string(parse.status().message()).find("parse error"), std::string::npos);
 
-  auto backwards = engine->QueryRange("temperature", 10'000, 0, 1'000);
+  auto backwards = engine->QueryRange("temperature", 10'000, 0, std::chrono::seconds(1));
   ASSERT_EQ(backwards.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(backwards.status().message(), "end timestamp must not be before start time");
-  auto zero_step = engine->QueryRange("temperature", 0, 10'000, 0);
+  auto zero_step = engine->QueryRange("temperature", 0, 10'000, std::chrono::milliseconds(0));
   ASSERT_EQ(zero_step.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(zero_step.status().message(),
             "zero or negative query resolution step widths are not accepted. Try a positive "
             "integer");
-  auto too_fine = engine->QueryRange("temperature", 0, 11'001, 1);
+  auto too_fine = engine->QueryRange("temperature", 0, 11'001, std::chrono::milliseconds(1));
   ASSERT_EQ(too_fine.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(too_fine.status().message()).find("11,000 points"), std::string::npos);
-  EXPECT_TRUE(engine->QueryRange("temperature", 0, 11'000, 1).ok());  // exactly at the limit
+  EXPECT_TRUE(engine->QueryRange("temperature", 0, 11'000, std::chrono::milliseconds(1))
+                  .ok());  // exactly at the limit
 
-  auto string_range = engine->QueryRange("\"x\"", 0, 10'000, 1'000);
+  auto string_range = engine->QueryRange("\"x\"", 0, 10'000, std::chrono::seconds(1));
   ASSERT_EQ(string_range.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(string_range.status().message()).find("for range query"),
             std::string::npos);
@@ -570,7 +571,8 @@ groups:
             ++inconsistent;
           }
         } else if (q == 1) {
-          auto r = engine.QueryRange("count(v)", std::max<std::int64_t>(t - 20'000, 0), t, 1'000);
+          auto r = engine.QueryRange("count(v)", std::max<std::int64_t>(t - 20'000, 0), t,
+                                     std::chrono::seconds(1));
           if (!r.ok()) ++query_failures;
         } else {
           const std::vector<std::string> match = {"v", "v:sum"};
