@@ -91,15 +91,38 @@ bool SeriesRefCache::KeyEquals(const char* key, std::size_t key_size,
   return key == end;
 }
 
+namespace {
+std::uint32_t TagOf(std::uint64_t hash) noexcept { return static_cast<std::uint32_t>(hash >> 32); }
+}  // namespace
+
+std::uint32_t SeriesRefCache::Generation::KindAndSize(const Slot& s) const noexcept {
+  std::uint32_t v;
+  std::memcpy(&v, keys.data() + s.key_offset, 4);
+  return v;
+}
+
+std::int64_t SeriesRefCache::Generation::LastUsed(const Slot& s) const noexcept {
+  std::int64_t v;
+  std::memcpy(&v, keys.data() + s.key_offset + 4, 8);
+  return v;
+}
+
+void SeriesRefCache::Generation::SetLastUsed(const Slot& s, std::int64_t now_ms) noexcept {
+  std::memcpy(keys.data() + s.key_offset + 4, &now_ms, 8);
+}
+
 SeriesRefCache::Slot* SeriesRefCache::Generation::Lookup(std::span<const LabelPair> labels,
                                                          std::uint64_t hash) noexcept {
   if (slots.empty()) return nullptr;
+  const std::uint32_t tag = TagOf(hash);
   const std::size_t mask = slots.size() - 1;
-  for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+  for (std::size_t i = tag & mask;; i = (i + 1) & mask) {
     Slot& s = slots[i];
-    if (s.key_size == 0) return nullptr;
-    if (s.hash == hash && (s.key_size & kEncodedKey) == 0 &&
-        KeyEquals(keys.data() + s.key_offset, s.key_size, labels)) {
+    if (s.ref == 0) return nullptr;
+    if (s.tag != tag) continue;
+    const std::uint32_t kind_and_size = KindAndSize(s);
+    if ((kind_and_size & kEncodedKey) == 0 &&
+        KeyEquals(keys.data() + s.key_offset + kRecordHeader, kind_and_size, labels)) {
       return &s;
     }
   }
@@ -108,13 +131,14 @@ SeriesRefCache::Slot* SeriesRefCache::Generation::Lookup(std::span<const LabelPa
 SeriesRefCache::Slot* SeriesRefCache::Generation::Lookup(std::string_view key,
                                                          std::uint64_t hash) noexcept {
   if (slots.empty()) return nullptr;
+  const std::uint32_t tag = TagOf(hash);
   const std::size_t mask = slots.size() - 1;
   const std::uint32_t want = static_cast<std::uint32_t>(key.size()) | kEncodedKey;
-  for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+  for (std::size_t i = tag & mask;; i = (i + 1) & mask) {
     Slot& s = slots[i];
-    if (s.key_size == 0) return nullptr;
-    if (s.hash == hash && s.key_size == want &&
-        std::memcmp(keys.data() + s.key_offset, key.data(), key.size()) == 0) {
+    if (s.ref == 0) return nullptr;
+    if (s.tag == tag && KindAndSize(s) == want &&
+        std::memcmp(keys.data() + s.key_offset + kRecordHeader, key.data(), key.size()) == 0) {
       return &s;
     }
   }
@@ -125,77 +149,84 @@ void SeriesRefCache::Generation::Grow() {
   const std::size_t n = old.empty() ? kInitialSlots : old.size() * 2;
   slots.reserve(n);  // advised before the first touch, so its pages start huge
   AdviseHugePages(slots.data(), n * sizeof(Slot));
-  slots.assign(n, Slot{0, 0, 0, 0, 0});
+  slots.assign(n, Slot{0, 0, 0});
   const std::size_t mask = slots.size() - 1;
   for (const Slot& s : old) {
-    if (s.key_size == 0) continue;
-    std::size_t i = s.hash & mask;
-    while (slots[i].key_size != 0) i = (i + 1) & mask;
+    if (s.ref == 0) continue;
+    std::size_t i = s.tag & mask;
+    while (slots[i].ref != 0) i = (i + 1) & mask;
     slots[i] = s;
   }
 }
 
 SeriesRefCache::Slot* SeriesRefCache::Generation::Claim(std::uint64_t hash) {
   if ((size + 1) * 2 > slots.size()) Grow();
+  const std::uint32_t tag = TagOf(hash);
   const std::size_t mask = slots.size() - 1;
-  std::size_t i = hash & mask;
-  while (slots[i].key_size != 0) i = (i + 1) & mask;
+  std::size_t i = tag & mask;
+  while (slots[i].ref != 0) i = (i + 1) & mask;
   Slot& s = slots[i];
-  s.hash = hash;
+  s.tag = tag;
   s.key_offset = static_cast<std::uint32_t>(keys.size());
   ++size;
-  return &s;
+  return &s;  // empty (ref 0) until the caller stores its ref
 }
 
 SeriesRefCache::Slot* SeriesRefCache::Generation::Add(std::span<const LabelPair> labels,
                                                       std::uint64_t hash) {
   Slot* s = Claim(hash);
-  const std::size_t key_size = KeySize(labels);
-  keys.resize(s->key_offset + key_size);
+  const auto key_size = static_cast<std::uint32_t>(KeySize(labels));
+  keys.resize(s->key_offset + kRecordHeader + key_size);
   char* p = keys.data() + s->key_offset;
+  std::memcpy(p, &key_size, 4);
+  std::memset(p + 4, 0, 8);
+  p += kRecordHeader;
   for (const LabelPair& l : labels) {
     PutString(p, l.name);
     PutString(p, l.value);
   }
-  s->key_size = static_cast<std::uint32_t>(key_size);
   return s;
 }
 
 SeriesRefCache::Slot* SeriesRefCache::Generation::Add(std::string_view key, std::uint64_t hash) {
   Slot* s = Claim(hash);
-  if (keys.size() + key.size() > keys.capacity()) {
+  const std::size_t record = kRecordHeader + key.size();
+  if (keys.size() + record > keys.capacity()) {
     // Grown by hand to advise the new buffer before the copy touches it.
     std::vector<char> bigger;
-    bigger.reserve(std::max(keys.capacity() * 2, keys.size() + key.size()));
+    bigger.reserve(std::max(keys.capacity() * 2, keys.size() + record));
     AdviseHugePages(bigger.data(), bigger.capacity());
     bigger.assign(keys.begin(), keys.end());
     keys.swap(bigger);
   }
+  const std::uint32_t kind_and_size = static_cast<std::uint32_t>(key.size()) | kEncodedKey;
+  char header[kRecordHeader] = {};
+  std::memcpy(header, &kind_and_size, 4);
+  keys.insert(keys.end(), header, header + kRecordHeader);
   keys.insert(keys.end(), key.begin(), key.end());
-  s->key_size = static_cast<std::uint32_t>(key.size()) | kEncodedKey;
   return s;
 }
 
 void SeriesRefCache::Generation::Reset() {
-  std::fill(slots.begin(), slots.end(), Slot{0, 0, 0, 0, 0});
+  std::fill(slots.begin(), slots.end(), Slot{0, 0, 0});
   keys.clear();
   size = 0;
 }
 
 void SeriesRefCache::Prefetch(std::uint64_t hash) const noexcept {
   if (current_.slots.empty()) return;
-  __builtin_prefetch(&current_.slots[hash & (current_.slots.size() - 1)]);
+  __builtin_prefetch(&current_.slots[TagOf(hash) & (current_.slots.size() - 1)]);
 }
 
 void SeriesRefCache::PrefetchKey(std::uint64_t hash) const noexcept {
   if (current_.slots.empty()) return;
-  const Slot& s = current_.slots[hash & (current_.slots.size() - 1)];
-  if (s.hash == hash && s.key_size != 0) __builtin_prefetch(current_.keys.data() + s.key_offset);
+  const Slot& s = current_.slots[TagOf(hash) & (current_.slots.size() - 1)];
+  if (s.tag == TagOf(hash) && s.ref != 0) __builtin_prefetch(current_.keys.data() + s.key_offset);
 }
 
 bool SeriesRefCache::Full(std::size_t key_bytes) const noexcept {
   return current_.size >= options_.max_entries ||
-         current_.keys.size() + key_bytes > options_.max_key_bytes;
+         current_.keys.size() + kRecordHeader + key_bytes > options_.max_key_bytes;
 }
 
 void SeriesRefCache::StartGeneration() {
@@ -209,15 +240,15 @@ template <typename Key>
 std::uint64_t SeriesRefCache::FindKey(const Key& key, std::uint64_t hash, std::int64_t now_ms) {
   if (Slot* s = current_.Lookup(key, hash); s != nullptr) {
     // An idle current entry misses; the caller's Insert then refreshes it.
-    if (Idle(*s, now_ms)) {
+    if (Idle(current_, *s, now_ms)) {
       ++stats_.misses;
       return 0;
     }
-    s->last_used_ms = now_ms;
+    current_.SetLastUsed(*s, now_ms);
     ++stats_.hits;
     return s->ref;
   }
-  if (Slot* s = previous_.Lookup(key, hash); s != nullptr && !Idle(*s, now_ms)) {
+  if (Slot* s = previous_.Lookup(key, hash); s != nullptr && !Idle(previous_, *s, now_ms)) {
     const std::uint64_t ref = s->ref;
     ++stats_.hits;
     InsertKey(key, hash, ref, now_ms);  // forward into the current generation
@@ -234,13 +265,13 @@ void SeriesRefCache::InsertKey(const Key& key, std::uint64_t hash, std::uint64_t
   Slot* s = current_.Lookup(key, hash);
   if (s == nullptr) {
     const std::size_t key_bytes = KeySize(key);
-    // Would never fit (key_size keeps its top bit for the key kind).
-    if (key_bytes > options_.max_key_bytes || key_bytes >= kEncodedKey) return;
+    // Would never fit (the size keeps its top bit for the key kind).
+    if (kRecordHeader + key_bytes > options_.max_key_bytes || key_bytes >= kEncodedKey) return;
     if (Full(key_bytes)) StartGeneration();
     s = current_.Add(key, hash);
   }
   s->ref = ref;
-  s->last_used_ms = now_ms;
+  current_.SetLastUsed(*s, now_ms);
 }
 
 std::uint64_t SeriesRefCache::Find(std::span<const LabelPair> labels, std::uint64_t hash,

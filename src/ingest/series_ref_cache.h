@@ -53,7 +53,8 @@ class SeriesRefCache {
   struct Options {
     // Label sets per generation; the cache holds at most twice this many.
     std::size_t max_entries = 1u << 20;
-    // Label text bytes per generation; a generation that reaches it is full.
+    // Key record bytes per generation (the key and 12 bytes); a generation
+    // that reaches it is full.
     std::size_t max_key_bytes = 256u << 20;
     // An entry unused for longer than this misses; 0: entries never age.
     std::int64_t max_idle_ms = 0;
@@ -91,7 +92,7 @@ class SeriesRefCache {
 
   // Memory hints for a batch of lookups: Prefetch(hash) brings in the slot a
   // Find of that hash reads first; once it is in, PrefetchKey(hash) brings in
-  // the key text that slot points at. Issued a few lookups ahead, they overlap
+  // the key record that slot points at. Issued a few lookups ahead, they overlap
   // the cache misses of a large working set. No effect on the contents.
   void Prefetch(std::uint64_t hash) const noexcept;
   void PrefetchKey(std::uint64_t hash) const noexcept;
@@ -99,23 +100,29 @@ class SeriesRefCache {
   // Label sets held (both generations; one set may be in both).
   std::size_t size() const noexcept { return current_.size + previous_.size; }
   const Stats& stats() const noexcept { return stats_; }
-  // Heap bytes held by the tables and the label text.
+  // Heap bytes held by the tables and the key records.
   std::size_t memory_bytes() const noexcept;
   void Clear();
 
  private:
+  // 16 bytes, so that a table of a large working set stays half the size:
+  // the hash's high half (also where the entry's probe starts) and where its
+  // key record is; the rest of the entry lives in that record, which a hit
+  // reads anyway to compare the key.
   struct Slot {
-    std::uint64_t hash;
-    std::uint64_t ref;
-    std::int64_t last_used_ms;
+    std::uint32_t tag;         // the hash >> 32
     std::uint32_t key_offset;  // into Generation::keys
-    std::uint32_t key_size;    // 0: empty slot; kEncodedKey set: an encoded key
+    std::uint64_t ref;         // 0: empty slot
   };
+  static_assert(sizeof(Slot) == 16);
+  // A key record in Generation::keys: u32 size (kEncodedKey set: an encoded
+  // key), i64 last use in ms, then the key: encoded bytes, or per label u32
+  // name size, name, u32 value size, value.
+  static constexpr std::size_t kRecordHeader = 12;
   static constexpr std::uint32_t kEncodedKey = 1u << 31;
 
   // One open-addressing table (linear probing, at most half full) with the
-  // label text of its entries: per label, u32 name size, name, u32 value
-  // size, value.
+  // key records of its entries.
   struct Generation {
     std::vector<Slot> slots;  // a power of two in size, or empty
     std::vector<char> keys;
@@ -127,16 +134,19 @@ class SeriesRefCache {
     Slot* Add(std::span<const LabelPair> labels, std::uint64_t hash);
     Slot* Add(std::string_view key, std::uint64_t hash);
     // A free slot for `hash`, growing the table first when needed; the caller
-    // fills it and appends its key text.
+    // fills it and appends its key record.
     Slot* Claim(std::uint64_t hash);
     void Grow();
     void Reset();
+    std::uint32_t KindAndSize(const Slot& s) const noexcept;
+    std::int64_t LastUsed(const Slot& s) const noexcept;
+    void SetLastUsed(const Slot& s, std::int64_t now_ms) noexcept;
   };
 
   static bool KeyEquals(const char* key, std::size_t key_size,
                         std::span<const LabelPair> labels) noexcept;
-  bool Idle(const Slot& s, std::int64_t now_ms) const noexcept {
-    return options_.max_idle_ms > 0 && now_ms - s.last_used_ms > options_.max_idle_ms;
+  bool Idle(const Generation& g, const Slot& s, std::int64_t now_ms) const noexcept {
+    return options_.max_idle_ms > 0 && now_ms - g.LastUsed(s) > options_.max_idle_ms;
   }
   bool Full(std::size_t key_bytes) const noexcept;
   void StartGeneration();
