@@ -539,12 +539,11 @@ HttpResponse Daemon::Impl::Metrics() {
   w.Family("nimify_ready", "gauge", "Whether nimifyd is ready (state restored, rules loaded).");
   w.Sample("nimify_ready", NotReadyReason().empty() ? 1 : 0);
   const internal::WallClockSteps steps = internal::WallClockStepCounts();
-  w.Family("nimify_wall_clock_steps_total", "counter",
-           "Steps of the wall clock of at least a second seen (docs/daemon.md, \"Time\").");
-  w.Sample("nimify_wall_clock_steps_total", {{"direction", "forward"}},
-           static_cast<double>(steps.forward));
-  w.Sample("nimify_wall_clock_steps_total", {{"direction", "backward"}},
-           static_cast<double>(steps.backward));
+  w.FamilyByLabel("nimify_wall_clock_steps_total", "counter",
+                  "Steps of the wall clock of at least a second seen (docs/daemon.md, \"Time\").",
+                  "direction",
+                  {{"forward", static_cast<double>(steps.forward)},
+                   {"backward", static_cast<double>(steps.backward)}});
   w.Family("nimify_wall_clock_ahead_seconds", "gauge",
            "How far nimifyd's clock is ahead of the wall clock after backward steps.");
   w.Sample("nimify_wall_clock_ahead_seconds",
@@ -564,13 +563,12 @@ HttpResponse Daemon::Impl::Metrics() {
           es.samples_accepted);
   counter("nimify_engine_samples_refused_total", "Samples the engine refused (backpressure).",
           es.samples_refused);
-  w.Family("nimify_engine_samples_late_total", "counter",
-           "Samples at or below a producer's watermark: stored by the shards (they count from "
-           "the next evaluation on), or refused as more than max_late_age behind it.");
-  w.Sample("nimify_engine_samples_late_total", {{"outcome", "stored"}},
-           static_cast<double>(es.samples_late_stored));
-  w.Sample("nimify_engine_samples_late_total", {{"outcome", "refused"}},
-           static_cast<double>(es.samples_late));
+  w.FamilyByLabel("nimify_engine_samples_late_total", "counter",
+                  "Samples at or below a producer's watermark: stored by the shards (they count "
+                  "from the next evaluation on), or refused as more than max_late_age behind it.",
+                  "outcome",
+                  {{"stored", static_cast<double>(es.samples_late_stored)},
+                   {"refused", static_cast<double>(es.samples_late)}});
   counter("nimify_engine_samples_rejected_total",
           "Samples a shard could not store (out of order, duplicate, too old).",
           es.samples_rejected);
@@ -578,14 +576,14 @@ HttpResponse Daemon::Impl::Metrics() {
   counter("nimify_engine_series_refused_total", "Series refused at max_series.", es.series_refused);
   {
     const MemoryBound b = Bound();
-    w.Family("nimify_memory_bound_bytes", "gauge",
-             "Worst case of the memory the configured limits allow, by part (docs/daemon.md); "
-             "series: 0 when engine.max_series is unlimited.");
-    w.Sample("nimify_memory_bound_bytes", {{"part", "request_buffers"}},
-             static_cast<double>(b.request_buffers));
-    w.Sample("nimify_memory_bound_bytes", {{"part", "decoding"}}, static_cast<double>(b.decoding));
-    w.Sample("nimify_memory_bound_bytes", {{"part", "rings"}}, static_cast<double>(b.rings));
-    w.Sample("nimify_memory_bound_bytes", {{"part", "series"}}, static_cast<double>(b.series));
+    w.FamilyByLabel("nimify_memory_bound_bytes", "gauge",
+                    "Worst case of the memory the configured limits allow, by part "
+                    "(docs/daemon.md); series: 0 when engine.max_series is unlimited.",
+                    "part",
+                    {{"request_buffers", static_cast<double>(b.request_buffers)},
+                     {"decoding", static_cast<double>(b.decoding)},
+                     {"rings", static_cast<double>(b.rings)},
+                     {"series", static_cast<double>(b.series)}});
     gauge("nimify_http_request_body_bytes_in_flight",
           "Body bytes reserved by requests being read or handled "
           "(limits.max_inflight_body_bytes).",
@@ -599,13 +597,12 @@ HttpResponse Daemon::Impl::Metrics() {
         static_cast<double>(es.queue_depth));
   counter("nimify_rule_evaluation_instants_total", "Evaluation instants run.",
           es.evaluation_instants);
-  w.Family("nimify_engine_clock_advances_total", "counter",
-           "Times the engine clock moved the watermarks: on its tick, or early because a "
-           "request brought samples the wall clock had already passed.");
-  w.Sample("nimify_engine_clock_advances_total", {{"cause", "tick"}},
-           static_cast<double>(es.clock_ticks));
-  w.Sample("nimify_engine_clock_advances_total", {{"cause", "samples_due"}},
-           static_cast<double>(es.clock_wakeups));
+  w.FamilyByLabel("nimify_engine_clock_advances_total", "counter",
+                  "Times the engine clock moved the watermarks: on its tick, or early because a "
+                  "request brought samples the wall clock had already passed.",
+                  "cause",
+                  {{"tick", static_cast<double>(es.clock_ticks)},
+                   {"samples_due", static_cast<double>(es.clock_wakeups)}});
   counter("nimify_rule_evaluations_total", "Rule evaluations.", es.rule_evaluations);
   counter("nimify_rule_evaluations_skipped_total",
           "Rule evaluations left out because their result was known to be empty.",
@@ -622,9 +619,9 @@ HttpResponse Daemon::Impl::Metrics() {
   for (const AlertEvent& a : engine->ActiveAlerts()) {
     (a.state == AlertState::kFiring ? firing : pending) += 1;
   }
-  w.Family("nimify_alerts", "gauge", "Active alerts by state.");
-  w.Sample("nimify_alerts", {{"state", "firing"}}, static_cast<double>(firing));
-  w.Sample("nimify_alerts", {{"state", "pending"}}, static_cast<double>(pending));
+  w.FamilyByLabel(
+      "nimify_alerts", "gauge", "Active alerts by state.", "state",
+      {{"firing", static_cast<double>(firing)}, {"pending", static_cast<double>(pending)}});
 
   w.Family("nimify_rule_group_last_duration_seconds", "gauge",
            "The duration of the last rule group evaluation.");
@@ -642,14 +639,12 @@ HttpResponse Daemon::Impl::Metrics() {
     counter("nimify_responder_alerts_received_total", "Alert transitions the responder received.",
             rs.alerts_received);
     counter("nimify_responder_notifications_total", "Group notifications sent.", rs.notifications);
-    w.Family("nimify_responder_steps_total", "counter", "Response steps by outcome.");
-    w.Sample("nimify_responder_steps_total", {{"outcome", "ran"}}, static_cast<double>(rs.steps_run));
-    w.Sample("nimify_responder_steps_total", {{"outcome", "planned"}},
-             static_cast<double>(rs.steps_planned));
-    w.Sample("nimify_responder_steps_total", {{"outcome", "failed"}},
-             static_cast<double>(rs.steps_failed));
-    w.Sample("nimify_responder_steps_total", {{"outcome", "skipped"}},
-             static_cast<double>(rs.steps_skipped));
+    w.FamilyByLabel("nimify_responder_steps_total", "counter", "Response steps by outcome.",
+                    "outcome",
+                    {{"ran", static_cast<double>(rs.steps_run)},
+                     {"planned", static_cast<double>(rs.steps_planned)},
+                     {"failed", static_cast<double>(rs.steps_failed)},
+                     {"skipped", static_cast<double>(rs.steps_skipped)}});
     counter("nimify_responder_escalations_total", "Escalation levels reached.", rs.escalations);
     counter("nimify_responder_handler_attempts_total", "Handler calls attempted.",
             rs.handler_attempts);

@@ -101,6 +101,13 @@ void ExpositionWriter::Family(std::string_view name, std::string_view type,
   out_->append("# TYPE ").append(name).append(" ").append(type).append("\n");
 }
 
+void ExpositionWriter::FamilyByLabel(
+    std::string_view name, std::string_view type, std::string_view help, std::string_view label,
+    std::initializer_list<std::pair<std::string_view, double>> samples) {
+  Family(name, type, help);
+  for (const auto& [value, v] : samples) Sample(name, {{label, value}}, v);
+}
+
 void ExpositionWriter::Sample(
     std::string_view name,
     std::initializer_list<std::pair<std::string_view, std::string_view>> labels, double value) {

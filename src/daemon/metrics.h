@@ -28,6 +28,10 @@ class ExpositionWriter {
               std::initializer_list<std::pair<std::string_view, std::string_view>> labels,
               double value);
   void Sample(std::string_view name, double value) { Sample(name, {}, value); }
+  // A whole family of one sample per value of `label`, in the order given.
+  void FamilyByLabel(std::string_view name, std::string_view type, std::string_view help,
+                     std::string_view label,
+                     std::initializer_list<std::pair<std::string_view, double>> samples);
 
  private:
   std::string* out_;
