@@ -38,15 +38,19 @@ bool Dispatcher::OnDispatcherThread() const noexcept {
          thread_id_.load(std::memory_order_acquire) == std::this_thread::get_id();
 }
 
+void Dispatcher::AppendItems(EvalOutput& output, std::vector<Item>* items) {
+  for (auto& [level, text] : output.logs) items->emplace_back(LogLine{level, std::move(text)});
+  for (auto& e : output.events) items->emplace_back(std::move(e));
+  if (output.eval_time_ms) items->emplace_back(EvaluationDone{*output.eval_time_ms});
+}
+
 void Dispatcher::Push(EvalOutput&& output) {
   if (output.events.empty() && output.logs.empty() && !output.eval_time_ms) return;
   const std::size_t n = output.events.size();
   if (inline_) {
     std::vector<Item> items;
     items.reserve(output.logs.size() + n + 1);
-    for (auto& [level, text] : output.logs) items.emplace_back(LogLine{level, std::move(text)});
-    for (auto& e : output.events) items.emplace_back(std::move(e));
-    if (output.eval_time_ms) items.emplace_back(EvaluationDone{*output.eval_time_ms});
+    AppendItems(output, &items);
     events_queued_.fetch_add(n, std::memory_order_relaxed);
     DeliverNow(std::move(items));
     return;
@@ -55,9 +59,7 @@ void Dispatcher::Push(EvalOutput&& output) {
   {
     MutexLock lock(queue_mu_);
     was_empty = queue_.empty();
-    for (auto& [level, text] : output.logs) queue_.emplace_back(LogLine{level, std::move(text)});
-    for (auto& e : output.events) queue_.emplace_back(std::move(e));
-    if (output.eval_time_ms) queue_.emplace_back(EvaluationDone{*output.eval_time_ms});
+    AppendItems(output, &queue_);
   }
   events_queued_.fetch_add(n, std::memory_order_relaxed);
   // The dispatcher waits only on an empty queue and takes it whole, so only

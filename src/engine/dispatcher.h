@@ -92,6 +92,8 @@ class Dispatcher {
   using HandlerList = std::vector<std::pair<HandlerId, std::shared_ptr<AlertHandler>>>;
 
   void Run();
+  // The log lines, events and evaluation end of `output`, in delivery order.
+  static void AppendItems(EvalOutput& output, std::vector<Item>* items);
   // Inline mode.
   void DeliverNow(std::vector<Item>&& items);
   void Deliver(std::vector<Item>& items) NIMIFY_REQUIRES(delivery_mu_);

@@ -188,6 +188,8 @@ class EngineCore {
         dispatcher_(options_.log, options_.handler_thread == HandlerThread::kEvaluator) {}
   engine::RuntimeOptions MakeRuntimeOptions() const;
   Result<std::unique_ptr<engine::RuleRuntime>> BuildRuntime(const RuleSet& rules);
+  // kFailedPrecondition when `runtime` reads more history than the shards keep.
+  Status CheckHistoryFits(const engine::RuleRuntime& runtime, std::string_view what) const;
   // What the pipeline must mark dirty and show the tracker.
   std::vector<pipeline::RuleSelectors> InputSelectors(const engine::RuleRuntime& runtime) const;
   void OnCut(const pipeline::Cut& cut);
@@ -538,17 +540,22 @@ void EngineCore::OnCut(const pipeline::Cut& cut) {
   dispatcher_.Push(std::move(out));
 }
 
+Status EngineCore::CheckHistoryFits(const engine::RuleRuntime& runtime,
+                                    std::string_view what) const {
+  // +1: the shards keep (t - retention, t], and closed windows read t - range.
+  if (runtime.lookbehind_ms() + 1 <= retention_ms_) return Status::Ok();
+  return Status::FailedPrecondition(
+      std::string(what) + " read " + promql::FormatDuration(runtime.lookbehind_ms()) +
+      " of history but the engine keeps " + promql::FormatDuration(retention_ms_) +
+      " (set EngineOptions::retention when creating the engine)");
+}
+
 Status EngineCore::SetRules(std::shared_ptr<const RuleSet> rules) {
   if (stopped()) return Status::FailedPrecondition("engine is stopped");
   if (!rules) rules = RuleSet::Empty();
   NIMIFY_ASSIGN_OR_RETURN(std::unique_ptr<engine::RuleRuntime> next, BuildRuntime(*rules));
   NIMIFY_RETURN_IF_ERROR(next->CheckIntervalsAreMultiplesOf(step_ms_));
-  if (next->lookbehind_ms() + 1 > retention_ms_) {
-    return Status::FailedPrecondition(
-        "the new rules read " + promql::FormatDuration(next->lookbehind_ms()) +
-        " of history but the engine keeps " + promql::FormatDuration(retention_ms_) +
-        " (set EngineOptions::retention when creating the engine)");
-  }
+  NIMIFY_RETURN_IF_ERROR(CheckHistoryFits(*next, "the new rules"));
   next->BindTracker(tracker_.get());
   engine::EvalOutput out;
   {
@@ -656,11 +663,7 @@ Result<RulesEvaluation> EngineCore::EvaluateRulesOnce(const RuleSet& rules, std:
   // No input registry: these rules mark nothing dirty in the pipeline.
   NIMIFY_ASSIGN_OR_RETURN(std::unique_ptr<engine::RuleRuntime> runtime,
                           engine::RuleRuntime::Build(rules, ro, nullptr));
-  if (runtime->lookbehind_ms() + 1 > retention_ms_) {
-    return Status::FailedPrecondition(
-        "the rules read " + promql::FormatDuration(runtime->lookbehind_ms()) +
-        " of history but the engine keeps " + promql::FormatDuration(retention_ms_));
-  }
+  NIMIFY_RETURN_IF_ERROR(CheckHistoryFits(*runtime, "the rules"));
   engine::OutputStore outputs(retention_ms_);
   engine::EvalOutput out;
   RulesEvaluation result;

@@ -220,18 +220,25 @@ TEST(BenchCliTest, FullEvalOfAnInputRecordingUsesItsSeries) {
   EXPECT_GT(full["active_alerts"].GetUint64(), 0u);
 }
 
-TEST(BenchCliTest, ThresholdWorkloadMeasuresLatencyInBothArrivalModes) {
-  for (const char* arrival : {"spread", "burst"}) {
+// Each arrival mode, and handlers on the evaluating thread (--inline-handlers).
+TEST(BenchCliTest, ThresholdWorkloadMeasuresLatencyInEachArrivalAndHandlerMode) {
+  const struct {
+    const char* arrival;
+    bool inline_handlers;
+  } kModes[] = {{"spread", false}, {"burst", false}, {"spread", true}};
+  for (const auto& [arrival, inline_handlers] : kModes) {
     int rc = -1;
-    const std::string out = RunCli(std::string("--arrival ") + arrival +
-                                       " --series 4000 --producers 2 --shards 2 --seconds 1 "
-                                       "--rate 400000 --full-eval-runs 1",
-                                   &rc);
+    const std::string out =
+        RunCli(std::string("--arrival ") + arrival + (inline_handlers ? " --inline-handlers" : "") +
+                   " --series 4000 --producers 2 --shards 2 --seconds 1 "
+                   "--rate 400000 --full-eval-runs 1",
+               &rc);
     ASSERT_EQ(rc, 0) << arrival << out;
     const rapidjson::Document d = Parse(out);
     ASSERT_TRUE(d.IsObject());
     EXPECT_EQ(std::string(d["workload"].GetString()), "threshold");
     EXPECT_EQ(std::string(d["arrival"].GetString()), arrival);
+    EXPECT_EQ(d["inline_handlers"].GetBool(), inline_handlers) << arrival;
     EXPECT_GT(d["alerts_fired"].GetUint64(), 0u) << arrival;
     EXPECT_GT(d["alert_latency_us"]["samples"].GetUint64(), 0u) << arrival;
     EXPECT_LE(d["alert_latency_us"]["p50"].GetDouble(), d["alert_latency_us"]["p99"].GetDouble());
@@ -246,20 +253,6 @@ TEST(BenchCliTest, RejectsBadSwitches) {
   EXPECT_EQ(rc, 2);
   RunCli("--arrival trickle", &rc);
   EXPECT_EQ(rc, 2);
-}
-
-TEST(BenchCliTest, InlineHandlersMeasureLatencyOnTheEvaluatingThread) {
-  int rc = -1;
-  const std::string out = RunCli(
-      "--inline-handlers --series 4000 --producers 2 --shards 2 --seconds 1 --rate 400000 "
-      "--full-eval-runs 0",
-      &rc);
-  ASSERT_EQ(rc, 0) << out;
-  const rapidjson::Document d = Parse(out);
-  ASSERT_TRUE(d.IsObject());
-  EXPECT_TRUE(d["inline_handlers"].GetBool());
-  EXPECT_GT(d["alerts_fired"].GetUint64(), 0u);
-  EXPECT_GT(d["alert_latency_us"]["samples"].GetUint64(), 0u);
 }
 
 }  // namespace
