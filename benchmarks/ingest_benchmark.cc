@@ -151,13 +151,15 @@ void BM_RemoteWriteDecodeResolve(benchmark::State& state) {
   std::uint64_t next_ref = 1;
   RunDecodeResolve(
       state, bodies,
-      [](const std::string& body, Batch* batch) { return DecodeRemoteWrite(body, Limits(), batch); },
+      [](const std::string& body, Batch* batch) {
+        return DecodeRemoteWrite(body, Limits(), batch);
+      },
       [&](const BatchSeries& s) {
-        const std::uint64_t hash = SeriesRefCache::Hash(s.labels);
-        std::uint64_t ref = cache.Find(s.labels, hash, 0);
+        const KeyHash hash = SeriesRefCache::Hash(s.labels);
+        std::uint64_t ref = cache.Find(hash, 0);
         if (ref == 0) {
           ref = next_ref++;  // the engine's Resolve, once per series
-          cache.Insert(s.labels, hash, ref, 0);
+          cache.Insert(hash, ref, 0);
         }
         return ref;
       });
@@ -181,12 +183,12 @@ void BM_RemoteWriteDecodeResolveEncodedKey(benchmark::State& state) {
         std::uint64_t ref = s.cached_ref;
         if (ref == 0) {
           ref = next_ref++;  // the engine's Resolve, once per series
-          cache.InsertEncoded(s.label_key, s.label_key_hash, ref, 0);
+          cache.Insert(s.label_key_hash, ref, 0);
         }
         return ref;
       });
   state.counters["series_resolved"] = static_cast<double>(next_ref - 1);
-  // Heap of the slot table and key records (capacity), per series cached.
+  // Heap of the slot tables (capacity), per series cached.
   state.counters["cache_bytes_per_series"] =
       static_cast<double>(cache.memory_bytes()) / static_cast<double>(next_ref - 1);
 }

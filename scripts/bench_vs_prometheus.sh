@@ -6,8 +6,10 @@
 #   fixed:  100k series, 1,000 samples per request, 2 connections, open loop
 #           at 100k samples/s: the receiver's CPU per sample
 #   max:    the same, closed loop: sustained samples/s
-#   (with MEMORY=1) 1M series closed loop on nimifyd: its resident bytes at 1M
-#           series (receiver_rss_bytes, idle_rss_bytes before the load)
+#   (with MEMORY=1) 1M series on nimifyd (and nimifyd-before), closed loop, or
+#           open loop at MEMORY_RATE samples/s so that both hold the same
+#           samples: resident bytes at 1M series (receiver_rss_bytes,
+#           idle_rss_bytes before the load)
 #   (with LATENCY=1) the alert path on nimifyd: the same load open loop at half
 #           the closed-loop maximum this run measured (and at 10k samples/s, for
 #           the floor), with MARKERS marker samples per second (default 20) that
@@ -120,6 +122,10 @@ if [ "${LATENCY:-0}" = 1 ]; then
 fi
 if [ "${MEMORY:-0}" = 1 ]; then
   warmup=10  # every one of the 1M series written at least once before counting
-  run nimifyd max 1000000
+  memory_receivers=(nimifyd)
+  [ -n "${NIMIFYD_BEFORE:-}" ] && memory_receivers=(nimifyd-before nimifyd)
+  for receiver in "${memory_receivers[@]}"; do
+    run "$receiver" "${MEMORY_RATE:-max}" 1000000
+  done
 fi
 echo "# done, load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out"

@@ -468,13 +468,19 @@ void RunRecordedProducer(Producer& producer, const std::vector<std::string>& fra
       if (std::chrono::steady_clock::now() >= deadline) return;
       batch.Clear();
       const double cpu0 = ThreadCpuSeconds();
-      Status st = ingest::DecodeRemoteWrite(frames[f], ingest::Limits(), &batch);
+      // As nimifyd decodes: series the cache knows are looked up by their
+      // encoded labels and not decoded further.
+      Status st = ingest::DecodeRemoteWrite(frames[f], ingest::Limits(), &batch,
+                                            ingest::RefLookup{&cache, 0});
       samples.clear();
       std::int64_t newest = std::numeric_limits<std::int64_t>::min();
       for (std::size_t s = 0; st.ok() && s < batch.series_count(); ++s) {
         const ingest::BatchSeries series = batch.series(s);
-        const std::uint64_t hash = ingest::SeriesRefCache::Hash(series.labels);
-        SeriesRef ref = cache.Find(series.labels, hash, 0);
+        SeriesRef ref = series.cached_ref;
+        const ingest::KeyHash hash = series.label_key.empty()
+                                         ? ingest::SeriesRefCache::Hash(series.labels)
+                                         : series.label_key_hash;
+        if (ref == 0 && series.label_key.empty()) ref = cache.Find(hash, 0);
         if (ref == 0) {
           labels.clear();
           for (const auto& l : series.labels) labels.push_back({l.name, l.value});
@@ -484,7 +490,7 @@ void RunRecordedProducer(Producer& producer, const std::vector<std::string>& fra
             break;
           }
           ref = *resolved;
-          cache.Insert(series.labels, hash, ref, 0);
+          cache.Insert(hash, ref, 0);
         }
         for (const auto& p : series.samples) {
           samples.push_back({ref, p.t + shift, p.v});

@@ -61,11 +61,9 @@ HttpResponse Daemon::Impl::AppendBatch(std::size_t worker_index, const ingest::B
     // Remote write resolved known series while decoding (cached_ref); a
     // series it did not know is keyed by its encoded labels (label_key).
     SeriesRef ref = s.cached_ref;
-    std::uint64_t hash = 0;
-    if (ref == 0 && s.label_key.empty()) {
-      hash = ingest::SeriesRefCache::Hash(s.labels);
-      ref = w.cache.Find(s.labels, hash, now);
-    }
+    const ingest::KeyHash hash =
+        s.label_key.empty() ? ingest::SeriesRefCache::Hash(s.labels) : s.label_key_hash;
+    if (ref == 0 && s.label_key.empty()) ref = w.cache.Find(hash, now);
     if (ref == 0) {
       w.labels.clear();
       for (const ingest::LabelPair& l : s.labels) w.labels.push_back(Label{l.name, l.value});
@@ -81,11 +79,7 @@ HttpResponse Daemon::Impl::AppendBatch(std::size_t worker_index, const ingest::B
         continue;
       }
       ref = *r;
-      if (s.label_key.empty()) {
-        w.cache.Insert(s.labels, hash, ref, now);
-      } else {
-        w.cache.InsertEncoded(s.label_key, s.label_key_hash, ref, now);
-      }
+      w.cache.Insert(hash, ref, now);
     }
     for (const promql::Point& p : s.samples) {
       if (p.t < oldest) {

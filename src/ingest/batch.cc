@@ -173,13 +173,13 @@ void BatchBuilder::FinishSeries() {
                                                label_key_, label_key_hash_, cached_ref_});
   label_begin_ = batch_->labels_.size();
   sample_begin_ = batch_->samples_.size();
-  SetLabelKey({}, 0, 0);
+  SetLabelKey({}, KeyHash{}, 0);
 }
 
 void BatchBuilder::DiscardSeries() {
   batch_->labels_.resize(label_begin_);
   batch_->samples_.resize(sample_begin_);
-  SetLabelKey({}, 0, 0);
+  SetLabelKey({}, KeyHash{}, 0);
 }
 
 }  // namespace nimify::ingest

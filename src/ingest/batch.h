@@ -58,6 +58,14 @@ struct LabelPair {
   friend bool operator==(const LabelPair&, const LabelPair&) = default;
 };
 
+// A 128-bit hash of a series key (SeriesRefCache::Hash, HashKey): `where`
+// places the key in the cache's table, and with `check` identifies it.
+struct KeyHash {
+  std::uint64_t where = 0;
+  std::uint64_t check = 0;
+  friend bool operator==(const KeyHash&, const KeyHash&) = default;
+};
+
 // A read-only view of one series of a batch, valid until the batch is
 // cleared, rolled back or destroyed (moving the batch keeps it valid).
 struct BatchSeries {
@@ -70,7 +78,7 @@ struct BatchSeries {
   // the decoder could not take them as one run), HashKey of them, and the
   // ref the cache held for them (0: absent; labels then checked as usual).
   std::string_view label_key;
-  std::uint64_t label_key_hash = 0;
+  KeyHash label_key_hash;
   std::uint64_t cached_ref = 0;
 
   // Empty when absent.
@@ -133,7 +141,7 @@ class Batch {
     std::size_t sample_begin;
     std::size_t sample_count;
     std::string_view label_key;
-    std::uint64_t label_key_hash;
+    KeyHash label_key_hash;
     std::uint64_t cached_ref;
   };
 
@@ -196,7 +204,7 @@ class BatchBuilder {
   // Drops the last `n` pending labels (e.g. labels with empty values).
   void PopLabels(std::size_t n) { batch_->labels_.resize(batch_->labels_.size() - n); }
   // For the series in progress (see BatchSeries::label_key); reset by Finish/Discard.
-  void SetLabelKey(std::string_view key, std::uint64_t hash, std::uint64_t cached_ref) noexcept {
+  void SetLabelKey(std::string_view key, KeyHash hash, std::uint64_t cached_ref) noexcept {
     label_key_ = key;
     label_key_hash_ = hash;
     cached_ref_ = cached_ref;
@@ -225,7 +233,7 @@ class BatchBuilder {
   std::size_t label_begin_;
   std::size_t sample_begin_;
   std::string_view label_key_;
-  std::uint64_t label_key_hash_ = 0;
+  KeyHash label_key_hash_;
   std::uint64_t cached_ref_ = 0;
 };
 

@@ -156,14 +156,13 @@ class Reader {
 struct KeyedSeries {
   const std::uint8_t* begin;  // payload of the TimeSeries field
   std::string_view key;       // empty: no single run of label fields
-  std::uint64_t hash;
+  KeyHash hash;
 };
 
-// How many series ahead a lookup's slot, then its key text, are prefetched:
-// spread over the decoding of the series between, so that a few misses are
-// in flight at a time rather than a burst that stalls on the miss buffers.
+// How many series ahead a lookup's slot is prefetched: spread over the
+// decoding of the series between, so that a few misses are in flight at a
+// time rather than a burst that stalls on the miss buffers.
 constexpr std::size_t kSlotPrefetchDistance = 8;
-constexpr std::size_t kKeyPrefetchDistance = 4;
 
 class Decoder {
  public:
@@ -202,9 +201,6 @@ class Decoder {
               i < keyed_.size() && keyed_[i].begin == b ? &keyed_[i] : nullptr;
           if (i + kSlotPrefetchDistance < keyed_.size()) {
             lookup_.cache->Prefetch(keyed_[i + kSlotPrefetchDistance].hash);
-          }
-          if (i + kKeyPrefetchDistance < keyed_.size()) {
-            lookup_.cache->PrefetchKey(keyed_[i + kKeyPrefetchDistance].hash);
           }
           if (!TimeSeries(r.Sub(b, e), i, keyed)) return error_;
         } else {
@@ -278,7 +274,7 @@ class Decoder {
         const std::uint8_t* b;
         const std::uint8_t* e;
         if (!r.Bytes(&b, &e)) return;
-        KeyedSeries k{b, {}, 0};
+        KeyedSeries k{b, {}, {}};
         if (LabelRun(r.Sub(b, e), &k.key)) {
           k.hash = SeriesRefCache::HashKey(k.key);
           if (keyed_.size() < kSlotPrefetchDistance) lookup_.cache->Prefetch(k.hash);
@@ -329,7 +325,7 @@ class Decoder {
     const std::size_t start = r.offset();
     std::uint64_t cached_ref = 0;
     if (keyed != nullptr && !keyed->key.empty()) {
-      cached_ref = lookup_.cache->FindEncoded(keyed->key, keyed->hash, lookup_.now_ms);
+      cached_ref = lookup_.cache->Find(keyed->hash, lookup_.now_ms);
     }
     // Bytes the cache resolved before passed every label check then.
     const bool check_labels = cached_ref == 0;

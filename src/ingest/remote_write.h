@@ -54,9 +54,9 @@ Status DecodeRemoteWrite(std::string_view body, const Limits& limits, Batch* out
 
 // The same, keying `lookup.cache` by each series' encoded labels (when its
 // label fields form one run, as Prometheus writes them): every BatchSeries
-// gets label_key, label_key_hash and cached_ref (the cache's FindEncoded). A series
+// gets label_key, label_key_hash and cached_ref (the cache's Find). A series
 // the cache knows skips the per-label checks: its exact bytes passed them
-// when it was resolved (InsertEncoded a key only after a successful resolve, and
+// when it was resolved (Insert a key only after a successful resolve, and
 // use one cache with one set of Limits) and is not decoded into label views
 // either: its BatchSeries::labels is empty (LabelKeyMetricName reads its
 // name for messages). Lookups of a request are prefetched ahead. The cache

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <snappy.h>
 
+#include <cstring>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "ingest/remote_write.h"
@@ -19,20 +21,21 @@ std::vector<LabelPair> Pairs(std::initializer_list<LabelPair> l) { return l; }
 TEST(SeriesRefCacheTest, MissThenHit) {
   SeriesRefCache cache;
   const auto up = Pairs({{"__name__", "up"}, {"job", "api"}});
-  const std::uint64_t h = SeriesRefCache::Hash(up);
-  EXPECT_EQ(cache.Find(up, h, 0), 0u);
-  cache.Insert(up, h, 42, 0);
-  EXPECT_EQ(cache.Find(up, h, 0), 42u);
+  const KeyHash h = SeriesRefCache::Hash(up);
+  EXPECT_EQ(cache.Find(h, 0), 0u);
+  cache.Insert(h, 42, 0);
+  EXPECT_EQ(cache.Find(h, 0), 42u);
   EXPECT_EQ(cache.stats().hits, 1u);
   EXPECT_EQ(cache.stats().misses, 1u);
   EXPECT_EQ(cache.size(), 1u);
-  // Views into other memory with the same text hit too.
+  // Views into other memory with the same text hash alike.
   const std::string name = "__name__", metric = "up", job = "job", api = "api";
   const auto copy = Pairs({{name, metric}, {job, api}});
-  EXPECT_EQ(cache.Find(copy, SeriesRefCache::Hash(copy), 0), 42u);
+  EXPECT_EQ(SeriesRefCache::Hash(copy), h);
+  EXPECT_EQ(cache.Find(SeriesRefCache::Hash(copy), 0), 42u);
   // Insert replaces.
-  cache.Insert(up, h, 43, 0);
-  EXPECT_EQ(cache.Find(up, h, 0), 43u);
+  cache.Insert(h, 43, 0);
+  EXPECT_EQ(cache.Find(h, 0), 43u);
   EXPECT_EQ(cache.size(), 1u);
 }
 
@@ -43,26 +46,72 @@ TEST(SeriesRefCacheTest, DifferentLabelSetsDiffer) {
   const auto c = Pairs({{"__name__", "up"}});
   // Moving a byte across the name/value boundary must change the key.
   const auto d = Pairs({{"__name__", "up"}, {"jo", "bapi"}});
-  cache.Insert(a, SeriesRefCache::Hash(a), 1, 0);
-  EXPECT_EQ(cache.Find(b, SeriesRefCache::Hash(b), 0), 0u);
-  EXPECT_EQ(cache.Find(c, SeriesRefCache::Hash(c), 0), 0u);
-  EXPECT_EQ(cache.Find(d, SeriesRefCache::Hash(d), 0), 0u);
-  EXPECT_NE(SeriesRefCache::Hash(a), SeriesRefCache::Hash(d));
+  // So must moving one across labels.
+  const auto e = Pairs({{"__name__", "upj"}, {"ob", "api"}});
+  cache.Insert(SeriesRefCache::Hash(a), 1, 0);
+  for (const auto& other : {b, c, d, e}) {
+    const KeyHash h = SeriesRefCache::Hash(other);
+    EXPECT_EQ(cache.Find(h, 0), 0u);
+    EXPECT_NE(h.where, SeriesRefCache::Hash(a).where);
+    EXPECT_NE(h.check, SeriesRefCache::Hash(a).check);
+  }
 }
 
-TEST(SeriesRefCacheTest, CollidingHashesAreToldApartByTheirText) {
+// The table compares the high half of `where` and all of `check`: keys that
+// agree on either alone are kept apart.
+TEST(SeriesRefCacheTest, KeysSharingASlotAreToldApartByTheirCheck) {
   SeriesRefCache cache;
-  const auto a = Pairs({{"__name__", "a"}});
-  const auto b = Pairs({{"__name__", "b"}});
-  const auto c = Pairs({{"__name__", "c"}});
-  constexpr std::uint64_t kSameHash = 7;  // forced collision
-  cache.Insert(a, kSameHash, 1, 0);
-  EXPECT_EQ(cache.Find(b, kSameHash, 0), 0u) << "a collision must not return a's ref";
-  cache.Insert(b, kSameHash, 2, 0);
-  EXPECT_EQ(cache.Find(a, kSameHash, 0), 1u);
-  EXPECT_EQ(cache.Find(b, kSameHash, 0), 2u);
-  EXPECT_EQ(cache.Find(c, kSameHash, 0), 0u);
-  EXPECT_EQ(cache.size(), 2u);
+  const KeyHash a{7, 100}, b{7, 200}, c{(std::uint64_t{1} << 32) | 7, 100};
+  cache.Insert(a, 1, 0);
+  EXPECT_EQ(cache.Find(b, 0), 0u) << "same slot, another check";
+  EXPECT_EQ(cache.Find(c, 0), 0u) << "same check, another where";
+  cache.Insert(b, 2, 0);
+  cache.Insert(c, 3, 0);
+  EXPECT_EQ(cache.Find(a, 0), 1u);
+  EXPECT_EQ(cache.Find(b, 0), 2u);
+  EXPECT_EQ(cache.Find(c, 0), 3u);
+  EXPECT_EQ(cache.size(), 3u);
+}
+
+// The 96 bits a lookup compares, over label sets shaped like a large
+// node-exporter fleet and their encoded forms: no two agree, and neither lane
+// repeats on its own (a lane that ignored some bytes would).
+TEST(SeriesRefCacheTest, HashesOfManyRealisticKeysAreDistinct) {
+  constexpr int kHosts = 20000;
+  const std::string cpu_modes[] = {"idle", "user", "system", "iowait", "steal"};
+  std::unordered_set<std::uint64_t> wheres, checks;
+  std::unordered_set<std::string> compared;
+  int keys = 0;
+  const auto add = [&](const KeyHash& h) {
+    ++keys;
+    wheres.insert(h.where);
+    checks.insert(h.check);
+    std::string bits(12, '\0');
+    const auto tag = static_cast<std::uint32_t>(h.where >> 32);
+    std::memcpy(bits.data(), &tag, 4);
+    std::memcpy(bits.data() + 4, &h.check, 8);
+    compared.insert(std::move(bits));
+  };
+  for (int host = 0; host < kHosts; ++host) {
+    const std::string instance =
+        "10.1." + std::to_string(host / 250) + "." + std::to_string(host % 250) + ":9100";
+    for (const std::string& mode : cpu_modes) {
+      const auto labels = Pairs({{"__name__", "node_cpu_seconds_total"},
+                                 {"cpu", "0"},
+                                 {"instance", instance},
+                                 {"job", "node"},
+                                 {"mode", mode}});
+      add(SeriesRefCache::Hash(labels));
+      std::string encoded;
+      for (const LabelPair& l : labels)
+        encoded += std::string(l.name) + '=' + std::string(l.value) + ';';
+      add(SeriesRefCache::HashKey(encoded));
+    }
+  }
+  EXPECT_EQ(keys, kHosts * 10);
+  EXPECT_EQ(wheres.size(), static_cast<std::size_t>(keys));
+  EXPECT_EQ(checks.size(), static_cast<std::size_t>(keys));
+  EXPECT_EQ(compared.size(), static_cast<std::size_t>(keys));
 }
 
 TEST(SeriesRefCacheTest, GrowsPastManyEntries) {
@@ -71,13 +120,15 @@ TEST(SeriesRefCacheTest, GrowsPastManyEntries) {
   for (int i = 0; i < 5000; ++i) values.push_back(std::to_string(i));
   for (int i = 0; i < 5000; ++i) {
     const auto l = Pairs({{"__name__", "m"}, {"i", values[i]}});
-    cache.Insert(l, SeriesRefCache::Hash(l), static_cast<std::uint64_t>(i + 1), 0);
+    cache.Insert(SeriesRefCache::Hash(l), static_cast<std::uint64_t>(i + 1), 0);
   }
   for (int i = 0; i < 5000; ++i) {
     const auto l = Pairs({{"__name__", "m"}, {"i", values[i]}});
-    ASSERT_EQ(cache.Find(l, SeriesRefCache::Hash(l), 0), static_cast<std::uint64_t>(i + 1)) << i;
+    ASSERT_EQ(cache.Find(SeriesRefCache::Hash(l), 0), static_cast<std::uint64_t>(i + 1)) << i;
   }
   EXPECT_EQ(cache.stats().generations, 0u);
+  // 24-byte slots, at most half full.
+  EXPECT_LE(cache.memory_bytes(), 5000u * 24 * 2 * 2);
 }
 
 TEST(SeriesRefCacheTest, EvictsChurnedSeriesAndKeepsTheWorkingSet) {
@@ -86,15 +137,11 @@ TEST(SeriesRefCacheTest, EvictsChurnedSeriesAndKeepsTheWorkingSet) {
   SeriesRefCache cache(o);
   std::vector<std::string> v;
   for (int i = 0; i < 100; ++i) v.push_back(std::to_string(i));
-  const auto labels = [&](int i) { return Pairs({{"__name__", "m"}, {"i", v[i]}}); };
-  const auto insert = [&](int i) {
-    const auto l = labels(i);
-    cache.Insert(l, SeriesRefCache::Hash(l), static_cast<std::uint64_t>(i + 1), 0);
+  const auto hash = [&](int i) {
+    return SeriesRefCache::Hash(Pairs({{"__name__", "m"}, {"i", v[i]}}));
   };
-  const auto find = [&](int i) {
-    const auto l = labels(i);
-    return cache.Find(l, SeriesRefCache::Hash(l), 0);
-  };
+  const auto insert = [&](int i) { cache.Insert(hash(i), static_cast<std::uint64_t>(i + 1), 0); };
+  const auto find = [&](int i) { return cache.Find(hash(i), 0); };
   // A working set of max_entries series keeps hitting.
   for (int i = 0; i < 4; ++i) insert(i);
   for (int round = 0; round < 3; ++round) {
@@ -119,48 +166,62 @@ TEST(SeriesRefCacheTest, EvictsChurnedSeriesAndKeepsTheWorkingSet) {
   EXPECT_EQ(find(60), 0u);
 }
 
-TEST(SeriesRefCacheTest, KeyBytesBoundStartsAGeneration) {
-  SeriesRefCache::Options o;
-  o.max_key_bytes = 150;  // one of the label sets below (106 bytes)
-  SeriesRefCache cache(o);
-  const std::string long_value(80, 'x');
-  const auto a = Pairs({{"__name__", "a"}, {"v", long_value}});
-  const auto b = Pairs({{"__name__", "b"}, {"v", long_value}});
-  cache.Insert(a, SeriesRefCache::Hash(a), 1, 0);
-  cache.Insert(b, SeriesRefCache::Hash(b), 2, 0);
-  EXPECT_EQ(cache.stats().generations, 1u);
-  EXPECT_EQ(cache.Find(a, SeriesRefCache::Hash(a), 0), 1u);  // previous generation
-  EXPECT_EQ(cache.Find(b, SeriesRefCache::Hash(b), 0), 2u);
-  // A label set larger than the bound is not cached at all.
-  const std::string huge(200, 'y');
-  const auto c = Pairs({{"__name__", "c"}, {"v", huge}});
-  cache.Insert(c, SeriesRefCache::Hash(c), 3, 0);
-  EXPECT_EQ(cache.Find(c, SeriesRefCache::Hash(c), 0), 0u);
-}
-
 TEST(SeriesRefCacheTest, IdleEntriesMiss) {
   SeriesRefCache::Options o;
   o.max_idle_ms = 1000;
   SeriesRefCache cache(o);
-  const auto up = Pairs({{"__name__", "up"}});
-  const std::uint64_t h = SeriesRefCache::Hash(up);
-  cache.Insert(up, h, 5, 0);
-  EXPECT_EQ(cache.Find(up, h, 900), 5u);   // used at 900
-  EXPECT_EQ(cache.Find(up, h, 1900), 5u);  // 1000 after its last use: still fresh
-  EXPECT_EQ(cache.Find(up, h, 2901), 0u);  // idle for 1001 ms
-  cache.Insert(up, h, 6, 2901);            // resolved again
-  EXPECT_EQ(cache.Find(up, h, 2902), 6u);
+  const KeyHash h = SeriesRefCache::Hash(Pairs({{"__name__", "up"}}));
+  cache.Insert(h, 5, 0);
+  EXPECT_EQ(cache.Find(h, 900), 5u);   // used at 900
+  EXPECT_EQ(cache.Find(h, 1900), 5u);  // 1000 after its last use: still fresh
+  EXPECT_EQ(cache.Find(h, 2901), 0u);  // idle for 1001 ms
+  cache.Insert(h, 6, 2901);            // resolved again
+  EXPECT_EQ(cache.Find(h, 2902), 6u);
+  // Wall-clock times, and a clock that steps back: a use before the last
+  // one is no idle time, and idle time counts from the latest use.
+  constexpr std::int64_t kNow = 1'800'000'000'000;
+  cache.Insert(h, 7, kNow);
+  EXPECT_EQ(cache.Find(h, kNow - 5000), 7u);
+  EXPECT_EQ(cache.Find(h, kNow - 4000), 7u);
+  EXPECT_EQ(cache.Find(h, kNow - 2999), 0u);
 }
 
-TEST(SeriesRefCacheTest, IgnoresEmptyLabelSetsAndRefZero) {
+// Use times are 32-bit offsets from a base that moves forward about every
+// 25 days; an entry's idle time stays exact across the move, and entries
+// older than the new base stay idle.
+TEST(SeriesRefCacheTest, IdleTimesSurviveTheBaseMoving) {
+  SeriesRefCache::Options o;
+  o.max_idle_ms = 60'000;
+  SeriesRefCache cache(o);
+  const KeyHash old_key = SeriesRefCache::Hash(Pairs({{"__name__", "old"}}));
+  const KeyHash recent = SeriesRefCache::Hash(Pairs({{"__name__", "recent"}}));
+  constexpr std::int64_t kStart = 1'000'000;
+  constexpr std::int64_t kWrap = std::int64_t{1} << 32;
+  cache.Insert(old_key, 1, kStart);
+  cache.Insert(recent, 2, kStart + kWrap - 30'000);
+  // Past 2^32 ms after the first use: the base moves.
+  EXPECT_EQ(cache.Find(recent, kStart + kWrap + 20'000), 2u) << "used 50 s ago";
+  EXPECT_EQ(cache.Find(old_key, kStart + kWrap + 20'000), 0u) << "idle for 50 days";
+  EXPECT_EQ(cache.Find(recent, kStart + kWrap + 80'000), 2u) << "used 60 s ago";
+  EXPECT_EQ(cache.Find(recent, kStart + kWrap + 140'001), 0u) << "idle for 60.001 s";
+
+  // Without aging, nothing expires however long the run.
+  SeriesRefCache forever;
+  forever.Insert(old_key, 3, 0);
+  EXPECT_EQ(forever.Find(old_key, 3 * kWrap), 3u);
+  EXPECT_EQ(forever.Find(old_key, 7 * kWrap), 3u);
+}
+
+TEST(SeriesRefCacheTest, IgnoresRefZero) {
   SeriesRefCache cache;
-  cache.Insert({}, SeriesRefCache::Hash({}), 1, 0);
-  const auto up = Pairs({{"__name__", "up"}});
-  cache.Insert(up, SeriesRefCache::Hash(up), 0, 0);
+  const KeyHash h = SeriesRefCache::Hash(Pairs({{"__name__", "up"}}));
+  cache.Insert(h, 0, 0);
   EXPECT_EQ(cache.size(), 0u);
-  cache.Insert(up, SeriesRefCache::Hash(up), 9, 0);
+  cache.Insert(h, 9, 0);
+  EXPECT_EQ(cache.size(), 1u);
   cache.Clear();
-  EXPECT_EQ(cache.Find(up, SeriesRefCache::Hash(up), 0), 0u);
+  EXPECT_EQ(cache.Find(h, 0), 0u);
+  EXPECT_EQ(cache.memory_bytes(), 0u);
 }
 
 // Protobuf length-delimited field `tag` holding `payload` (payload < 128 bytes).
@@ -183,9 +244,9 @@ TEST(SeriesRefCacheTest, KeysDecodedSeriesWhateverTheWireOrder) {
   ASSERT_EQ(batch.series_count(), 2u);
   SeriesRefCache cache;
   const BatchSeries first = batch.series(0);
-  cache.Insert(first.labels, SeriesRefCache::Hash(first.labels), 11, 0);
+  cache.Insert(SeriesRefCache::Hash(first.labels), 11, 0);
   const BatchSeries second = batch.series(1);
-  EXPECT_EQ(cache.Find(second.labels, SeriesRefCache::Hash(second.labels), 0), 11u);
+  EXPECT_EQ(cache.Find(SeriesRefCache::Hash(second.labels), 0), 11u);
 
   // Bad labels never reach the cache: the decoder reports them with where.
   Batch bad;
@@ -200,46 +261,38 @@ TEST(SeriesRefCacheTest, KeysDecodedSeriesWhateverTheWireOrder) {
   EXPECT_THAT(d.message(), HasSubstr("timeseries[0]: duplicate label name"));
 }
 
-// Encoded keys: bytes, hashed with HashKey; a different byte misses, and a
-// forced hash collision is told apart by the bytes.
+// Encoded keys: bytes, hashed with HashKey; a different byte misses.
 TEST(SeriesRefCacheTest, EncodedKeys) {
   SeriesRefCache cache;
   const std::string a = "\x0a\x04\x0a\x02up", b = "\x0a\x04\x0a\x02uq";
-  EXPECT_EQ(cache.FindEncoded(a, SeriesRefCache::HashKey(a), 0), 0u);
-  cache.InsertEncoded(a, SeriesRefCache::HashKey(a), 5, 0);
-  EXPECT_EQ(cache.FindEncoded(a, SeriesRefCache::HashKey(a), 0), 5u);
-  EXPECT_EQ(cache.FindEncoded(b, SeriesRefCache::HashKey(b), 0), 0u);
-  constexpr std::uint64_t kSameHash = 9;
-  cache.InsertEncoded(a, kSameHash, 6, 0);
-  EXPECT_EQ(cache.FindEncoded(b, kSameHash, 0), 0u);
-  cache.InsertEncoded(b, kSameHash, 7, 0);
-  EXPECT_EQ(cache.FindEncoded(a, kSameHash, 0), 6u);
-  EXPECT_EQ(cache.FindEncoded(b, kSameHash, 0), 7u);
+  EXPECT_EQ(cache.Find(SeriesRefCache::HashKey(a), 0), 0u);
+  cache.Insert(SeriesRefCache::HashKey(a), 5, 0);
+  EXPECT_EQ(cache.Find(SeriesRefCache::HashKey(a), 0), 5u);
+  EXPECT_EQ(cache.Find(SeriesRefCache::HashKey(b), 0), 0u);
   // Prefetch hints change nothing.
-  cache.Prefetch(kSameHash);
-  cache.PrefetchKey(kSameHash);
-  cache.PrefetchKey(12345);
-  EXPECT_EQ(cache.FindEncoded(a, SeriesRefCache::HashKey(a), 0), 5u);
+  cache.Prefetch(SeriesRefCache::HashKey(a));
+  cache.Prefetch(KeyHash{12345, 6789});
+  EXPECT_EQ(cache.Find(SeriesRefCache::HashKey(a), 0), 5u);
+  EXPECT_EQ(cache.size(), 1u);
 }
 
-// A label set stored by its views never answers for encoded bytes and the
-// other way round, even when the bytes and the hash are the same.
-TEST(SeriesRefCacheTest, KeyKindsNeverMatchEachOther) {
-  SeriesRefCache cache;
+// A label set's views and bytes hash with different seeds: the bytes that
+// Hash absorbs for a label set, given to HashKey, make another key.
+TEST(SeriesRefCacheTest, KeyKindsHashApart) {
   const auto labels = Pairs({{"__name__", "up"}});
-  // The view key's stored text: u32 size, name, u32 size, value.
   std::string text;
-  for (std::string_view part : {std::string_view("__name__"), std::string_view("up")}) {
-    const auto n = static_cast<std::uint32_t>(part.size());
-    text.append(reinterpret_cast<const char*>(&n), 4);
+  for (std::string_view part : {std::string_view("__name__"), std::string_view("up")})
     text.append(part);
-  }
-  constexpr std::uint64_t kHash = 3;
-  cache.Insert(labels, kHash, 1, 0);
-  EXPECT_EQ(cache.FindEncoded(text, kHash, 0), 0u);
-  cache.InsertEncoded(text, kHash, 2, 0);
-  EXPECT_EQ(cache.Find(labels, kHash, 0), 1u);
-  EXPECT_EQ(cache.FindEncoded(text, kHash, 0), 2u);
+  const KeyHash view = SeriesRefCache::Hash(labels);
+  const KeyHash bytes = SeriesRefCache::HashKey(text);
+  EXPECT_NE(view.where, bytes.where);
+  EXPECT_NE(view.check, bytes.check);
+  SeriesRefCache cache;
+  cache.Insert(view, 1, 0);
+  EXPECT_EQ(cache.Find(bytes, 0), 0u);
+  cache.Insert(bytes, 2, 0);
+  EXPECT_EQ(cache.Find(view, 0), 1u);
+  EXPECT_EQ(cache.Find(bytes, 0), 2u);
 }
 
 // Encoded keys through generations and idle aging, as label-view keys.
@@ -249,13 +302,13 @@ TEST(SeriesRefCacheTest, EncodedKeysAgeAndMoveAcrossGenerations) {
   o.max_idle_ms = 100;
   SeriesRefCache cache(o);
   const std::string k[] = {"k1", "k2", "k3"};
-  for (int i = 0; i < 3; ++i) cache.InsertEncoded(k[i], SeriesRefCache::HashKey(k[i]), 10 + i, 0);
+  for (int i = 0; i < 3; ++i) cache.Insert(SeriesRefCache::HashKey(k[i]), 10 + i, 0);
   // k1 and k2 filled the first generation; k3 started a second.
   EXPECT_EQ(cache.stats().generations, 1u);
   // k1 from the previous generation, k3 from the current one.
-  EXPECT_EQ(cache.FindEncoded(k[0], SeriesRefCache::HashKey(k[0]), 50), 10u);
-  EXPECT_EQ(cache.FindEncoded(k[2], SeriesRefCache::HashKey(k[2]), 50), 12u);
-  EXPECT_EQ(cache.FindEncoded(k[2], SeriesRefCache::HashKey(k[2]), 200), 0u);  // idle too long
+  EXPECT_EQ(cache.Find(SeriesRefCache::HashKey(k[0]), 50), 10u);
+  EXPECT_EQ(cache.Find(SeriesRefCache::HashKey(k[2]), 50), 12u);
+  EXPECT_EQ(cache.Find(SeriesRefCache::HashKey(k[2]), 200), 0u);  // idle too long
 }
 
 // Remote write with a RefLookup: each series carries its encoded label run
@@ -286,7 +339,7 @@ TEST(SeriesRefCacheTest, RemoteWriteLooksSeriesUpWhileDecoding) {
   EXPECT_EQ(s.label_key, labels);
   EXPECT_EQ(s.label_key_hash, SeriesRefCache::HashKey(labels));
   EXPECT_EQ(s.cached_ref, 0u);
-  cache.InsertEncoded(s.label_key, s.label_key_hash, 77, 0);
+  cache.Insert(s.label_key_hash, 77, 0);
 
   batch.Clear();
   ASSERT_TRUE(DecodeRemoteWrite(body, Limits(), &batch, RefLookup{&cache, 0}).ok());
