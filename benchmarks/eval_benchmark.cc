@@ -55,14 +55,17 @@ const promqltest::MemoryStorage& Fixture() {
   return *storage;
 }
 
-void RunInstant(benchmark::State& state, const char* query, std::int64_t ts = kEvalTs) {
+void RunInstant(benchmark::State& state, const char* query, std::int64_t ts = kEvalTs,
+                Compat compat = Compat::kPrometheus3) {
   auto& storage = const_cast<promqltest::MemoryStorage&>(Fixture());
   auto expr = ParseExpr(query);
   if (!expr.ok()) {
     state.SkipWithError(expr.status().ToString().c_str());
     return;
   }
-  Evaluator evaluator(&storage, EvalOptions{});
+  EvalOptions options;
+  options.compat = compat;
+  Evaluator evaluator(&storage, options);
   std::size_t out = 0;
   for (auto _ : state) {
     auto result = evaluator.Instant(**expr, ts);
@@ -107,11 +110,28 @@ void BM_HistogramQuantilePerSeries(benchmark::State& state) {
 void BM_TopK(benchmark::State& state) {
   RunInstant(state, "topk(10, rate(http_requests_total[5m]))");
 }
+// Aggregations without a rate in front, so the grouping and accumulating dominate.
+void BM_CountBy(benchmark::State& state) {
+  RunInstant(state, "count by (job, method) (http_requests_total)");
+}
+void BM_QuantileBy(benchmark::State& state) {
+  RunInstant(state, "quantile by (job) (0.9, http_requests_total)");
+}
+void BM_BottomKBy(benchmark::State& state) {
+  RunInstant(state, "bottomk by (job) (3, http_requests_total)");
+}
+// Prometheus 2.42 semantics aggregate step by step.
+void BM_SumByV2(benchmark::State& state) {
+  RunInstant(state, "sum by (job) (http_requests_total)", kEvalTs, Compat::kPrometheus2);
+}
+void BM_TopKV2(benchmark::State& state) {
+  RunInstant(state, "topk(10, http_requests_total)", kEvalTs, Compat::kPrometheus2);
+}
 
-// A 10-minute range query at a 15 s step over 1,000 series.
-void BM_RangeRate(benchmark::State& state) {
+// 10-minute range queries at a 15 s step over 1,000 series.
+void RunRange(benchmark::State& state, const char* query) {
   auto& storage = const_cast<promqltest::MemoryStorage&>(Fixture());
-  auto expr = ParseExpr("sum by (job) (rate(http_requests_total{instance=~\"host-00.*\"}[1m]))");
+  auto expr = ParseExpr(query);
   if (!expr.ok()) {
     state.SkipWithError(expr.status().ToString().c_str());
     return;
@@ -126,6 +146,12 @@ void BM_RangeRate(benchmark::State& state) {
     benchmark::DoNotOptimize(result->value);
   }
 }
+void BM_RangeRate(benchmark::State& state) {
+  RunRange(state, "sum by (job) (rate(http_requests_total{instance=~\"host-00.*\"}[1m]))");
+}
+void BM_RangeTopK(benchmark::State& state) {
+  RunRange(state, "topk by (job) (2, http_requests_total{instance=~\"host-00.*\"})");
+}
 
 BENCHMARK(BM_Selector)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Threshold)->Unit(benchmark::kMicrosecond);
@@ -137,7 +163,13 @@ BENCHMARK(BM_AvgWithout)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_HistogramQuantile)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_HistogramQuantilePerSeries)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_TopK)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_CountBy)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_QuantileBy)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_BottomKBy)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SumByV2)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_TopKV2)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RangeRate)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RangeTopK)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace nimify::promql
