@@ -2,6 +2,7 @@
 // aggregations (including the Prometheus 2 / 3 differences).
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "promql_eval/eval_test_util.h"
@@ -186,6 +187,92 @@ TEST_F(AggregateTest, KahanSummationOnlyInV3) {
   EXPECT_EQ(One("avg(big)", 0, Options(kV3)), 1e308);
   EXPECT_EQ(One("avg(big)", 0, Options(kV2)), 1e308);
   EXPECT_EQ(One("sum(big)", 0), std::numeric_limits<double>::infinity());
+}
+
+// Differences between the Prometheus 2.42 and 3 accumulators that the
+// conformance scripts leave open. Expected values follow each version's
+// algorithm by hand: 2.42 averages with mean += x/n - mean/n; 3 keeps a Kahan
+// sum and falls back to an incremental Kahan mean once the sum overflows.
+TEST_F(AggregateTest, AvgFormulaDiffersBetweenVersions) {
+  Load(R"(
+load 1m
+  ov{i="a"} 1e308
+  ov{i="b"} 1e308
+  ov{i="c"} -1e308
+)");
+  // k is 1e100, 1, -1e100: 3's compensated sum keeps the 1; 2.42's running
+  // mean is 5e99 after two samples and then exactly 0.
+  EXPECT_EQ(One("avg(k)", 0, Options(kV3)), 1.0 / 3);
+  EXPECT_EQ(One("avg(k)", 0, Options(kV2)), 0);
+  // 1e308 + 1e308 overflows: 3 switches to the incremental mean (1e308, then
+  // 2/3 * 1e308 + -1e308/3); 2.42's formula rounds one ulp higher.
+  EXPECT_EQ(One("avg(ov)", 0, Options(kV3)), 3.333333333333333e+307);
+  EXPECT_EQ(One("avg(ov)", 0, Options(kV2)), 3.3333333333333337e+307);
+}
+
+TEST_F(AggregateTest, SumOfNegativeZeroDiffersBetweenVersions) {
+  Load(R"(
+load 1m
+  nz{i="a"} -0
+)");
+  // 3 adds the (zero) Kahan compensation to the sum, which turns -0 into +0.
+  EXPECT_FALSE(std::signbit(One("sum(nz)", 0, Options(kV3))));
+  EXPECT_TRUE(std::signbit(One("sum(nz)", 0, Options(kV2))));
+}
+
+TEST_F(AggregateTest, V2SumOfTwoNaNsKeepsTheFirst) {
+  Load(R"(
+load 1m
+  n{i="a"} NaN
+  m{i="b"} NaN
+)");
+  // Go's `sum += x` on NaN operands returns the sum's NaN: the sign of the
+  // first series' NaN survives.
+  EXPECT_FALSE(std::signbit(One("sum(n or -m)", 0, Options(kV2))));
+  EXPECT_TRUE(std::signbit(One("sum(-m or n)", 0, Options(kV2))));
+}
+
+TEST_F(AggregateTest, StddevOfInfDiffersBetweenVersions) {
+  Load(R"(
+load 1m
+  infinite{i="a"} Inf
+)");
+  // 3 starts the variance at NaN for a NaN or Inf first value; 2.42 at 0.
+  EXPECT_TRUE(std::isnan(One("stddev(infinite)", 0, Options(kV3))));
+  EXPECT_TRUE(std::isnan(One("stdvar(infinite)", 0, Options(kV3))));
+  EXPECT_EQ(One("stddev(infinite)", 0, Options(kV2)), 0);
+  EXPECT_EQ(One("stdvar(infinite)", 0, Options(kV2)), 0);
+}
+
+TEST_F(AggregateTest, TopkReplacesNaNHeadOnlyWithNumbersInV3) {
+  Load(R"(
+load 1m
+  nn{i="a"} NaN
+  nn{i="b"} NaN
+)");
+  auto first = [&](std::string_view q, const EvalOptions& o) {
+    auto r = Instant(q, 0, o);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) return std::string();
+    const auto& vec = std::get<Vector>(r->value);
+    EXPECT_EQ(vec.size(), 1u);
+    return vec.empty() ? std::string() : std::string(vec[0].metric.Get("i"));
+  };
+  // 2.42 replaces a NaN head with any sample, NaN included; 3 keeps it.
+  EXPECT_EQ(first("topk(1, nn)", Options(kV3)), "a");
+  EXPECT_EQ(first("topk(1, nn)", Options(kV2)), "b");
+  EXPECT_EQ(first("bottomk(1, nn)", Options(kV3)), "a");
+  EXPECT_EQ(first("bottomk(1, nn)", Options(kV2)), "b");
+  // A number beats a NaN head in both.
+  EXPECT_EQ(One("topk(1, nn or v{i=\"a\"})", 0, Options(kV2)), 1);
+  EXPECT_EQ(One("topk(1, nn or v{i=\"a\"})", 0, Options(kV3)), 1);
+}
+
+TEST_F(AggregateTest, NegativeHugeKIsEmptyInV3AndAnErrorIn242) {
+  // 3 returns nothing once the largest k is below 1; 2.42 range-checks k
+  // first, with "overflows" for both directions.
+  EXPECT_TRUE(Vec("topk(-1e19, v)", 0, Options(kV3)).empty());
+  EXPECT_EQ(Error("topk(-1e19, v)", 0, Options(kV2)), "Scalar value -1e+19 overflows int64");
 }
 
 TEST_F(AggregateTest, TopkBottomkKeepLabelsAndOrder) {

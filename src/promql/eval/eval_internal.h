@@ -359,7 +359,6 @@ class Ev {
   Status EvalUnary(const UnaryExpr& u, EMatrix* out);
   Status EvalBinary(const BinaryExpr& b, EMatrix* out);
   Status EvalAggregate(const AggregateExpr& a, EMatrix* out);
-  Status EvalAggregateV2(const AggregateExpr& a, std::vector<std::string> grouping, EMatrix* out);
   Status EvalCall(const Call& c, EMatrix* out);
   Status EvalRangeCall(const Call& c, FnKind kind, std::size_t matrix_arg, EMatrix* out);
   Status EvalTimestampOfSelector(const Call& c, const VectorSelector& vs, EMatrix* out);
