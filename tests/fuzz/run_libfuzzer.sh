@@ -5,10 +5,13 @@
 #   tests/fuzz/run_libfuzzer.sh BUILD_DIR [SECONDS_PER_TARGET] [TARGET...]
 #
 # NIMIFY_FUZZ_SEED=N replays a run's seeds (target i uses N+i); NIMIFY_FUZZ_JOBS=2
-# runs two targets at a time. The working corpus grows in BUILD_DIR/fuzz/<target>/corpus
-# across runs. A crash, leak, timeout or out-of-memory fails the run and prints
-# the reproducer (base64) and the command that replays it; to keep it as a
-# regression, copy it to tests/fuzz/regressions/<target>/.
+# runs two targets at a time; NIMIFY_FUZZ_TIMEOUT=S sets libFuzzer's per-input
+# wall-clock timeout (default 30 s; raise it for campaigns at a low priority,
+# where a starved fuzzer's input can sit past 30 s without being slow). The
+# working corpus grows in BUILD_DIR/fuzz/<target>/corpus across runs. A crash,
+# leak, timeout or out-of-memory fails the run and prints the reproducer
+# (base64) and the command that replays it; to keep it as a regression, copy
+# it to tests/fuzz/regressions/<target>/.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:?usage: run_libfuzzer.sh BUILD_DIR [SECONDS] [TARGET...]}"
@@ -48,7 +51,7 @@ run_one() {
     echo "fuzz: $t: $bin not built" >"$log"
     return 1
   fi
-  local args=(-seed="$seed" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2560
+  local args=(-seed="$seed" -max_total_time="$seconds" -timeout="${NIMIFY_FUZZ_TIMEOUT:-30}" -rss_limit_mb=2560
     -malloc_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$dir/artifacts/")
   [[ -n "$dict" ]] && args+=(-dict="$dict")
   local seeds_dir="$work/seeds/$t"
