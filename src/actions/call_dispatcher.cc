@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/mutex.h"
+#include "common/thread_name.h"
 #include "common/wall_clock.h"
 
 namespace nimify {
@@ -495,9 +496,15 @@ CallDispatcher::CallDispatcher(DispatcherOptions options)
   // Threads hold the core: a worker stuck in a blocking Execute past the
   // shutdown deadline is detached and keeps the core alive until it returns.
   for (std::uint32_t i = 0; i < n; ++i) {
-    core_->workers.emplace_back([core = core_, i] { core->WorkerLoop(i); });
+    core_->workers.emplace_back([core = core_, i] {
+      SetCurrentThreadName("nimify-action-" + std::to_string(i));
+      core->WorkerLoop(i);
+    });
   }
-  core_->timer_thread = std::thread([core = core_] { core->TimerLoop(); });
+  core_->timer_thread = std::thread([core = core_] {
+    SetCurrentThreadName("nimify-timers");
+    core->TimerLoop();
+  });
 }
 
 CallDispatcher::~CallDispatcher() { Shutdown(milliseconds(0)); }

@@ -23,6 +23,7 @@
 #include <unordered_map>
 
 #include "common/mutex.h"
+#include "common/thread_name.h"
 
 namespace nimify::actions {
 
@@ -398,6 +399,7 @@ HttpClient::HttpClient() : impl_(std::make_shared<Impl>()) {
   // The thread holds the state alive, so destroying the client from one of
   // its own callbacks is safe (the thread is then detached, not joined).
   impl_->thread = std::thread([impl = impl_] {
+    SetCurrentThreadName("nimify-http-out");
     for (;;) {
       try {
         impl->io.run();

@@ -35,6 +35,7 @@
 #include "actions/silences.h"
 #include "actions/template_data.h"
 #include "common/mutex.h"
+#include "common/thread_name.h"
 #include "common/wall_clock.h"
 #include "nimify/actions.h"
 #include "template/data_template.h"
@@ -1415,7 +1416,12 @@ Result<std::shared_ptr<Responder>> Responder::Create(const ConfigNode& config,
   dopts.log = impl->opts.log;
   impl->dispatcher = std::make_unique<CallDispatcher>(std::move(dopts));
   NIMIFY_RETURN_IF_ERROR(impl->Restore());
-  if (!impl->manual) impl->wall_thread = std::thread([raw] { raw->WallLoop(); });
+  if (!impl->manual) {
+    impl->wall_thread = std::thread([raw] {
+      SetCurrentThreadName("nimify-respond");
+      raw->WallLoop();
+    });
+  }
   return std::shared_ptr<Responder>(new Responder(std::move(impl)));
 }
 

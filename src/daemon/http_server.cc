@@ -14,10 +14,12 @@
 #include <exception>
 #include <future>
 #include <optional>
+#include <string>
 #include <thread>
 #include <type_traits>
 
 #include "common/mutex.h"
+#include "common/thread_name.h"
 #include "daemon/prom_api.h"
 
 namespace nimify::daemon {
@@ -541,7 +543,8 @@ Status HttpServer::Start() {
   for (auto& ctx : s.contexts) s.guards.push_back(asio::make_work_guard(*ctx));
   for (auto& ctx : s.contexts) {
     asio::io_context* c = ctx.get();
-    s.threads.emplace_back([c] {
+    s.threads.emplace_back([c, i = s.threads.size()] {
+      SetCurrentThreadName("nimifyd-io-" + std::to_string(i));
       for (;;) {
         try {
           c->run();

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/thread_mark.h"
+#include "common/thread_name.h"
 
 namespace nimify::engine {
 namespace {
@@ -25,7 +26,10 @@ Dispatcher::~Dispatcher() { Stop(); }
 Status Dispatcher::Start() {
   if (inline_) return Status::Ok();
   try {
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+      SetCurrentThreadName("nimify-alerts");
+      Run();
+    });
   } catch (const std::system_error& e) {
     return Status::Internal(std::string("cannot start the alert dispatcher thread: ") + e.what());
   }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/mutex.h"
+#include "common/thread_name.h"
 #include "common/wall_clock.h"
 #include "engine/dispatcher.h"
 #include "engine/output_store.h"
@@ -505,7 +506,10 @@ Result<std::shared_ptr<EngineCore>> EngineCore::Create(EngineOptions options,
   if (opts.clock == ClockMode::kWallClock) {
     NIMIFY_ASSIGN_OR_RETURN(impl->clock_producer_, impl->pipeline_->NewProducer());
     try {
-      impl->clock_thread_ = std::thread([raw] { raw->ClockLoop(); });
+      impl->clock_thread_ = std::thread([raw] {
+        SetCurrentThreadName("nimify-clock");
+        raw->ClockLoop();
+      });
     } catch (const std::system_error& e) {
       return Status::Internal(std::string("cannot start the clock thread: ") + e.what());
     }

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/thread_mark.h"
+#include "common/thread_name.h"
 
 namespace nimify::pipeline {
 namespace {
@@ -164,9 +165,13 @@ void Pipeline::SetSelectors(std::vector<RuleSelectors> rules) {
 Status Pipeline::Start() {
   if (started_.exchange(true)) return Status::FailedPrecondition("pipeline already started");
   try {
+    std::size_t next_index = 0;
     for (auto& w : workers_) {
       Worker* raw = w.get();
-      w->thread = std::thread([this, raw] { WorkerLoop(*raw); });
+      w->thread = std::thread([this, raw, i = next_index++] {
+        SetCurrentThreadName("nimify-shard-" + std::to_string(i));
+        WorkerLoop(*raw);
+      });
     }
   } catch (const std::system_error& e) {
     Stop();
