@@ -149,6 +149,7 @@ struct StoreFile {
   int fd = -1;
   std::uint64_t size = 0;
   bool needs_repair = false;
+  bool sync_pending = false;  // written under a GroupSyncScope, not synced yet
 
   StoreFile() = default;
   StoreFile(const StoreFile&) = delete;
@@ -242,7 +243,7 @@ class FrameReader {
 // the logs. health_mu_ guards the writable state and is taken last, alone.
 // Order: write_mu_ before state_mu_; log_mu_ is never held with those two.
 // Open runs before the store is shared and takes no locks.
-class FileStateStore final : public StateStore {
+class FileStateStore final : public StateStore, public DeferredSyncTarget {
  public:
   FileStateStore(std::string directory, FileStateStoreOptions options, FileStateStoreHooks hooks)
       : dir_(std::move(directory)), options_(options), hooks_(std::move(hooks)) {
@@ -325,6 +326,8 @@ class FileStateStore final : public StateStore {
   // RetryHeldWrites.
   Status RetryHeld();
 
+  Status SyncDeferred() override NIMIFY_EXCLUDES(write_mu_, log_mu_);
+
  private:
   struct Entry {
     std::string value;
@@ -383,11 +386,15 @@ class FileStateStore final : public StateStore {
   Status SyncDir(const std::string& path) const;
   Status Truncate(StoreFile& f, std::uint64_t size) const;
 
-  // Appends one framed record after f.size and (with options_.sync) syncs it.
+  // Appends one framed record after f.size and (with options_.sync) syncs it,
+  // or with `defer_sync` marks f.sync_pending for SyncDeferred.
   // On failure the file is cut back to f.size (now or before the next append).
-  Status AppendRecord(StoreFile& f, std::string_view payload) const;
+  Status AppendRecord(StoreFile& f, std::string_view payload, bool defer_sync = false) const;
   // Appends already framed records (one write, one sync); as AppendRecord.
-  Status AppendFrames(StoreFile& f, std::string_view frames) const;
+  Status AppendFrames(StoreFile& f, std::string_view frames, bool defer_sync = false) const;
+  // Whether this thread's appends wait for a GroupSyncScope's commit; the
+  // scope then learns of this store.
+  bool DeferSync(std::string_view key);
   Status Repair(StoreFile& f) const;
 
   // Scans `f` from its start, calling `apply` on every good payload (it returns
@@ -497,21 +504,28 @@ Status FileStateStore::Repair(StoreFile& f) const {
   return Status::Ok();
 }
 
-Status FileStateStore::AppendRecord(StoreFile& f, std::string_view payload) const {
+Status FileStateStore::AppendRecord(StoreFile& f, std::string_view payload,
+                                    bool defer_sync) const {
   std::string frame;
   frame.reserve(FrameSize(payload.size()));
   AppendFrame(&frame, payload);
-  return AppendFrames(f, frame);
+  return AppendFrames(f, frame, defer_sync);
 }
 
-Status FileStateStore::AppendFrames(StoreFile& f, std::string_view frame) const {
+Status FileStateStore::AppendFrames(StoreFile& f, std::string_view frame, bool defer_sync) const {
   if (f.needs_repair) {
     if (Status s = Repair(f); !s.ok()) {
       return s.WithPrefix("state store: cannot cut off an earlier failed write");
     }
   }
   Status s = WriteAt(f, f.size, frame);
-  if (s.ok() && options_.sync) s = SyncFile(f.fd, f.path);
+  if (s.ok() && options_.sync) {
+    if (defer_sync) {
+      f.sync_pending = true;
+    } else {
+      s = SyncFile(f.fd, f.path);
+    }
+  }
   if (!s.ok()) {
     // The bytes may be partly (or, after a failed sync, wholly) on disk: they
     // must not come back at the next open as a write the caller saw fail.
@@ -924,7 +938,7 @@ Result<std::uint64_t> FileStateStore::Append(std::string_view log, std::string_v
   const std::uint64_t seq = lf.offsets.size() + lf.held.size() + 1;
   if (!failure_counted && lf.held.empty() && lf.file.fd >= 0) {
     const std::uint64_t offset = lf.file.size;
-    Status s = AppendRecord(lf.file, LogEntryPayload(seq, record));
+    Status s = AppendRecord(lf.file, LogEntryPayload(seq, record), DeferSync({}));
     if (s.ok()) {
       lf.offsets.push_back(offset);
       NoteWritable();
@@ -1002,7 +1016,7 @@ Status FileStateStore::JournalOrHold(std::string_view key, std::string_view payl
     CountHeld(WriteKind::kJournal);
     return Status::Ok();
   }
-  Status s = AppendRecord(journal_, payload);
+  Status s = AppendRecord(journal_, payload, DeferSync(key));
   if (s.ok()) {
     NoteWritable();
     return s;
@@ -1023,6 +1037,62 @@ Status FileStateStore::FlushJournal() {
   last_compaction_error_.clear();
   NoteWritable();
   return s;
+}
+
+bool FileStateStore::DeferSync(std::string_view key) {
+  GroupSyncScope* scope = GroupSyncScope::Current();
+  if (scope == nullptr || !options_.sync || DurableWritesScope::Covers(key)) return false;
+  scope->Add(this);
+  return true;
+}
+
+Status FileStateStore::SyncDeferred() {
+  // The syncs run after the locks are released, on duplicates of the
+  // descriptors (a compaction may close the journal's meanwhile), so that
+  // writers on other threads do not wait for this thread's fdatasync.
+  struct Pending {
+    int fd;
+    std::string path;
+    WriteKind kind;
+  };
+  std::vector<Pending> pending;
+  Status first;
+  const auto take = [&](StoreFile& f, WriteKind kind) {
+    if (!f.sync_pending || f.fd < 0) return;
+    f.sync_pending = false;
+    const int fd = ::fcntl(f.fd, F_DUPFD_CLOEXEC, 0);
+    if (fd >= 0) {
+      pending.push_back(Pending{fd, f.path, kind});
+      return;
+    }
+    // Out of descriptors: sync in place, under the lock.
+    if (Status s = SyncFile(f.fd, f.path); !s.ok()) {
+      NoteFailure(kind, s);
+      if (first.ok()) first = s;
+    }
+  };
+  {
+    MutexLock lock(write_mu_);
+    take(journal_, WriteKind::kJournal);
+  }
+  {
+    MutexLock lock(log_mu_);
+    for (auto& [name, lf] : logs_) take(lf->file, WriteKind::kLog);
+  }
+  for (const Pending& p : pending) {
+    Status s = SyncFile(p.fd, p.path);
+    ::close(p.fd);
+    if (s.ok()) continue;
+    NoteFailure(p.kind, s);
+    if (p.kind == WriteKind::kJournal && hooks_.hold_failed_writes) {
+      // The records are in the file but maybe not on disk. Memory has them
+      // all: the next retry writes the journal out from it.
+      MutexLock lock(write_mu_);
+      journal_held_.store(true);
+    }
+    if (first.ok()) first = s;
+  }
+  return first;
 }
 
 bool FileStateStore::ClaimRetry() {
@@ -1202,6 +1272,36 @@ DurableWritesScope::DurableWritesScope(std::initializer_list<std::string_view> p
 }
 
 DurableWritesScope::~DurableWritesScope() { current_durable_scope = outer_; }
+
+namespace {
+thread_local GroupSyncScope* current_group_sync_scope = nullptr;
+}  // namespace
+
+GroupSyncScope::GroupSyncScope() : outer_(current_group_sync_scope) {
+  current_group_sync_scope = this;
+}
+
+GroupSyncScope::~GroupSyncScope() {
+  (void)Commit();
+  current_group_sync_scope = outer_;
+}
+
+GroupSyncScope* GroupSyncScope::Current() { return current_group_sync_scope; }
+
+void GroupSyncScope::Add(DeferredSyncTarget* target) {
+  if (std::find(targets_.begin(), targets_.end(), target) == targets_.end()) {
+    targets_.push_back(target);
+  }
+}
+
+Status GroupSyncScope::Commit() {
+  Status first;
+  for (DeferredSyncTarget* t : targets_) {
+    if (Status s = t->SyncDeferred(); !s.ok() && first.ok()) first = std::move(s);
+  }
+  targets_.clear();
+  return first;
+}
 
 bool DurableWritesScope::Covers(std::string_view key) {
   const DurableWritesScope* scope = current_durable_scope;

@@ -68,6 +68,44 @@ class DurableWritesScope {
   const DurableWritesScope* outer_;
 };
 
+// Something that holds writes back from disk until GroupSyncScope::Commit
+// (a file store). Thread safety: SyncDeferred may be called from any thread.
+class DeferredSyncTarget {
+ public:
+  virtual ~DeferredSyncTarget() = default;
+  // Syncs every file that has writes not yet synced; the first error.
+  virtual Status SyncDeferred() = 0;
+};
+
+// While one lives on a thread, a file store's journal and log appends made
+// from that thread are written at once (readers and a kill -9 see them) but
+// synced only by Commit: one fdatasync per file for a batch of writes. For a
+// caller that acts on its writes only after Commit: the responder commits its
+// pass's records before it hands the pass's calls to the workers, so a step
+// is still on disk before it runs. Writes a DurableWritesScope covers are
+// synced at once, as without the scope. A failed commit leaves the store as a
+// failed write does (unwritable; in hold mode the journal is written out again
+// from memory), and its log records may not survive a power failure.
+// Scopes nest; the innermost one collects. Thread safety: one thread's object.
+class GroupSyncScope {
+ public:
+  GroupSyncScope();
+  GroupSyncScope(const GroupSyncScope&) = delete;
+  GroupSyncScope& operator=(const GroupSyncScope&) = delete;
+  ~GroupSyncScope();  // commits what is still pending
+
+  Status Commit();
+
+  // The scope on this thread, or null.
+  static GroupSyncScope* Current();
+  // A target with writes pending on this thread (called by the stores).
+  void Add(DeferredSyncTarget* target);
+
+ private:
+  std::vector<DeferredSyncTarget*> targets_;
+  GroupSyncScope* const outer_;
+};
+
 // Writes out what a store with hold_failed_writes holds, or checks that an
 // unwritable store can write again; at most once a second (sooner calls
 // return at once). OK when nothing is held and the store can write; a no-op

@@ -27,6 +27,7 @@
 #include "actions/acks.h"
 #include "actions/audit_log.h"
 #include "actions/call_dispatcher.h"
+#include "actions/file_state_store.h"
 #include "actions/fingerprint.h"
 #include "actions/incident.h"
 #include "actions/inhibit.h"
@@ -181,6 +182,15 @@ struct Responder::Impl {
   ResponderStats stats;
   std::mt19937_64 rng;
   bool restored_pending = false;
+  // A wall-clock pass writes its records under one GroupSyncScope and holds
+  // its calls until they are synced: each step is on disk before it runs,
+  // with one sync per file per pass rather than one per record.
+  struct HeldCall {
+    Call call;
+    std::function<void(const CallOutcome&)> done;
+  };
+  bool holding_calls = false;
+  std::vector<HeldCall> held_calls;
 
   // The inbox: alerts from the engine, handler completions, retry wake-ups.
   Mutex inbox_mu;
@@ -379,6 +389,14 @@ struct Responder::Impl {
     };
     ++outstanding;
     ++stats.in_flight;
+    if (holding_calls) {
+      held_calls.push_back(HeldCall{std::move(call), std::move(done)});
+      return;
+    }
+    SubmitToDispatcher(std::move(call), done);
+  }
+
+  void SubmitToDispatcher(Call call, const std::function<void(const CallOutcome&)>& done) {
     Status s = dispatcher->Submit(std::move(call));
     if (!s.ok()) {
       --outstanding;
@@ -388,6 +406,12 @@ struct Responder::Impl {
       o.abandoned = true;
       done(o);
     }
+  }
+
+  void ReleaseHeldCalls() {
+    std::vector<HeldCall> calls;
+    calls.swap(held_calls);
+    for (HeldCall& c : calls) SubmitToDispatcher(std::move(c.call), c.done);
   }
 
   void ApplyCompletion(const std::function<void()>& fn) {
@@ -1359,6 +1383,8 @@ struct Responder::Impl {
         if (stopping) return;
       }
       std::lock_guard<std::recursive_mutex> lock(mu);
+      actions::GroupSyncScope group_sync;
+      holding_calls = true;
       now = WallNowMs();
       if (last_pass_ms > 0) ShiftTimersAfterStep(last_pass_ms);
       last_pass_ms = now;
@@ -1373,6 +1399,11 @@ struct Responder::Impl {
         fn();
         Settle();
       }
+      // A failed sync is the store's to report (unwritable, logged, in
+      // /metrics); the calls run as they would after a failed write.
+      (void)group_sync.Commit();
+      holding_calls = false;
+      ReleaseHeldCalls();
     }
   }
 };

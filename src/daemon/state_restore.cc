@@ -152,10 +152,17 @@ void AlertStateKeeper::OnEvaluation(std::int64_t /*eval_time_ms*/) {
   }
   std::string snapshot = AlertStateToJson(engine_.ActiveAlerts());
   if (snapshot == last_written_) return;
-  Result<std::uint64_t> put = store_->Put(kAlertStateKey, snapshot);
-  if (!put.ok()) {
+  Status saved;
+  {
+    // Synced by Commit outside the store's write lock, so the responder's
+    // writes for the same evaluation do not queue behind this fdatasync.
+    actions::GroupSyncScope sync;
+    saved = store_->Put(kAlertStateKey, snapshot).status();
+    if (Status s = sync.Commit(); saved.ok()) saved = std::move(s);
+  }
+  if (!saved.ok()) {
     LogKv(*log_, spdlog::level::warn, "saving the alert state failed",
-          {{"err", put.status().message()}});
+          {{"err", saved.message()}});
     return;
   }
   last_written_ = std::move(snapshot);

@@ -681,6 +681,132 @@ TEST(FileStateStoreTest, FailedLogAppendChangesNothing) {
   EXPECT_THAT(GetFileStateStoreInfo(*s).notes, IsEmpty());
 }
 
+// Syncs per store file, counted through the fault seam.
+struct SyncCounter {
+  std::map<std::string, int> by_file;  // by file name without its suffix
+  FileStateStoreHooks Hooks(int* fail_syncs = nullptr) {
+    FileStateStoreHooks hooks;
+    hooks.inject_fault = [this, fail_syncs](FileOp op, const std::string& path, std::size_t*) {
+      if (op != FileOp::kSync) return 0;
+      ++by_file[fs::path(path).stem().string()];  // "journal", "audit" (audit.log)
+      if (fail_syncs != nullptr && *fail_syncs > 0) {
+        --*fail_syncs;
+        return EIO;
+      }
+      return 0;
+    };
+    return hooks;
+  }
+  int Of(const std::string& file) const {
+    auto it = by_file.find(file);
+    return it == by_file.end() ? 0 : it->second;
+  }
+};
+
+TEST(FileStateStoreTest, GroupSyncScopeSyncsEachFileOncePerCommit) {
+  TempDir dir;
+  SyncCounter syncs;
+  {
+    auto s = MustOpen(dir.path(), {}, syncs.Hooks());
+    ASSERT_TRUE(s->Append("audit", "opened").ok());  // creates the log file
+    syncs.by_file.clear();
+
+    // Without a scope every write is synced before it returns.
+    ASSERT_TRUE(s->Put("a", "1").ok());
+    ASSERT_TRUE(s->Append("audit", "a=1").ok());
+    EXPECT_EQ(syncs.Of("journal"), 1);
+    EXPECT_EQ(syncs.Of("audit"), 1);
+    syncs.by_file.clear();
+
+    {
+      GroupSyncScope scope;
+      ASSERT_TRUE(s->Put("a", "2").ok());
+      ASSERT_TRUE(s->Put("b", "1").ok());
+      ASSERT_TRUE(s->Delete("b").ok());
+      ASSERT_TRUE(s->Append("audit", "a=2").ok());
+      ASSERT_TRUE(s->Append("audit", "b gone").ok());
+      // Written and readable at once, not synced yet.
+      EXPECT_EQ(ValueOf(*s, "a"), "2");
+      EXPECT_EQ(ValueOf(*s, "b"), "<absent>");
+      EXPECT_EQ(s->ReadLog("audit", 1, 10)->size(), 4u);
+      EXPECT_EQ(syncs.Of("journal"), 0);
+      EXPECT_EQ(syncs.Of("audit"), 0);
+      // A write a client is told about is synced at once, scope or not.
+      {
+        DurableWritesScope durable({"silence/"});
+        ASSERT_TRUE(s->Put("silence/x", "on").ok());
+      }
+      EXPECT_EQ(syncs.Of("journal"), 1);
+      ASSERT_TRUE(scope.Commit().ok());
+      EXPECT_EQ(syncs.Of("journal"), 2);
+      EXPECT_EQ(syncs.Of("audit"), 1);
+      // Nothing pending: a second commit syncs nothing.
+      ASSERT_TRUE(scope.Commit().ok());
+      EXPECT_EQ(syncs.Of("journal"), 2);
+
+      // A write after the commit waits for the scope's end.
+      ASSERT_TRUE(s->Put("c", "1").ok());
+      EXPECT_EQ(syncs.Of("journal"), 2);
+    }
+    EXPECT_EQ(syncs.Of("journal"), 3) << "the scope's end commits";
+
+    // Nested scopes: the inner one collects its own writes.
+    syncs.by_file.clear();
+    {
+      GroupSyncScope outer;
+      ASSERT_TRUE(s->Put("d", "1").ok());
+      {
+        GroupSyncScope inner;
+        ASSERT_TRUE(s->Append("audit", "d=1").ok());
+        ASSERT_TRUE(inner.Commit().ok());
+        EXPECT_EQ(syncs.Of("audit"), 1);
+      }
+      ASSERT_TRUE(outer.Commit().ok());
+    }
+    EXPECT_GE(syncs.Of("journal"), 1);
+  }
+  auto s = MustOpen(dir.path());
+  EXPECT_EQ(ValueOf(*s, "a"), "2");
+  EXPECT_EQ(ValueOf(*s, "b"), "<absent>");
+  EXPECT_EQ(ValueOf(*s, "c"), "1");
+  EXPECT_EQ(ValueOf(*s, "d"), "1");
+  EXPECT_EQ(ValueOf(*s, "silence/x"), "on");
+  EXPECT_THAT(*s->ReadLog("audit", 1, 10),
+              ElementsAre(Pair(1u, "opened"), Pair(2u, "a=1"), Pair(3u, "a=2"), Pair(4u, "b gone"),
+                          Pair(5u, "d=1")));
+  EXPECT_THAT(GetFileStateStoreInfo(*s).notes, IsEmpty());
+}
+
+TEST(FileStateStoreTest, FailedGroupSyncReportsAndLaterWritesRecover) {
+  TempDir dir;
+  SyncCounter syncs;
+  int fail_syncs = 0;
+  bool writable = true;
+  FileStateStoreHooks hooks = syncs.Hooks(&fail_syncs);
+  hooks.on_writable_change = [&](bool w, const std::string&) { writable = w; };
+  {
+    auto s = MustOpen(dir.path(), {}, hooks);
+    GroupSyncScope scope;
+    ASSERT_TRUE(s->Put("k", "v").ok());
+    fail_syncs = 1;
+    const Status st = scope.Commit();
+    EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+    EXPECT_THAT(std::string(st.message()), HasSubstr("sync"));
+    EXPECT_FALSE(writable);
+    EXPECT_FALSE(GetFileStateStoreStats(*s)->writable);
+    EXPECT_EQ(GetFileStateStoreStats(*s)->journal_write_failures, 1u);
+    // The disk works again: the next write (synced at once here) says so.
+    ASSERT_TRUE(scope.Commit().ok());
+    {
+      DurableWritesScope durable({"k"});
+      ASSERT_TRUE(s->Put("k", "w").ok());
+    }
+    EXPECT_TRUE(writable);
+  }
+  auto s = MustOpen(dir.path());
+  EXPECT_EQ(ValueOf(*s, "k"), "w");
+}
+
 TEST(FileStateStoreTest, FailedCompactionKeepsTheJournal) {
   TempDir dir;
   bool fail_rename = true;
