@@ -557,13 +557,22 @@ std::string_view LabelKeyMetricName(std::string_view label_key) noexcept {
     const std::uint8_t* b;
     const std::uint8_t* e;
     if (!r.Varint(&tag) || tag != 0x0a || !r.Bytes(&b, &e)) return name;
-    // One Label: the last name and value fields win, as in Label().
+    // One Label: the last name and value fields win and other fields are
+    // skipped, as in Label().
     Reader l = r.Sub(b, e);
     std::string_view n, v;
     while (!l.done()) {
+      if (!l.Varint(&tag) || tag > 0xffffffffu) return name;
+      const auto field = static_cast<std::uint32_t>(tag >> 3);
+      const auto wire_type = static_cast<std::uint32_t>(tag & 7);
+      if (tag != 0x0a && tag != 0x12) {
+        const char* why = "";
+        if (!l.Skip(wire_type, field, 0, &why)) return name;
+        continue;
+      }
       const std::uint8_t* fb;
       const std::uint8_t* fe;
-      if (!l.Varint(&tag) || (tag != 0x0a && tag != 0x12) || !l.Bytes(&fb, &fe)) return name;
+      if (!l.Bytes(&fb, &fe)) return name;
       (tag == 0x0a ? n : v) = std::string_view(reinterpret_cast<const char*>(fb),
                                                static_cast<std::size_t>(fe - fb));
     }

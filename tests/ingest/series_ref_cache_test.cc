@@ -349,6 +349,11 @@ TEST(SeriesRefCacheTest, RemoteWriteLooksSeriesUpWhileDecoding) {
   EXPECT_TRUE(s.labels.empty());
   EXPECT_EQ(LabelKeyMetricName(s.label_key), "up");
   EXPECT_EQ(LabelKeyMetricName(label("job", "node")), "");
+  // A Label's unknown fields are skipped, as the decoder skips them (found
+  // by the fuzzer: the name after such a label read as absent).
+  const std::string odd_label = Field('\x0a', Field('\x0a', "instance") + Field('\x32', "up"));
+  EXPECT_EQ(LabelKeyMetricName(odd_label + label("__name__", "h:9090")), "h:9090");
+  EXPECT_EQ(LabelKeyMetricName(Field('\x0a', "\x08\x01") + label("__name__", "up")), "up");
   ASSERT_EQ(s.samples.size(), 1u);
 
   // Without a lookup nothing is keyed.

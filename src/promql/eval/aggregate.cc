@@ -180,21 +180,19 @@ struct SumAcc : PlainParam {
 
 template <class D>
 struct AvgAcc : PlainParam {
-  double sum = 0;
-  double c = 0;
-  double mean = 0;
-  double count = 0;
-  bool incremental = false;
+  RunningMean v3;              // Prometheus 3
+  double mean = 0, count = 0;  // Prometheus 2.42
   void Start(double f, const StepParam&) {
-    sum = f;
-    mean = f;
-    c = 0;
-    count = 1;
-    incremental = false;
+    if constexpr (D::kV2) {
+      mean = f;
+      count = 1;
+    } else {
+      v3.Start(f);
+    }
   }
   bool Add(double f, const StepParam&) {
-    count++;
     if constexpr (D::kV2) {
+      count++;
       // 2.42: an infinite mean stays unless an opposite Inf or a NaN comes.
       if (std::isinf(mean)) {
         if (std::isinf(f) && (mean > 0) == (f > 0)) return false;
@@ -203,26 +201,7 @@ struct AvgAcc : PlainParam {
       // Dividing each side first avoids float64 overflows.
       mean += f / count - mean / count;
     } else {
-      // Prometheus 3: a Kahan sum while it stays finite, then an
-      // incremental mean.
-      if (!incremental) {
-        double s = sum, cc = c;
-        KahanInc(f, &s, &cc);
-        if (!std::isinf(s)) {
-          sum = s;
-          c = cc;
-          return false;
-        }
-        incremental = true;
-        mean = sum / (count - 1);
-        c /= count - 1;
-      }
-      const double qf = (count - 1) / count;
-      double m = qf * mean;
-      double cc = qf * c;
-      KahanInc(f / count, &m, &cc);
-      mean = m;
-      c = cc;
+      v3.Add(f);
     }
     return false;
   }
@@ -230,7 +209,7 @@ struct AvgAcc : PlainParam {
     if constexpr (D::kV2) {
       return mean;
     } else {
-      return incremental ? mean + c : sum / count + c / count;
+      return v3.Result();
     }
   }
 };

@@ -189,6 +189,47 @@ inline void KahanIncV2(double inc, double* sum, double* c) noexcept {
   *sum = t;
 }
 
+// Prometheus 3's running mean (avg, avg_over_time): a Kahan sum while it
+// stays finite, then an incremental mean, so that large values neither
+// overflow the sum nor lose the small ones.
+struct RunningMean {
+  double sum = 0;
+  double c = 0;  // Kahan compensation of sum, then of mean
+  double mean = 0;
+  double count = 0;
+  bool incremental = false;
+
+  void Start(double f) noexcept {
+    sum = f;
+    c = 0;
+    mean = f;
+    count = 1;
+    incremental = false;
+  }
+  void Add(double f) noexcept {
+    count++;
+    if (!incremental) {
+      double s = sum, cc = c;
+      KahanInc(f, &s, &cc);
+      if (!std::isinf(s)) {
+        sum = s;
+        c = cc;
+        return;
+      }
+      incremental = true;
+      mean = sum / (count - 1);
+      c /= count - 1;
+    }
+    const double q = (count - 1) / count;
+    double m = q * mean;
+    double cc = q * c;
+    KahanInc(f / count, &m, &cc);
+    mean = m;
+    c = cc;
+  }
+  double Result() const noexcept { return incremental ? mean + c : sum / count + c / count; }
+};
+
 // Go's math.Pow (as `^` computes it): integer powers by repeated squaring, so
 // the result can differ from std::pow in the last bits, which `%` or the
 // trigonometric functions of a huge power would make visible.

@@ -124,32 +124,10 @@ double AvgOverTime(std::span<const Point> s, bool v2) {
     return mean + c;
   }
   // Prometheus 3: direct mean until the sum would overflow, then incremental.
-  double sum = s[0].v, count = 1, mean = 0, c = 0;
-  bool incremental = false;
-  for (std::size_t i = 1; i < s.size(); ++i) {
-    const double f = s[i].v;
-    count = static_cast<double>(i + 1);
-    if (!incremental) {
-      double new_sum = sum, new_c = c;
-      KahanInc(f, &new_sum, &new_c);
-      if (!std::isinf(new_sum)) {
-        sum = new_sum;
-        c = new_c;
-        continue;
-      }
-      incremental = true;
-      mean = sum / (count - 1);
-      c /= count - 1;
-    }
-    const double q = (count - 1) / count;
-    double m = q * mean;
-    double cc = q * c;
-    KahanInc(f / count, &m, &cc);
-    mean = m;
-    c = cc;
-  }
-  if (incremental) return mean + c;
-  return sum / count + c / count;
+  RunningMean m;
+  m.Start(s[0].v);
+  for (std::size_t i = 1; i < s.size(); ++i) m.Add(s[i].v);
+  return m.Result();
 }
 
 double Variance(std::span<const Point> s, bool v2) {
