@@ -368,6 +368,10 @@ class FileStateStore final : public StateStore, public DeferredSyncTarget {
   // writes its held records in order.
   Status FlushLog(LogFile& lf) NIMIFY_REQUIRES(log_mu_);
   Status CreateLogFile(StoreFile& f) const;
+  // Keeps a record the disk refused in memory (hold mode); false when the
+  // log already holds its limit.
+  bool HoldLogRecord(LogFile& lf, std::string_view record) NIMIFY_REQUIRES(log_mu_);
+  Status RefusedLogRecord(std::string_view log) const;
   // True at most once per kRetryIntervalMs after a failure: the caller tries the disk.
   bool ClaimRetry();
   void NoteFailure(WriteKind kind, const Status& s) NIMIFY_EXCLUDES(health_mu_);
@@ -944,21 +948,37 @@ Result<std::uint64_t> FileStateStore::Append(std::string_view log, std::string_v
       NoteWritable();
       return seq;
     }
+    if (!hooks_.hold_failed_writes) {
+      NoteFailure(WriteKind::kLog, s);
+      return s;
+    }
+    // Held before the failure is noted (see JournalOrHold).
+    const bool held = HoldLogRecord(lf, record);
     NoteFailure(WriteKind::kLog, s);
-    if (!hooks_.hold_failed_writes) return s;
+    if (!held) return RefusedLogRecord(log);
+    return seq;
   } else if (!failure_counted) {
     CountHeld(WriteKind::kLog);
   }
+  if (!HoldLogRecord(lf, record)) return RefusedLogRecord(log);
+  return seq;
+}
+
+bool FileStateStore::HoldLogRecord(LogFile& lf, std::string_view record) {
   if (lf.held.size() >= kMaxHeldLogRecords) {
     refused_log_records_.fetch_add(1);
-    return Status::Unavailable("state store: " + std::to_string(kMaxHeldLogRecords) +
-                               " records of log '" + std::string(log) +
-                               "' are already held in memory for a disk that refuses writes (" +
-                               CurrentWriteError() + ")");
+    return false;
   }
   lf.held.emplace_back(record);
   held_log_records_.fetch_add(1);
-  return seq;
+  return true;
+}
+
+Status FileStateStore::RefusedLogRecord(std::string_view log) const {
+  return Status::Unavailable("state store: " + std::to_string(kMaxHeldLogRecords) +
+                             " records of log '" + std::string(log) +
+                             "' are already held in memory for a disk that refuses writes (" +
+                             CurrentWriteError() + ")");
 }
 
 Status FileStateStore::CreateLogFile(StoreFile& f) const {
@@ -1021,10 +1041,11 @@ Status FileStateStore::JournalOrHold(std::string_view key, std::string_view payl
     NoteWritable();
     return s;
   }
+  // Held before the failure is noted: a write that succeeds on another thread
+  // in between must not see nothing held and call the store writable again.
+  if (!strict) journal_held_.store(true);
   NoteFailure(WriteKind::kJournal, s);
-  if (strict) return s;
-  journal_held_.store(true);
-  return Status::Ok();
+  return strict ? s : Status::Ok();
 }
 
 Status FileStateStore::FlushJournal() {
@@ -1083,13 +1104,14 @@ Status FileStateStore::SyncDeferred() {
     Status s = SyncFile(p.fd, p.path);
     ::close(p.fd);
     if (s.ok()) continue;
-    NoteFailure(p.kind, s);
     if (p.kind == WriteKind::kJournal && hooks_.hold_failed_writes) {
       // The records are in the file but maybe not on disk. Memory has them
-      // all: the next retry writes the journal out from it.
+      // all: the next retry writes the journal out from it. Held before the
+      // failure is noted (see JournalOrHold).
       MutexLock lock(write_mu_);
       journal_held_.store(true);
     }
+    NoteFailure(p.kind, s);
     if (first.ok()) first = s;
   }
   return first;
