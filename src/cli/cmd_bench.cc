@@ -476,11 +476,8 @@ void RunRecordedProducer(Producer& producer, const std::vector<std::string>& fra
       std::int64_t newest = std::numeric_limits<std::int64_t>::min();
       for (std::size_t s = 0; st.ok() && s < batch.series_count(); ++s) {
         const ingest::BatchSeries series = batch.series(s);
-        SeriesRef ref = series.cached_ref;
-        const ingest::KeyHash hash = series.label_key.empty()
-                                         ? ingest::SeriesRefCache::Hash(series.labels)
-                                         : series.label_key_hash;
-        if (ref == 0 && series.label_key.empty()) ref = cache.Find(hash, 0);
+        const ingest::KeyHash key = ingest::SeriesRefCache::KeyOf(series);
+        SeriesRef ref = cache.FindSeries(series, key, 0);
         if (ref == 0) {
           labels.clear();
           for (const auto& l : series.labels) labels.push_back({l.name, l.value});
@@ -490,7 +487,7 @@ void RunRecordedProducer(Producer& producer, const std::vector<std::string>& fra
             break;
           }
           ref = *resolved;
-          cache.Insert(hash, ref, 0);
+          cache.Insert(key, ref, 0);
         }
         for (const auto& p : series.samples) {
           samples.push_back({ref, p.t + shift, p.v});

@@ -60,10 +60,8 @@ HttpResponse Daemon::Impl::AppendBatch(std::size_t worker_index, const ingest::B
     const ingest::BatchSeries s = batch.series(i);
     // Remote write resolved known series while decoding (cached_ref); a
     // series it did not know is keyed by its encoded labels (label_key).
-    SeriesRef ref = s.cached_ref;
-    const ingest::KeyHash hash =
-        s.label_key.empty() ? ingest::SeriesRefCache::Hash(s.labels) : s.label_key_hash;
-    if (ref == 0 && s.label_key.empty()) ref = w.cache.Find(hash, now);
+    const ingest::KeyHash key = ingest::SeriesRefCache::KeyOf(s);
+    SeriesRef ref = w.cache.FindSeries(s, key, now);
     if (ref == 0) {
       w.labels.clear();
       for (const ingest::LabelPair& l : s.labels) w.labels.push_back(Label{l.name, l.value});
@@ -79,7 +77,7 @@ HttpResponse Daemon::Impl::AppendBatch(std::size_t worker_index, const ingest::B
         continue;
       }
       ref = *r;
-      w.cache.Insert(hash, ref, now);
+      w.cache.Insert(key, ref, now);
     }
     for (const promql::Point& p : s.samples) {
       if (p.t < oldest) {

@@ -86,6 +86,17 @@ KeyHash SeriesRefCache::HashKey(std::string_view key) noexcept {
   return KeyHash{h.where, h.check};
 }
 
+KeyHash SeriesRefCache::KeyOf(const BatchSeries& s) noexcept {
+  return s.label_key.empty() ? Hash(s.labels) : s.label_key_hash;
+}
+
+std::uint64_t SeriesRefCache::FindSeries(const BatchSeries& s, const KeyHash& key,
+                                         std::int64_t now_ms) {
+  // The decoder already looked up a series it keyed by its label bytes.
+  if (!s.label_key.empty()) return s.cached_ref;
+  return Find(key, now_ms);
+}
+
 SeriesRefCache::Slot* SeriesRefCache::Generation::Lookup(const KeyHash& hash) noexcept {
   if (slots.empty()) return nullptr;
   const std::uint32_t tag = TagOf(hash);

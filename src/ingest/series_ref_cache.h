@@ -86,6 +86,15 @@ class SeriesRefCache {
   // Stores `ref` (not 0) for the key, replacing what was there.
   void Insert(const KeyHash& hash, std::uint64_t ref, std::int64_t now_ms);
 
+  // ---- Decoded series ---------------------------------------------------------
+  // The key a decoded series is cached under: the bytes of its label fields
+  // when the decoder kept them (remote write with a RefLookup), else its labels.
+  static KeyHash KeyOf(const BatchSeries& s) noexcept;
+  // The ref for a decoded series whose key is `key` (KeyOf(s)): the one the
+  // decoder found, else a Find by its labels; 0 when unknown (the caller
+  // resolves it and Inserts `key`).
+  std::uint64_t FindSeries(const BatchSeries& s, const KeyHash& key, std::int64_t now_ms);
+
   // A memory hint for a batch of lookups: brings in the slot a Find of that
   // hash reads first. Issued a few lookups ahead, it overlaps the cache
   // misses of a large working set. No effect on the contents.

@@ -372,6 +372,17 @@ TEST(SeriesRefCacheTest, RemoteWriteLooksSeriesUpWhileDecoding) {
   EXPECT_EQ(split_batch.series(1).cached_ref, 0u);
   EXPECT_EQ(split_batch.series(1).Get("job"), "node");
 
+  // KeyOf and FindSeries, as nimifyd resolves a request: a keyed series by
+  // what the decoder found, the other by its labels.
+  const BatchSeries keyed = split_batch.series(0);
+  const BatchSeries unkeyed = split_batch.series(1);
+  EXPECT_EQ(SeriesRefCache::KeyOf(keyed), keyed.label_key_hash);
+  EXPECT_EQ(SeriesRefCache::KeyOf(unkeyed), SeriesRefCache::Hash(unkeyed.labels));
+  EXPECT_EQ(cache.FindSeries(keyed, SeriesRefCache::KeyOf(keyed), 0), 77u);
+  EXPECT_EQ(cache.FindSeries(unkeyed, SeriesRefCache::KeyOf(unkeyed), 0), 0u);
+  cache.Insert(SeriesRefCache::KeyOf(unkeyed), 78, 0);
+  EXPECT_EQ(cache.FindSeries(unkeyed, SeriesRefCache::KeyOf(unkeyed), 0), 78u);
+
   // A bad series later in the request: all or nothing, errors say where.
   const std::string bad = Field('\x0a', label("__name__", "up") + label("1x", "v") + sample);
   const std::string bad_body = compress(series + bad);
