@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -478,7 +479,15 @@ Status FileStateStore::WriteAt(const StoreFile& f, std::uint64_t offset,
 
 Status FileStateStore::SyncFile(int fd, const std::string& path) const {
   if (const int err = Fault(FileOp::kSync, path); err != 0) return IoError("sync", path, err);
-  if (::fdatasync(fd) != 0) return IoError("sync", path, errno);
+  if (::fdatasync(fd) != 0) {
+    int err = errno;
+    // A file system that turned read-only under the store (ext4's
+    // errors=remount-ro) fails the sync of earlier writes with EIO: name the
+    // cause, as a write there would.
+    struct statvfs fs;
+    if (err == EIO && ::fstatvfs(fd, &fs) == 0 && (fs.f_flag & ST_RDONLY) != 0) err = EROFS;
+    return IoError("sync", path, err);
+  }
   return Status::Ok();
 }
 
