@@ -166,9 +166,16 @@ void AppendNumber(double v, std::string* out) {
 // model.Duration(seconds).String() for a duration-literal number.
 void AppendDurationSeconds(double seconds, std::string* out) {
   const bool negative = seconds < 0;
+  const double magnitude = std::abs(seconds);
   // Nanoseconds as Go's time.Duration holds them (rounded, inside int64).
-  const double nanos = std::min(std::round(std::abs(seconds) * 1e9), 9.2e18);
-  const auto ms = static_cast<std::int64_t>(nanos) / 1'000'000;
+  const double nanos = std::min(std::round(magnitude * 1e9), 9.2e18);
+  auto ms = static_cast<std::int64_t>(nanos) / 1'000'000;
+  // Past about 104 days the product loses the nanoseconds and can land just
+  // under a whole millisecond (`50731d4h5s50507ms` printed as `...55s506ms`,
+  // and that again as `...55s505ms`). Print the literal that parses back to
+  // this very value, so that printing is a fixed point; Prometheus truncates
+  // here and prints one millisecond less.
+  if (DurationLiteralSeconds((ms + 1) * 1'000'000) == magnitude) ++ms;
   if (negative) out->push_back('-');
   *out += FormatDuration(ms);
 }

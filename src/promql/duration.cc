@@ -212,6 +212,12 @@ Result<std::int64_t> ParseDuration(std::string_view input) {
   return nanos / static_cast<std::int64_t>(kNanosPerMilli);
 }
 
+double DurationLiteralSeconds(std::int64_t nanos) {
+  const std::int64_t sec = nanos / 1'000'000'000;
+  const std::int64_t rest = nanos % 1'000'000'000;
+  return static_cast<double>(sec) + static_cast<double>(rest) / 1e9;
+}
+
 std::string FormatDuration(std::int64_t ms) {
   if (ms == 0) return "0s";
   std::string out;

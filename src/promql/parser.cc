@@ -320,13 +320,6 @@ bool DurationOutOfRange(double seconds) {
   return std::isnan(seconds) || seconds > kTwoPow63 / 1e9 || seconds < -kTwoPow63 / 1e9;
 }
 
-// time.Duration.Seconds() of a nanosecond count.
-double NanosToSeconds(std::int64_t nanos) {
-  const std::int64_t sec = nanos / 1'000'000'000;
-  const std::int64_t rest = nanos % 1'000'000'000;
-  return static_cast<double>(sec) + static_cast<double>(rest) / 1e9;
-}
-
 struct Parsed {
   ExprPtr expr;
   int depth = 0;
@@ -502,7 +495,7 @@ bool Parser::NumberTokenValue(const Token& t, double* value) {
       Fail(t.pos, std::move(error));
       return false;
     }
-    *value = NanosToSeconds(nanos);
+    *value = DurationLiteralSeconds(nanos);
     return true;
   }
   std::string error;

@@ -35,6 +35,9 @@ Result<std::vector<LabelMatcher>> ParseMetricSelector(std::string_view input);
 Result<std::int64_t> ParseDuration(std::string_view input);
 // Formats milliseconds as Prometheus does ("1h30m", "0s").
 std::string FormatDuration(std::int64_t ms);
+// The value of a duration literal in an expression (`5m` as a number, PromQL
+// 3): Go's time.Duration.Seconds() of its nanoseconds.
+double DurationLiteralSeconds(std::int64_t nanos);
 
 }  // namespace nimify::promql
 
