@@ -84,6 +84,7 @@ std::vector<Label>& Labels::Mutable() {
     // The last other owner may have just let go: see its reads before writing.
     std::atomic_thread_fence(std::memory_order_acquire);
     rep_->hash.store(0, std::memory_order_relaxed);
+    rep_->secondary_hash.store(0, std::memory_order_relaxed);
   }
   return rep_->labels;
 }

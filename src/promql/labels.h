@@ -65,6 +65,23 @@ class Labels {
   // computed once per representation.
   std::uint64_t Hash() const noexcept;
 
+  // A second cached hash, whose function the caller supplies: the evaluator
+  // (promql/eval) keeps there its hash of the set without __name__, the
+  // signature of default vector matching, which it would otherwise recompute
+  // from every label string of every series at every evaluation. `compute`
+  // runs on a miss and must return the same value for the same labels on every
+  // call, from every caller; 0 means "nothing cached". Same thread safety as Hash().
+  template <typename Compute>
+  std::uint64_t SecondaryHash(Compute&& compute) const noexcept {
+    if (!rep_) return compute(*this);
+    std::uint64_t h = rep_->secondary_hash.load(std::memory_order_relaxed);
+    if (h == 0) {
+      h = compute(*this);
+      rep_->secondary_hash.store(h, std::memory_order_relaxed);
+    }
+    return h;
+  }
+
   // Prometheus notation: `name{a="b", c="d"}`, or `{a="b"}` without a name,
   // `{}` when empty. Values are escaped as Go's %q does.
   std::string ToString() const;
@@ -80,6 +97,9 @@ class Labels {
     // 0: not computed yet (a set whose hash is 0 is rehashed each time).
     // Relaxed: every thread computes the same value.
     mutable std::atomic<std::uint64_t> hash{0};
+    // SecondaryHash's slot, under the same rules. The representation and its
+    // control block still fit malloc's 64-byte chunk with it.
+    mutable std::atomic<std::uint64_t> secondary_hash{0};
   };
   static const std::vector<Label> kNoLabels;
   static bool Equal(const Labels& a, const Labels& b) noexcept;

@@ -74,6 +74,14 @@ class SeriesWindow {
   bool empty() const noexcept { return bit_size_ == 0; }
   // Oldest stored sample time (read from the bit string); kNoTime when empty.
   std::int64_t first_t() const noexcept;
+  // Hints for a DecodeFrom soon: the start of the bit string (the oldest
+  // sample's time), or the line `cursor` resumes at.
+  void PrefetchForDecode() const noexcept { __builtin_prefetch(bytes_.get()); }
+  void PrefetchForDecode(const DecodeCursor& cursor) const noexcept {
+    if (cursor.position != 0 && cursor.position < bit_size_) {
+      __builtin_prefetch(bytes_.get() + cursor.position / 8);
+    }
+  }
   // Newest sample ever appended (kept after older ones are dropped); kNoTime if none.
   std::int64_t last_t() const noexcept { return last_t_; }
   // Heap bytes held (the compressed buffer).

@@ -533,23 +533,58 @@ Status Shard::Select(std::span<const promql::LabelMatcher> matchers, std::int64_
   }
 
   const std::vector<std::uint32_t>& slots = memo.slots;
+  // Callers may gather several shards into one vector: keep the growth geometric.
+  if (const std::size_t need = out->size() + slots.size(); need > out->capacity()) {
+    out->reserve(std::max(need, 2 * out->capacity()));
+  }
+  const auto needs_decode = [mint](const ShardReadCache::Entry* e) {
+    return e == nullptr || !e->decoded() || mint < e->decoded_from;
+  };
+  // The slots' read state and windows are scattered: fetch them in stages a
+  // few series ahead, each stage from lines the one before brought in.
+  const auto read_state_if_any = [this](std::uint32_t slot) -> const SlotReadState* {
+    read_mu_.AssertHeld();
+    const std::size_t page = slot / kReadPageSlots;
+    if (page >= read_pages_.size() || read_pages_[page] == nullptr) return nullptr;
+    return &read_pages_[page][slot % kReadPageSlots];
+  };
   for (std::size_t i = 0; i < slots.size(); ++i) {
     // Entries and samples of series decoded earlier this cut are cold by now.
     if (i + 16 < slots.size()) __builtin_prefetch(cache->Peek(slots[i + 16]));
     if (i + 8 < slots.size()) {
-      const ShardReadCache::Entry* ahead = cache->Peek(slots[i + 8]);
-      if (ahead != nullptr && ahead->points != nullptr) __builtin_prefetch(ahead->points);
+      const std::uint32_t ahead_slot = slots[i + 8];
+      const ShardReadCache::Entry* ahead = cache->Peek(ahead_slot);
+      if (needs_decode(ahead)) {
+        __builtin_prefetch(&slots_[ahead_slot]);
+        if (const SlotReadState* st = read_state_if_any(ahead_slot); st != nullptr) {
+          __builtin_prefetch(st);
+          __builtin_prefetch(reinterpret_cast<const char*>(st + 1) - 1);
+        }
+      } else if (ahead->points != nullptr) {
+        __builtin_prefetch(ahead->points);
+      }
+    }
+    if (i + 4 < slots.size()) {
+      const std::uint32_t ahead_slot = slots[i + 4];
+      if (needs_decode(cache->Peek(ahead_slot))) {
+        const SlotData& data = slots_[ahead_slot];
+        data.PrefetchForDecode();
+        const SlotReadState* st = read_state_if_any(ahead_slot);
+        if (st != nullptr && st->generation == data.generation) {
+          data.PrefetchForDecode(st->cursor);
+        }
+      }
     }
     const std::uint32_t slot = slots[i];
     ShardReadCache::Entry& entry = cache->At(slot);
     if (!entry.decoded() || mint < entry.decoded_from) {
       SlotReadState& state = ReadStateLocked(slot);
       const std::uint32_t generation = slots_[slot].generation;
+      // The labels are built with the generation, so that a read need not
+      // touch the label set (another cache miss) to see whether they are there.
       if (state.generation != generation) {
         state = SlotReadState();
         state.generation = generation;
-      }
-      if (state.labels.empty()) {
         const CatalogEntry& e = catalog_[slot];
         std::vector<promql::Label> labels;
         labels.reserve(e.labels.size());

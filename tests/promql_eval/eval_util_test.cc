@@ -114,6 +114,40 @@ TEST(LabelViews, HideAndFilter) {
   EXPECT_NE(HashExcluding(plain, names), HashExcluding(other_ref, names));
 }
 
+// The hash of a set without __name__ is cached in the set (Labels::SecondaryHash):
+// whichever path computes it first, every view that shows the same labels
+// hashes the same, and a set with __type__ is not cached under the wrong view.
+TEST(LabelViews, CachedHashWithoutNameAgreesWithEveryView) {
+  const Labels bare{{"a", "1"}, {"b", "2"}};
+  const LabelsRef bare_ref{&bare, Hide::kNone, nullptr};
+  const std::uint64_t want = HashLabels(bare_ref);
+  const std::vector<std::string> none;
+  for (int first = 0; first < 3; ++first) {
+    // Fresh sets, so that a different call fills the cache each time.
+    const Labels named{{"__name__", "m"}, {"a", "1"}, {"b", "2"}};
+    const LabelsRef plain{&named, Hide::kNone, nullptr};
+    const LabelsRef no_name{&named, Hide::kName, nullptr};
+    const LabelsRef no_meta{&named, Hide::kMeta, nullptr};
+    const std::uint64_t filled = first == 0   ? HashWithoutLabels(plain, none)
+                                 : first == 1 ? HashLabels(no_name)
+                                              : HashLabels(no_meta);
+    EXPECT_EQ(filled, want);
+    EXPECT_EQ(HashWithoutLabels(plain, none), want);
+    EXPECT_EQ(HashWithoutLabels(no_name, none), want);
+    EXPECT_EQ(HashLabels(no_name), want);
+    EXPECT_EQ(HashLabels(no_meta), want);
+    EXPECT_NE(HashLabels(plain), want);  // the name is visible here
+  }
+  const Labels typed{{"__name__", "m"}, {"__type__", "counter"}, {"a", "1"}, {"b", "2"}};
+  const LabelsRef typed_no_name{&typed, Hide::kName, nullptr};
+  const LabelsRef typed_no_meta{&typed, Hide::kMeta, nullptr};
+  EXPECT_EQ(HashLabels(typed_no_meta), want);
+  EXPECT_NE(HashLabels(typed_no_name), want);  // __type__ still shows
+  EXPECT_EQ(HashLabels(typed_no_meta), want);
+  EXPECT_EQ(HashWithoutLabels(typed_no_meta, none), want);
+  EXPECT_NE(HashWithoutLabels(LabelsRef{&typed, Hide::kNone, nullptr}, none), want);
+}
+
 TEST(IndexMapTest, InsertsFindsAndGrows) {
   IndexMap m(2);
   for (std::uint32_t i = 0; i < 1000; ++i) {

@@ -62,10 +62,11 @@ int CompareLabels(LabelsRef a, LabelsRef b) noexcept {
 
 Labels Materialize(LabelsRef ref) {
   if (IsPlain(ref)) return *ref.base;
-  // The visible labels are already sorted: appending keeps Set cheap.
-  Labels out;
-  ForEachLabel(ref, [&out](const Label& l) { out.Set(l.name, l.value); });
-  return out;
+  // The visible labels are already sorted and unique: one allocation for the array.
+  std::vector<Label> visible;
+  visible.reserve(ref.base->size());
+  ForEachLabel(ref, [&visible](const Label& l) { visible.push_back(l); });
+  return Labels::FromSorted(std::move(visible));
 }
 
 std::string LabelsString(LabelsRef ref) {
@@ -98,7 +99,42 @@ inline int CompareNames(std::string_view a, std::string_view b) noexcept {
 
 }  // namespace
 
+namespace {
+
+// The set's hash without __name__, cached in the set (Labels::SecondaryHash).
+// A set with another reserved label (`__type__`, `__unit__`) looks different
+// through Hide::kName and Hide::kMeta, so it is not cached: kUncacheable sends
+// the caller to the label-by-label path, which gives the same value.
+constexpr std::uint64_t kUncacheable = 1;
+
+std::uint64_t ComputeHashWithoutName(const Labels& labels) noexcept {
+  Hasher h;
+  for (const Label& l : labels) {
+    if (l.name.size() >= 2 && l.name[0] == '_' && l.name[1] == '_') {
+      if (l.name == kMetricNameLabel) continue;
+      return kUncacheable;
+    }
+    h.AddLabel(l);
+  }
+  return h.Finish();
+}
+
+// Whether `ref` shows every label of its base but __name__ (and, for sets
+// the cache accepts, nothing else is hidden).
+inline bool ShowsAllButName(const LabelsRef& ref) noexcept {
+  return ref.filter == nullptr && ref.hide != Hide::kNone;
+}
+
+inline std::uint64_t CachedHashWithoutName(const Labels& labels) noexcept {
+  return labels.SecondaryHash(ComputeHashWithoutName);
+}
+
+}  // namespace
+
 std::uint64_t HashLabels(LabelsRef ref) noexcept {
+  if (ShowsAllButName(ref)) {
+    if (const std::uint64_t h = CachedHashWithoutName(*ref.base); h != kUncacheable) return h;
+  }
   Hasher h;
   ForEachLabel(ref, [&h](const Label& l) { h.AddLabel(l); });
   return h.Finish();
@@ -118,6 +154,9 @@ std::uint64_t HashForLabels(LabelsRef ref, std::span<const std::string> sorted_n
 }
 
 std::uint64_t HashWithoutLabels(LabelsRef ref, std::span<const std::string> sorted_names) noexcept {
+  if (sorted_names.empty() && ref.filter == nullptr) {
+    if (const std::uint64_t h = CachedHashWithoutName(*ref.base); h != kUncacheable) return h;
+  }
   Hasher h;
   std::size_t j = 0;
   for (VisibleIter it(ref); !it.Done(); it.Next()) {

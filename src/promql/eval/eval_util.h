@@ -149,6 +149,8 @@ class Hasher {
   std::uint64_t h_ = 0x243f6a8885a308d3ull;
 };
 
+// Hash of the visible labels. The hash of a set without __name__ (default
+// vector matching, and results whose name is dropped) is cached in the set.
 std::uint64_t HashLabels(LabelsRef ref) noexcept;
 // Hash of the visible labels named in `sorted_names` (sorted, unique).
 std::uint64_t HashForLabels(LabelsRef ref, std::span<const std::string> sorted_names) noexcept;
