@@ -163,6 +163,16 @@ int CompareFindings(const Finding& a, const Finding& b) {
   return 0;
 }
 
+// Two rules of a group may share a name and fail at the same instant, so a
+// report can hold the same header twice: repeats are numbered in report
+// order, which is rule order in both tools.
+void AddFinding(FileOutcome* file, std::string key, Finding finding) {
+  std::string unique = key;
+  for (int n = 2; !file->findings.try_emplace(unique, std::move(finding)).second; ++n) {
+    unique = key + " #" + std::to_string(n);
+  }
+}
+
 }  // namespace
 
 bool CloseText(std::string_view a, std::string_view b) {
@@ -233,9 +243,7 @@ Result<TestRulesOutput> ParseTestRulesOutput(std::string_view text) {
         if (j == lines.size()) return malformed(i, "unterminated alert list");
       }
       i = j;
-      if (!file->findings.emplace(key, std::move(f)).second) {
-        return malformed(i, "repeated check " + key);
-      }
+      AddFinding(file, std::move(key), std::move(f));
       continue;
     }
     if (StartsWith(line, "    expr: ") || StartsWith(line, "    rule: ")) {
@@ -260,9 +268,7 @@ Result<TestRulesOutput> ParseTestRulesOutput(std::string_view text) {
         f.samples = std::move(*got);
         i += 2;
       }
-      if (!file->findings.emplace(key, std::move(f)).second) {
-        return malformed(i, "repeated check " + key);
-      }
+      AddFinding(file, std::move(key), std::move(f));
       continue;
     }
     file->other_lines.emplace_back(t);

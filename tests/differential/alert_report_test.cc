@@ -57,6 +57,20 @@ TEST(AlertReportTest, ParsesAlertsSamplesAndErrors) {
   EXPECT_FALSE(out->at("case_1.test.yml").failed);
 }
 
+// Seen with seed 907631918268: two rules named Alert1 failing at 0s; promtool
+// 2.42 and nimify both print the error once per rule.
+TEST(AlertReportTest, NumbersRepeatedHeaders) {
+  auto out = ParseTestRulesOutput(
+      "Unit Testing:  f\n  FAILED:\n"
+      "    rule: Alert1, time: 0s, err: first\n\n"
+      "    rule: Alert1, time: 0s, err: second\n\n");
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  const FileOutcome& f = out->at("f");
+  ASSERT_EQ(f.findings.size(), 2u);
+  EXPECT_EQ(f.findings.at("rule: Alert1, time: 0s").error, "first");
+  EXPECT_EQ(f.findings.at("rule: Alert1, time: 0s #2").error, "second");
+}
+
 TEST(AlertReportTest, RejectsMalformedReports) {
   EXPECT_FALSE(ParseTestRulesOutput("  FAILED:\n").ok());
   EXPECT_FALSE(ParseTestRulesOutput("Unit Testing:  f\n    alertname: A, time: 1m, \n").ok());
