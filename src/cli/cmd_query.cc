@@ -343,8 +343,8 @@ int RunQuery(const Args& args) {
     if (!t.ok()) return UsageError(std::string(t.status().message()));
     ts = *t;
   } else {
-    for (const auto& series : storage.AllSeries()) {
-      if (!series.points.empty()) ts = std::max(ts, series.points.back().t);
+    for (const promql::Series* series : storage.AllSeries()) {
+      if (!series->points.empty()) ts = std::max(ts, series->points.back().t);
     }
   }
 

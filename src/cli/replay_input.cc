@@ -157,9 +157,9 @@ Result<ReplayInput> ParseLoadScript(std::string_view content, std::string_view o
   promqltest::MemoryStorage storage;
   NIMIFY_RETURN_IF_ERROR(promqltest::LoadSeriesText(content, origin, &storage));
   SeriesCollector collector;
-  for (const auto& series : storage.AllSeries()) {
-    const OwnedLabels labels = ToOwned(series.metric);
-    for (const auto& p : series.points) collector.Add(labels, p.t, p.v);
+  for (const promql::Series* series : storage.AllSeries()) {
+    const OwnedLabels labels = ToOwned(series->metric);
+    for (const auto& p : series->points) collector.Add(labels, p.t, p.v);
   }
   ReplayInput out;
   out.format = ReplayFormat::kLoadScript;

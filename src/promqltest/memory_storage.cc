@@ -88,8 +88,8 @@ Status MemoryStorage::Append(const Labels& labels, std::int64_t t_ms, double val
   const std::ptrdiff_t index = Find(labels, hash);
   if (index < 0) {
     by_hash_[hash].push_back(series_.size());
+    by_name_[std::string(labels.MetricName())].push_back(series_.size());
     series_.push_back(Series{labels, {Point{t_ms, value}}, false});
-    sorted_ = false;
     return Status::Ok();
   }
   auto& points = series_[static_cast<std::size_t>(index)].points;
@@ -110,30 +110,19 @@ void MemoryStorage::Clear() {
   series_.clear();
   by_hash_.clear();
   by_name_.clear();
-  sorted_ = true;
 }
 
-void MemoryStorage::EnsureSorted() const {
-  if (sorted_) return;
-  std::sort(series_.begin(), series_.end(),
-            [](const Series& a, const Series& b) { return a.metric < b.metric; });
-  by_hash_.clear();
-  by_name_.clear();
-  for (std::size_t i = 0; i < series_.size(); ++i) {
-    by_hash_[series_[i].metric.Hash()].push_back(i);
-    by_name_[std::string(series_[i].metric.MetricName())].push_back(i);
-  }
-  sorted_ = true;
-}
-
-const std::vector<promql::Series>& MemoryStorage::AllSeries() const {
-  EnsureSorted();
-  return series_;
+std::vector<const promql::Series*> MemoryStorage::AllSeries() const {
+  std::vector<const promql::Series*> out;
+  out.reserve(series_.size());
+  for (const Series& s : series_) out.push_back(&s);
+  std::sort(out.begin(), out.end(),
+            [](const Series* a, const Series* b) { return a->metric < b->metric; });
+  return out;
 }
 
 Result<std::unique_ptr<promql::Querier>> MemoryStorage::NewQuerier(std::int64_t /*mint*/,
                                                                    std::int64_t /*maxt*/) {
-  EnsureSorted();
   return std::unique_ptr<promql::Querier>(std::make_unique<MemoryQuerier>(&series_, &by_name_));
 }
 

@@ -34,21 +34,19 @@ class MemoryStorage final : public promql::Queryable {
   Result<std::unique_ptr<promql::Querier>> NewQuerier(std::int64_t mint,
                                                       std::int64_t maxt) override;
 
-  // Every series in label order (for dumps and tests).
-  const std::vector<promql::Series>& AllSeries() const;
+  // Every series, in label order (for dumps and tests). Queries see them in
+  // creation order instead, as Prometheus's TSDB head returns them to the
+  // engine: aggregations then add floats in the same order as promtool.
+  std::vector<const promql::Series*> AllSeries() const;
 
  private:
-  // New series are appended unsorted; sorting (and rebuilding the indexes)
-  // waits until someone reads, so loading n series costs O(n log n).
-  void EnsureSorted() const;
   // Index into series_ of the series with exactly `labels`, or -1.
   std::ptrdiff_t Find(const promql::Labels& labels, std::uint64_t hash) const;
 
-  mutable std::vector<promql::Series> series_;
-  mutable std::unordered_map<std::uint64_t, std::vector<std::size_t>> by_hash_;
-  // Indexes into series_ by metric name, in label order (valid when sorted).
-  mutable std::unordered_map<std::string, std::vector<std::size_t>> by_name_;
-  mutable bool sorted_ = true;
+  std::vector<promql::Series> series_;  // in creation order
+  std::unordered_map<std::uint64_t, std::vector<std::size_t>> by_hash_;
+  // Indexes into series_ by metric name, in creation order.
+  std::unordered_map<std::string, std::vector<std::size_t>> by_name_;
 };
 
 }  // namespace nimify::promqltest

@@ -31,7 +31,7 @@ std::vector<SeriesView> Select(MemoryStorage& storage, const std::vector<LabelMa
 class MemoryStorageTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    // Appended out of label order on purpose: results must come back sorted.
+    // Appended out of label order on purpose: queries see creation order.
     Add({{"__name__", "http_requests"}, {"job", "b"}}, {0, 10, 20});
     Add({{"__name__", "http_requests"}, {"job", "a"}}, {0, 10});
     Add({{"__name__", "up"}, {"job", "a"}}, {5});
@@ -45,13 +45,13 @@ class MemoryStorageTest : public ::testing::Test {
   MemoryStorage storage_;
 };
 
-TEST_F(MemoryStorageTest, SelectsByNameInLabelOrder) {
+TEST_F(MemoryStorageTest, SelectsByNameInCreationOrder) {
   auto out = Select(storage_, {Matcher(MatchType::kEqual, "__name__", "http_requests")}, 0, 100);
   ASSERT_EQ(out.size(), 3u);
-  EXPECT_EQ(out[0].labels->ToString(), R"(http_requests{code="500", job="a"})");
+  EXPECT_EQ(out[0].labels->ToString(), R"(http_requests{job="b"})");
   EXPECT_EQ(out[1].labels->ToString(), R"(http_requests{job="a"})");
-  EXPECT_EQ(out[2].labels->ToString(), R"(http_requests{job="b"})");
-  EXPECT_EQ(out[2].points.size(), 3u);
+  EXPECT_EQ(out[2].labels->ToString(), R"(http_requests{code="500", job="a"})");
+  EXPECT_EQ(out[0].points.size(), 3u);
   EXPECT_EQ(storage_.series_count(), 4u);
 }
 
@@ -78,8 +78,8 @@ TEST_F(MemoryStorageTest, AllMatchersMustMatchAndAbsentLabelIsEmpty) {
                      Matcher(MatchType::kEqual, "code", "")},
                     0, 100);
   ASSERT_EQ(out.size(), 2u);  // the two without a code label
-  EXPECT_EQ(out[0].labels->Get("job"), "a");
-  EXPECT_EQ(out[1].labels->Get("job"), "b");
+  EXPECT_EQ(out[0].labels->Get("job"), "b");
+  EXPECT_EQ(out[1].labels->Get("job"), "a");
 
   out = Select(
       storage_,
@@ -103,8 +103,8 @@ TEST(MemoryStorage, EqualTimestampReplacesOlderIsRejected) {
   EXPECT_EQ(older.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(older.message().find("out of order sample"), std::string_view::npos);
   ASSERT_EQ(storage.AllSeries().size(), 1u);
-  ASSERT_EQ(storage.AllSeries()[0].points.size(), 2u);
-  EXPECT_EQ(storage.AllSeries()[0].points[1].v, 3);
+  ASSERT_EQ(storage.AllSeries()[0]->points.size(), 2u);
+  EXPECT_EQ(storage.AllSeries()[0]->points[1].v, 3);
 }
 
 TEST(MemoryStorage, EmptyLabelsRejectedAndClearDropsAll) {
@@ -130,19 +130,38 @@ TEST(MemoryStorage, KeepsStaleMarkers) {
   EXPECT_TRUE(promql::IsStaleNaN(out[0].points[1].v));
 }
 
-TEST(MemoryStorage, ManySeriesStaySortedAndFindable) {
+TEST(MemoryStorage, ManySeriesStayFindableAndListSorted) {
   MemoryStorage storage;
   for (int i = 999; i >= 0; --i) {
     ASSERT_TRUE(storage.Append(Labels{{"__name__", "m"}, {"i", std::to_string(i)}}, 0, i).ok());
   }
-  // Appending to existing series after sorting must find them again.
+  // Appending to existing series after a query must find them again.
+  ASSERT_EQ(Select(storage, {Matcher(MatchType::kEqual, "__name__", "m")}, 0, 0).size(), 1000u);
   for (int i = 0; i < 1000; ++i) {
     ASSERT_TRUE(storage.Append(Labels{{"__name__", "m"}, {"i", std::to_string(i)}}, 10, i).ok());
   }
-  const auto& all = storage.AllSeries();
+  const std::vector<const promql::Series*> all = storage.AllSeries();
   ASSERT_EQ(all.size(), 1000u);
-  for (std::size_t i = 1; i < all.size(); ++i) EXPECT_TRUE(all[i - 1].metric < all[i].metric);
-  for (const auto& s : all) EXPECT_EQ(s.points.size(), 2u);
+  for (std::size_t i = 1; i < all.size(); ++i) EXPECT_TRUE(all[i - 1]->metric < all[i]->metric);
+  for (const promql::Series* s : all) EXPECT_EQ(s->points.size(), 2u);
+}
+
+// Queries see series in creation order, as Prometheus's TSDB head hands them
+// to its engine (promtool's aggregations add floats in that order).
+TEST(MemoryStorage, QueriesSeeSeriesInCreationOrder) {
+  MemoryStorage storage;
+  for (const char* instance : {"c", "a", "b"}) {
+    ASSERT_TRUE(storage.Append(Labels{{"__name__", "q"}, {"instance", instance}}, 0, 1).ok());
+  }
+  for (const auto& matchers :
+       {std::vector<LabelMatcher>{Matcher(MatchType::kEqual, "__name__", "q")},
+        std::vector<LabelMatcher>{Matcher(MatchType::kRegexMatch, "instance", ".+")}}) {
+    auto out = Select(storage, matchers, 0, 0);
+    ASSERT_EQ(out.size(), 3u);
+    EXPECT_EQ(out[0].labels->Get("instance"), "c");
+    EXPECT_EQ(out[1].labels->Get("instance"), "a");
+    EXPECT_EQ(out[2].labels->Get("instance"), "b");
+  }
 }
 
 }  // namespace

@@ -361,9 +361,9 @@ load 30s
                              "in.series", &storage)
                   .ok());
   ASSERT_EQ(storage.AllSeries().size(), 2u);
-  EXPECT_EQ(storage.AllSeries()[0].points.size(), 5u);
-  EXPECT_EQ(storage.AllSeries()[0].points[4].t, 120000);
-  EXPECT_EQ(storage.AllSeries()[1].points[2].t, 120000);
+  EXPECT_EQ(storage.AllSeries()[0]->points.size(), 5u);
+  EXPECT_EQ(storage.AllSeries()[0]->points[4].t, 120000);
+  EXPECT_EQ(storage.AllSeries()[1]->points[2].t, 120000);
 
   MemoryStorage bad;
   Status s = LoadSeriesText("load 1m\n  up{job=\"api\"} 1 x\n", "in.series", &bad);
