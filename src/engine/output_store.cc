@@ -28,6 +28,11 @@ class UnionQuerier final : public promql::Querier {
     NIMIFY_RETURN_IF_ERROR(a_->Select(matchers, mint, maxt, out));
     return b_->Select(matchers, mint, maxt, out);
   }
+  Status SelectNewest(std::span<const promql::LabelMatcher> matchers, std::int64_t mint,
+                      std::int64_t maxt, std::vector<promql::SeriesView>* out) override {
+    NIMIFY_RETURN_IF_ERROR(a_->SelectNewest(matchers, mint, maxt, out));
+    return b_->SelectNewest(matchers, mint, maxt, out);
+  }
 
  private:
   std::unique_ptr<promql::Querier> a_;
@@ -42,6 +47,10 @@ class CappedQuerier final : public promql::Querier {
                 std::int64_t maxt, std::vector<promql::SeriesView>* out) override {
     // The Querier contract limits both the series and their points to [mint, maxt].
     return inner_->Select(matchers, mint, std::min(maxt, max_t_), out);
+  }
+  Status SelectNewest(std::span<const promql::LabelMatcher> matchers, std::int64_t mint,
+                      std::int64_t maxt, std::vector<promql::SeriesView>* out) override {
+    return inner_->SelectNewest(matchers, mint, std::min(maxt, max_t_), out);
   }
 
  private:

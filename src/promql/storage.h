@@ -61,6 +61,14 @@ class Querier {
   // [mint, maxt] (inclusive both ends; the evaluator applies left-open windows).
   virtual Status Select(std::span<const LabelMatcher> matchers, std::int64_t mint,
                         std::int64_t maxt, std::vector<SeriesView>* out) = 0;
+  // The same for a caller that reads only each series' newest sample at or
+  // before maxt (an instant vector selector at a single instant): storage may
+  // return just that sample, which saves decoding the rest of the window. It
+  // returns a series only if that sample is at or after mint.
+  virtual Status SelectNewest(std::span<const LabelMatcher> matchers, std::int64_t mint,
+                              std::int64_t maxt, std::vector<SeriesView>* out) {
+    return Select(matchers, mint, maxt, out);
+  }
 };
 
 // Storage that can open queriers. Implementations state their own thread safety.

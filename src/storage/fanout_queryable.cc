@@ -12,6 +12,10 @@ class FanoutQuerier final : public promql::Querier {
                 std::int64_t maxt, std::vector<promql::SeriesView>* out) override {
     return view_->Select(matchers, mint, maxt, out);
   }
+  Status SelectNewest(std::span<const promql::LabelMatcher> matchers, std::int64_t mint,
+                      std::int64_t maxt, std::vector<promql::SeriesView>* out) override {
+    return view_->Select(matchers, mint, maxt, out, ReadExtent::kNewest);
+  }
 
  private:
   FanoutQueryable* view_;
@@ -32,11 +36,12 @@ Result<std::unique_ptr<promql::Querier>> FanoutQueryable::NewQuerier(std::int64_
 }
 
 Status FanoutQueryable::Select(std::span<const promql::LabelMatcher> matchers, std::int64_t mint,
-                               std::int64_t maxt, std::vector<promql::SeriesView>* out) {
+                               std::int64_t maxt, std::vector<promql::SeriesView>* out,
+                               ReadExtent extent) {
   maxt = std::min(maxt, max_visible_t_);
   const std::size_t first = out->size();
   for (std::size_t i = 0; i < shards_.size(); ++i) {
-    NIMIFY_RETURN_IF_ERROR(shards_[i]->Select(matchers, mint, maxt, &caches_[i], out));
+    NIMIFY_RETURN_IF_ERROR(shards_[i]->Select(matchers, mint, maxt, &caches_[i], out, extent));
   }
   if (order_ == SeriesOrder::kByLabels) {
     std::sort(out->begin() + static_cast<std::ptrdiff_t>(first), out->end(),

@@ -47,7 +47,8 @@ class FanoutQueryable final : public promql::Queryable {
   // Series views stay valid until the view is destroyed (longer than the
   // Querier contract requires).
   Status Select(std::span<const promql::LabelMatcher> matchers, std::int64_t mint,
-                std::int64_t maxt, std::vector<promql::SeriesView>* out);
+                std::int64_t maxt, std::vector<promql::SeriesView>* out,
+                ReadExtent extent = ReadExtent::kWindow);
 
   std::int64_t max_visible_t() const noexcept { return max_visible_t_; }
 

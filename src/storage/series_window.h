@@ -9,6 +9,7 @@
 #ifndef NIMIFY_STORAGE_SERIES_WINDOW_H_
 #define NIMIFY_STORAGE_SERIES_WINDOW_H_
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -84,6 +85,11 @@ class SeriesWindow {
   }
   // Newest sample ever appended (kept after older ones are dropped); kNoTime if none.
   std::int64_t last_t() const noexcept { return last_t_; }
+  // The newest sample, kept raw for the next append's encoding: reading it
+  // decodes nothing. REQUIRES: !empty().
+  promql::Point newest() const noexcept {
+    return promql::Point{last_t_, std::bit_cast<double>(last_v_)};
+  }
   // Heap bytes held (the compressed buffer).
   std::size_t HeapBytes() const noexcept { return capacity_; }
   std::size_t bit_size() const noexcept { return bit_size_; }

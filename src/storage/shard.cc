@@ -23,6 +23,10 @@ class ShardQuerier final : public promql::Querier {
                 std::int64_t maxt, std::vector<promql::SeriesView>* out) override {
     return shard_->Select(matchers, mint, maxt, &cache_, out);
   }
+  Status SelectNewest(std::span<const promql::LabelMatcher> matchers, std::int64_t mint,
+                      std::int64_t maxt, std::vector<promql::SeriesView>* out) override {
+    return shard_->Select(matchers, mint, maxt, &cache_, out, ReadExtent::kNewest);
+  }
 
  private:
   const Shard* shard_;
@@ -505,8 +509,8 @@ void Shard::MatchLocked(std::span<const promql::LabelMatcher> matchers,
 }
 
 Status Shard::Select(std::span<const promql::LabelMatcher> matchers, std::int64_t mint,
-                     std::int64_t maxt, ShardReadCache* cache,
-                     std::vector<promql::SeriesView>* out) const {
+                     std::int64_t maxt, ShardReadCache* cache, std::vector<promql::SeriesView>* out,
+                     ReadExtent extent) const {
   const ExclusiveUseChecker::Scope owner(owner_);
   if (mint > maxt) return Status::Ok();
   ReaderLock lock(catalog_mu_);
@@ -537,8 +541,14 @@ Status Shard::Select(std::span<const promql::LabelMatcher> matchers, std::int64_
   if (const std::size_t need = out->size() + slots.size(); need > out->capacity()) {
     out->reserve(std::max(need, 2 * out->capacity()));
   }
-  const auto needs_decode = [mint](const ShardReadCache::Entry* e) {
-    return e == nullptr || !e->decoded() || mint < e->decoded_from;
+  const bool newest = extent == ReadExtent::kNewest;
+  // Whether a read must fill the entry. A filled entry holds every sample
+  // from decoded_from on, so a kNewest read finds its sample there when the
+  // entry starts at or before maxt (or covers mint: then there is none).
+  const auto needs_fill = [mint, maxt, newest](const ShardReadCache::Entry* e) {
+    if (e == nullptr || !e->decoded()) return true;
+    if (mint >= e->decoded_from) return false;
+    return !newest || e->size == 0 || e->points[0].t > maxt;
   };
   // The slots' read state and windows are scattered: fetch them in stages a
   // few series ahead, each stage from lines the one before brought in.
@@ -554,7 +564,7 @@ Status Shard::Select(std::span<const promql::LabelMatcher> matchers, std::int64_
     if (i + 8 < slots.size()) {
       const std::uint32_t ahead_slot = slots[i + 8];
       const ShardReadCache::Entry* ahead = cache->Peek(ahead_slot);
-      if (needs_decode(ahead)) {
+      if (needs_fill(ahead)) {
         __builtin_prefetch(&slots_[ahead_slot]);
         if (const SlotReadState* st = read_state_if_any(ahead_slot); st != nullptr) {
           __builtin_prefetch(st);
@@ -566,7 +576,7 @@ Status Shard::Select(std::span<const promql::LabelMatcher> matchers, std::int64_
     }
     if (i + 4 < slots.size()) {
       const std::uint32_t ahead_slot = slots[i + 4];
-      if (needs_decode(cache->Peek(ahead_slot))) {
+      if (needs_fill(cache->Peek(ahead_slot))) {
         const SlotData& data = slots_[ahead_slot];
         data.PrefetchForDecode();
         const SlotReadState* st = read_state_if_any(ahead_slot);
@@ -577,7 +587,7 @@ Status Shard::Select(std::span<const promql::LabelMatcher> matchers, std::int64_
     }
     const std::uint32_t slot = slots[i];
     ShardReadCache::Entry& entry = cache->At(slot);
-    if (!entry.decoded() || mint < entry.decoded_from) {
+    if (needs_fill(&entry)) {
       SlotReadState& state = ReadStateLocked(slot);
       const std::uint32_t generation = slots_[slot].generation;
       // The labels are built with the generation, so that a read need not
@@ -599,13 +609,25 @@ Status Shard::Select(std::span<const promql::LabelMatcher> matchers, std::int64_
       // holds the longest range + offset of all rules: decode only those,
       // resuming where the previous cut's first read started. A later read
       // of older samples decodes again into new room (earlier views stay valid).
-      std::vector<promql::Point>& points = cache->scratch();
-      points.clear();
-      slots_[slot].DecodeFrom(mint, &points, state.cursor,
-                              entry.decoded() ? nullptr : &state.cursor);
-      entry.points = cache->Keep(points);
-      entry.size = static_cast<std::uint32_t>(points.size());
-      entry.decoded_from = mint;
+      const SlotData& window = slots_[slot];
+      if (newest && !window.empty() && window.last_t() <= maxt) {
+        // The newest sample is all the read needs, and the window keeps it raw.
+        const promql::Point p = window.newest();
+        entry.points = cache->Keep(std::span<const promql::Point>(&p, 1));
+        entry.size = 1;
+        entry.decoded_from = p.t;
+        entry.newest_only = true;
+      } else {
+        std::vector<promql::Point>& points = cache->scratch();
+        points.clear();
+        // The cut's first whole-window read saves where the next cut's may resume.
+        const bool first_window_read = !entry.decoded() || entry.newest_only;
+        window.DecodeFrom(mint, &points, state.cursor, first_window_read ? &state.cursor : nullptr);
+        entry.points = cache->Keep(points);
+        entry.size = static_cast<std::uint32_t>(points.size());
+        entry.decoded_from = mint;
+        entry.newest_only = false;
+      }
     }
     const promql::Point* begin = entry.points;
     const promql::Point* end = begin + entry.size;

@@ -111,6 +111,12 @@ struct ShardStats {
   std::uint64_t memory_bytes = 0;    // estimate of heap bytes, as of the last GC or stats call
 };
 
+// How much of each selected series' window a read needs.
+enum class ReadExtent : std::uint8_t {
+  kWindow,  // every sample in [mint, maxt]
+  kNewest,  // only the newest sample at or before maxt
+};
+
 // Decoded samples of the series a read touched, kept so that many queries at
 // one evaluation instant decode each series once. The samples live in large
 // blocks filled in read order, so a later query walking the same series
@@ -121,6 +127,9 @@ class ShardReadCache {
   struct Entry {
     const promql::Point* points = nullptr;  // the samples with t >= decoded_from
     std::uint32_t size = 0;
+    // Only the newest sample, taken without decoding (ReadExtent::kNewest):
+    // the first whole-window read still saves the decode cursor.
+    bool newest_only = false;
     std::int64_t decoded_from = std::numeric_limits<std::int64_t>::max();  // max: not decoded
     bool decoded() const noexcept {
       return decoded_from != std::numeric_limits<std::int64_t>::max();
@@ -247,9 +256,11 @@ class Shard final : public promql::Queryable {
   // Appends the series matching all `matchers` with a sample in [mint, maxt],
   // in no particular order (Prometheus's engine also selects unsorted).
   // The views point into `cache`.
+  // With ReadExtent::kNewest a series whose newest sample is at or before
+  // maxt may come with that sample only (promql::Querier::SelectNewest).
   Status Select(std::span<const promql::LabelMatcher> matchers, std::int64_t mint,
-                std::int64_t maxt, ShardReadCache* cache,
-                std::vector<promql::SeriesView>* out) const;
+                std::int64_t maxt, ShardReadCache* cache, std::vector<promql::SeriesView>* out,
+                ReadExtent extent = ReadExtent::kWindow) const;
 
   // A Querier with its own cache.
   Result<std::unique_ptr<promql::Querier>> NewQuerier(std::int64_t mint,

@@ -112,10 +112,15 @@ TEST(EvalOnShardsTest, SameAnswersAsMemoryStorage) {
       }
     }
   }
+  // MemoryStorage answers in creation order and the shards below in label
+  // order: create the series in label order (every one has a sample at step
+  // 0) so that both add floats in the same order.
+  std::sort(series.begin(), series.end(),
+            [](const Series& a, const Series& b) { return a.labels < b.labels; });
   // 40 minutes of 15 s scrapes with jitter, gaps, counter resets and stale markers.
   for (std::int64_t step = 0; step < 160; ++step) {
     for (Series& s : series) {
-      if (rng() % 10 == 0) continue;
+      if (step > 0 && rng() % 10 == 0) continue;
       const std::int64_t t = step * 15'000 + static_cast<std::int64_t>(rng() % 2000);
       double v;
       const std::string_view name = s.labels.MetricName();
@@ -156,6 +161,17 @@ TEST(EvalOnShardsTest, SameAnswersAsMemoryStorage) {
       "cpu * on(job) group_left up",  // many-to-many: must fail the same way
       "count by (__name__) ({__name__=~\"cpu|up\"})",
       "{job=\"db\", instance=~\"host-[12]\"}",
+      // Instant selectors read only the newest sample (SelectNewest); with the
+      // same series read whole before or after them in one query, at an offset
+      // (whose newest sample is past the read) and pinned with `@`.
+      "cpu - on(job, instance, env) max_over_time(cpu[10m])",
+      "max_over_time(cpu[10m]) - on(job, instance, env) cpu",
+      "http_requests_total - http_requests_total offset 10m",
+      "up offset 5m",
+      "timestamp(up)",
+      "timestamp(cpu @ 1200)",
+      "cpu @ 600 offset 1m",
+      "last_over_time(cpu[30s]) + on(job, instance, env) cpu offset 30s",
   };
   const std::int64_t times[] = {0, 7'000, 300'000, 1'234'567, 2'399'000};
   int compared = 0;
@@ -168,6 +184,9 @@ TEST(EvalOnShardsTest, SameAnswersAsMemoryStorage) {
       FanoutQueryable all(raw, INT64_MAX, SeriesOrder::kByLabels);
       promql::Evaluator on_shards(&all, {});
       EXPECT_EQ(Render(on_shards.Instant(**expr, t, q)), want) << q << " at " << t;
+      ++compared;
+      // `@` may read past t, which a cut at t hides.
+      if (q.find('@') != std::string::npos) continue;
       // A cut at t hides later samples; an instant query at t never reads them.
       FanoutQueryable cut(raw, t, SeriesOrder::kByLabels);
       promql::Evaluator on_cut(&cut, {});
@@ -176,7 +195,6 @@ TEST(EvalOnShardsTest, SameAnswersAsMemoryStorage) {
       FanoutQueryable arrival(raw, t);
       promql::Evaluator on_arrival(&arrival, {});
       ExpectClose(on_arrival.Instant(**expr, t, q), on_memory.Instant(**expr, t, q), q);
-      ++compared;
     }
     promql::Evaluator on_memory(&memory, {});
     FanoutQueryable all(raw, INT64_MAX, SeriesOrder::kByLabels);

@@ -155,6 +155,9 @@ struct NodeInfo {
   std::int64_t at_ms = 0;
   std::int64_t select_mint = 0;  // selectors: the storage range to read
   std::int64_t select_maxt = 0;
+  // Instant vector selectors read at one instant, select_maxt: only each
+  // series' newest sample up to then matters (Querier::SelectNewest).
+  bool newest_only = false;
 };
 
 // Everything one query shares across its (sub-)evaluators.
@@ -214,6 +217,7 @@ class QueryCtx {
     std::int64_t range = 0;
     bool has_ts = false;
     std::int64_t ts = 0;
+    bool in_subquery = false;
   };
   // Returns {is_step_invariant, should_wrap}, as Prometheus's preprocessExprHelper.
   std::pair<bool, bool> Preprocess(const Expr& e);

@@ -276,6 +276,11 @@ void QueryCtx::ComputeRanges(const Expr& e, const SubqPath& path, std::int64_t e
       en = SatSub(en, vs.offset_ms);
       ni.select_mint = SatSub(s, 1);  // one ms of slack covers Prometheus 2's closed windows
       ni.select_maxt = en;
+      // One instant: a pinned `@` (with no offset, which timestamp() would
+      // look past), or an instant query outside any subquery.
+      const bool one_instant =
+          ni.has_at ? vs.offset_ms == 0 : !path.in_subquery && query_start == query_end;
+      ni.newest_only = eval_range == 0 && one_instant;
       return;
     }
     case ExprKind::kMatrixSelector: {
@@ -295,6 +300,7 @@ void QueryCtx::ComputeRanges(const Expr& e, const SubqPath& path, std::int64_t e
         inner.offset = ClampTime(inner.offset + ClampTime(sq.offset_ms));
         inner.range = ClampTime(inner.range + ClampTime(sq.range_ms));
       }
+      inner.in_subquery = true;
       ComputeRanges(*sq.expr, inner, 0);
       return;
     }
@@ -331,7 +337,9 @@ Status QueryCtx::Select(const VectorSelector& vs, const std::vector<SeriesView>*
     const NodeInfo& ni = Info(vs);
     std::vector<SeriesView> series;
     if (querier != nullptr) {
-      Status st = querier->Select(vs.matchers, ni.select_mint, ni.select_maxt, &series);
+      Status st = ni.newest_only
+                      ? querier->SelectNewest(vs.matchers, ni.select_mint, ni.select_maxt, &series)
+                      : querier->Select(vs.matchers, ni.select_mint, ni.select_maxt, &series);
       if (!st.ok()) return st.WithPrefix("expanding series");
     }
     it = selected_.emplace(&vs, std::move(series)).first;
