@@ -97,10 +97,6 @@ inline int CompareNames(std::string_view a, std::string_view b) noexcept {
   return a.compare(b);
 }
 
-}  // namespace
-
-namespace {
-
 // The set's hash without __name__, cached in the set (Labels::SecondaryHash).
 // A set with another reserved label (`__type__`, `__unit__`) looks different
 // through Hide::kName and Hide::kMeta, so it is not cached: kUncacheable sends
