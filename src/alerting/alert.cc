@@ -14,6 +14,18 @@ const char* AlertStateName(AlertState state) noexcept {
   return "unknown";
 }
 
+LabelPairs AnnotationsOf(const Alert& alert) {
+  const DeferredAnnotations& d = alert.deferred;
+  if (d.expander == nullptr) return alert.annotations;
+  return d.expander->Expand(d.metric, d.value, d.ts_ms);
+}
+
+void ExpandDeferredAnnotations(Alert* alert) {
+  if (alert->deferred.expander == nullptr) return;
+  alert->annotations = AnnotationsOf(*alert);
+  alert->deferred = {};
+}
+
 std::string QueryEscape(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;

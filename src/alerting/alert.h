@@ -4,6 +4,7 @@
 #define NIMIFY_ALERTING_ALERT_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,12 +21,40 @@ enum class AlertState : std::uint8_t { kInactive = 0, kPending = 1, kFiring = 2 
 // "inactive", "pending", "firing" (the ALERTS alertstate values).
 const char* AlertStateName(AlertState state) noexcept;
 
+// Expands an alerting rule's annotation templates for one of its alerts.
+// Immutable and shared by the rule and the alerts it made: safe to call from
+// any thread.
+class AnnotationExpander {
+ public:
+  virtual ~AnnotationExpander() = default;
+  // The annotations of an alert from a result sample with these labels and
+  // value, evaluated at ts_ms.
+  virtual LabelPairs Expand(const promql::Labels& metric, double value,
+                            std::int64_t ts_ms) const = 0;
+};
+
+// The inputs of annotations that were not expanded yet. A rule whose
+// templates give the same text for the same inputs (none calls `query`)
+// keeps these at each evaluation instead of the text, which only the alerts
+// that are read or sent need.
+struct DeferredAnnotations {
+  std::shared_ptr<const AnnotationExpander> expander;  // null: nothing deferred
+  promql::Labels metric;                               // $labels
+  double value = 0;                                    // $value
+  std::int64_t ts_ms = 0;                              // the evaluation time
+
+  friend bool operator==(const DeferredAnnotations&, const DeferredAnnotations&) = default;
+};
+
 // One alert instance of an alerting rule: a plain value, so that a daemon can
 // persist and restore it. Times are Unix milliseconds of evaluation slots; an
 // unset optional is Prometheus's zero time.Time.
 struct Alert {
   promql::Labels labels;  // identity: series labels - __name__ + rule labels + alertname
+  // The expanded annotations, unless `deferred` is set: read them with
+  // AnnotationsOf, which expands those.
   LabelPairs annotations;
+  DeferredAnnotations deferred;
   AlertState state = AlertState::kPending;
   double value = 0;  // the expression's value at the last evaluation that returned it
   std::int64_t active_at_ms = 0;
@@ -42,6 +71,11 @@ struct Alert {
 
   friend bool operator==(const Alert&, const Alert&) = default;
 };
+
+// The alert's annotations, expanding deferred ones.
+LabelPairs AnnotationsOf(const Alert& alert);
+// Expands deferred annotations into alert->annotations.
+void ExpandDeferredAnnotations(Alert* alert);
 
 // Alertmanager's postable alert (what Prometheus's notifier sends).
 struct NotificationAlert {

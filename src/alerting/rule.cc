@@ -148,10 +148,19 @@ AlertingRule::AlertingRule(std::shared_ptr<const RuleSpec> spec, const LabelPair
     label_templates_.push_back(make(l));
     raw_labels_.Set(l.name, l.value);
   }
-  for (const auto& a : spec_->annotations) annotation_templates_.push_back(make(a));
-  for (const auto* list : {&label_templates_, &annotation_templates_}) {
-    for (const auto& t : *list) has_templates_ = has_templates_ || t.compiled.has_value();
+  auto annotations = std::make_shared<std::vector<TemplatedValue>>();
+  for (const auto& a : spec_->annotations) annotations->push_back(make(a));
+  bool annotation_templates = false;
+  bool annotations_query = false;
+  for (const auto& t : *annotations) {
+    if (!t.compiled) continue;
+    annotation_templates = true;
+    annotations_query = annotations_query || t.compiled->Calls("query");
   }
+  annotation_templates_ = std::move(annotations);
+  defer_annotations_ = annotation_templates && !annotations_query;
+  has_templates_ = annotation_templates;
+  for (const auto& t : label_templates_) has_templates_ = has_templates_ || t.compiled.has_value();
   for (const auto& t : label_templates_) {
     if (t.compiled || !t.compile_error.empty()) label_templates_static_ = false;
   }
@@ -269,7 +278,40 @@ void AlertingRule::UnindexResend(AlertMap::iterator it) {
   if (auto due = ResendDue(it->second, resend_delay_ms_)) resend_.erase({*due, it});
 }
 
-std::string AlertingRule::Expand(const TemplatedValue& v, const tmpl::TemplateData& data) const {
+class AlertingRule::TemplateExpander final : public AnnotationExpander {
+ public:
+  TemplateExpander(std::shared_ptr<const std::vector<TemplatedValue>> templates,
+                   promql::Labels external_labels, std::string external_url)
+      : templates_(std::move(templates)),
+        external_labels_(std::move(external_labels)),
+        external_url_(std::move(external_url)) {}
+
+  bool Matches(const EvalContext& ctx) const {
+    return external_labels_ == ctx.external_labels && external_url_ == ctx.external_url;
+  }
+
+  LabelPairs Expand(const promql::Labels& metric, double value, std::int64_t ts_ms) const override {
+    tmpl::TemplateData data;
+    data.labels = metric;
+    data.value = value;
+    data.external_labels = external_labels_;
+    data.external_url = external_url_;
+    data.ts_ms = ts_ms;
+    // No template calls `query` (or nothing would be deferred); data.query
+    // stays null.
+    LabelPairs out;
+    out.reserve(templates_->size());
+    for (const auto& t : *templates_) out.push_back({t.name, AlertingRule::Expand(t, data)});
+    return out;
+  }
+
+ private:
+  const std::shared_ptr<const std::vector<TemplatedValue>> templates_;
+  const promql::Labels external_labels_;
+  const std::string external_url_;
+};
+
+std::string AlertingRule::Expand(const TemplatedValue& v, const tmpl::TemplateData& data) {
   if (v.compiled) return v.compiled->Expand(data);
   if (!v.compile_error.empty()) return "<error expanding template: " + v.compile_error + ">";
   return v.raw;
@@ -328,10 +370,15 @@ Result<promql::Vector> AlertingRule::ApplyResult(const EvalContext& ctx,
   // annotations, sorted by labels (a vector, not a map: no node per alert).
   std::vector<Alert> alerts;
   alerts.reserve(result.size());
+  if (defer_annotations_ && (expander_ == nullptr || !expander_->Matches(ctx))) {
+    expander_ = std::make_shared<const TemplateExpander>(annotation_templates_, ctx.external_labels,
+                                                         ctx.external_url);
+  }
+  // Plain text expands to itself: the data is only built for templates.
+  const bool needs_data = !label_templates_static_ || (has_templates_ && !defer_annotations_);
   for (const auto& sample : result) {
-    // Plain text expands to itself: the data is only built for templates.
     tmpl::TemplateData data;
-    if (has_templates_) {
+    if (needs_data) {
       data.labels = sample.metric;
       data.value = sample.v;
       data.external_labels = ctx.external_labels;
@@ -347,9 +394,13 @@ Result<promql::Vector> AlertingRule::ApplyResult(const EvalContext& ctx,
 
     Alert& alert = alerts.emplace_back();
     alert.labels = AlertLabels(sample.metric, data);
-    alert.annotations.reserve(annotation_templates_.size());
-    for (const auto& t : annotation_templates_) {
-      alert.annotations.push_back(promql::Label{t.name, Expand(t, data)});
+    if (defer_annotations_) {
+      alert.deferred = DeferredAnnotations{expander_, sample.metric, sample.v, ts_ms};
+    } else {
+      alert.annotations.reserve(annotation_templates_->size());
+      for (const auto& t : *annotation_templates_) {
+        alert.annotations.push_back(promql::Label{t.name, Expand(t, data)});
+      }
     }
     alert.state = AlertState::kPending;
     alert.value = sample.v;
@@ -398,6 +449,7 @@ Result<promql::Vector> AlertingRule::ApplyResult(const EvalContext& ctx,
     if (hint != active_.end() && hint->first == a.labels) {
       hint->second.value = a.value;
       hint->second.annotations = std::move(a.annotations);
+      hint->second.deferred = std::move(a.deferred);
       continue;
     }
     // A resolved alert coming back loses its flap verdict only through the tracker.
@@ -572,7 +624,7 @@ std::vector<NotificationAlert> AlertingRule::CollectAlertsToSend(std::int64_t ts
     }
     NotificationAlert n;
     n.labels = a.labels;
-    n.annotations = a.annotations;
+    n.annotations = AnnotationsOf(a);
     n.starts_at_ms = a.fired_at_ms.value_or(a.active_at_ms);
     n.ends_at_ms = a.resolved_at_ms ? *a.resolved_at_ms : *a.valid_until_ms;
     n.generator_url = generator_url_;
@@ -592,6 +644,7 @@ std::vector<Alert> AlertingRule::ActiveAlerts() const {
   } else {
     for (const auto& [labels, a] : active_) visit(a);
   }
+  for (Alert& a : out) ExpandDeferredAnnotations(&a);
   return out;
 }
 
@@ -622,6 +675,7 @@ std::vector<Alert> AlertingRule::CurrentAlerts() const {
   std::vector<Alert> out;
   out.reserve(active_.size() + resolved_.size());
   ForEachInOrder(active_, resolved_, [&](const Alert& a) { out.push_back(a); });
+  for (Alert& a : out) ExpandDeferredAnnotations(&a);
   return out;
 }
 

@@ -138,14 +138,17 @@ class AlertingRule final : public Rule {
                                                      std::int64_t group_interval_ms,
                                                      std::string_view external_url);
 
-  // Pending and firing alerts (not the resolved ones kept for re-sending).
+  // Pending and firing alerts (not the resolved ones kept for re-sending),
+  // with their annotations expanded.
   std::vector<Alert> ActiveAlerts() const;
   // Calls fn for each of them, in label order, without copying: under the
-  // rule's lock, so fn must not call back into the rule.
+  // rule's lock, so fn must not call back into the rule. Their annotations
+  // may be deferred: read them with AnnotationsOf.
   void ForEachActiveAlert(const std::function<void(const Alert&)>& fn) const;
   // Whether an alert with these labels is pending or firing.
   bool IsActive(const promql::Labels& labels) const;
-  // Every alert held, resolved ones included (for persistence and the API).
+  // Every alert held, resolved ones included (for persistence and the API),
+  // with their annotations expanded.
   std::vector<Alert> CurrentAlerts() const;
   // Firing > Pending > Inactive over the held alerts.
   AlertState State() const;
@@ -174,7 +177,10 @@ class AlertingRule final : public Rule {
     promql::Labels for_state_series;
   };
 
-  std::string Expand(const TemplatedValue& v, const tmpl::TemplateData& data) const;
+  // Expands deferred annotations (one per external labels and URL).
+  class TemplateExpander;
+
+  static std::string Expand(const TemplatedValue& v, const tmpl::TemplateData& data);
   promql::Sample AlertsSample(HeldAlert& alert, std::int64_t t_ms) const;
   promql::Sample ForStateSample(HeldAlert& alert, std::int64_t t_ms) const;
   // The alert's labels for a result sample: the sample's without __name__,
@@ -214,8 +220,15 @@ class AlertingRule final : public Rule {
 
   AlertingRuleOptions options_;
   std::vector<TemplatedValue> label_templates_;
-  std::vector<TemplatedValue> annotation_templates_;
+  // Shared with the expanders of deferred annotations, which may outlive the rule.
+  std::shared_ptr<const std::vector<TemplatedValue>> annotation_templates_;
   bool has_templates_ = false;  // some label or annotation needs expanding
+  // Annotations are expanded when read, not at each evaluation: some is a
+  // template, and none calls `query` (whose answer depends on when it runs).
+  bool defer_annotations_ = false;
+  // The expander for the last evaluation's external labels and URL. Only the
+  // evaluating thread (ApplyResult) touches it.
+  std::shared_ptr<const TemplateExpander> expander_;
   promql::Labels raw_labels_;   // the un-expanded rule labels (ALERTS starts from these)
   // The rule labels (when none is a template) and alertname, sorted by name:
   // what AlertLabels merges into each result's labels.

@@ -438,10 +438,12 @@ void RuleRuntime::AfterEvaluation(RuntimeGroup& g, std::size_t index, std::int64
 namespace {
 
 // Copies everything but the labels (the same key) and annotations (copied
-// only when they changed: they rarely do, and copying them allocates).
+// only when they changed: copying them allocates). Deferred annotations are
+// copied as their inputs; they are expanded only for events and reads.
 void UpdateReported(const alerting::Alert& from, alerting::Alert* to) {
-  static_assert(sizeof(alerting::Alert) == 160, "update UpdateReported for new fields of Alert");
+  static_assert(sizeof(alerting::Alert) == 208, "update UpdateReported for new fields of Alert");
   if (to->annotations != from.annotations) to->annotations = from.annotations;
+  to->deferred = from.deferred;
   to->state = from.state;
   to->value = from.value;
   to->active_at_ms = from.active_at_ms;
@@ -514,7 +516,7 @@ AlertEvent RuleRuntime::MakeEvent(const RuntimeGroup& g, const RuntimeRule& r,
   e.file = g.group->file();
   e.expr = r.rule->spec().expr;
   e.labels = ToOwned(a.labels);
-  e.annotations = ToOwned(a.annotations);
+  e.annotations = ToOwned(alerting::AnnotationsOf(a));
   e.state = state;
   e.value = a.value;
   e.eval_time_ms = t;

@@ -62,6 +62,10 @@ std::string AlertTemplate::Expand(const TemplateData& data) const {
   return "<error expanding template: " + std::string(out.status().message()) + ">";
 }
 
+bool AlertTemplate::Calls(std::string_view function) const {
+  return program_ != nullptr && program_->Calls(function);
+}
+
 std::string FormatGoFloat(double v) { return FormatFloat(v, 'g', -1); }
 
 }  // namespace nimify::tmpl

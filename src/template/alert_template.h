@@ -47,6 +47,10 @@ class AlertTemplate {
 
   const std::string& source() const noexcept { return source_; }
 
+  // Whether the template calls `function` (e.g. "query", whose answer depends
+  // on when it runs).
+  bool Calls(std::string_view function) const;
+
  private:
   std::string source_;
   std::string name_;

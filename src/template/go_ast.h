@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -283,6 +284,8 @@ struct TemplateProgram::Impl {
   std::string parse_name;  // the top-level template's name, used in locations
   std::map<std::string, std::unique_ptr<ast::Tree>, std::less<>> trees;
   const FuncTable* funcs = nullptr;
+  // The functions the templates name (an identifier is the only way to call one).
+  std::set<std::string, std::less<>> called;
 
   const ast::Tree* main() const;
   // "name:line:col" of a node, as text/template's ErrorContext.

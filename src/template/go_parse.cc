@@ -1186,6 +1186,7 @@ class Parser {
         if (!s_->prog->funcs->Has(token.val)) {
           return Errorf("function " + Quote(token.val) + " not defined");
         }
+        s_->prog->called.insert(token.val);
         return std::make_unique<ast::IdentifierNode>(token.pos, token.val);
       case ItemType::kDot:
         return std::make_unique<ast::DotNode>(token.pos);
@@ -1358,6 +1359,10 @@ std::string TemplateProgram::Impl::Location(const ast::Node& node) const {
 }
 
 TemplateProgram::TemplateProgram(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+bool TemplateProgram::Calls(std::string_view function) const {
+  return impl_->called.find(function) != impl_->called.end();
+}
 TemplateProgram::~TemplateProgram() = default;
 
 Result<std::shared_ptr<const TemplateProgram>> TemplateProgram::Parse(std::string_view name,

@@ -117,6 +117,9 @@ class TemplateProgram {
   Result<std::string> Execute(const Value& data, const CallEnv& env,
                               const ExecLimits& limits = ExecLimits()) const;
 
+  // Whether some template of the program names `function`.
+  bool Calls(std::string_view function) const;
+
   struct Impl;
 
  private:

@@ -160,6 +160,87 @@ TEST_F(LifecycleTest, KeepFiringForHoldsLastValueAndAnnotations) {
   EXPECT_EQ(rule.CurrentAlerts()[0].resolved_at_ms, 4 * kMin);
 }
 
+TEST_F(LifecycleTest, DeferredAnnotationsExpandToTheLastEvaluationsText) {
+  auto spec = AlertSpec("High", 0, {}, 3 * kMin);
+  spec->annotations = {{"description", "{{ $labels.job }} at {{ $value }} ({{ now }})"},
+                       {"summary", "static"}};
+  AlertingRule rule(spec);
+  ctx_.external_labels = promql::Labels{{"cluster", "eu"}};
+  ASSERT_TRUE(Step(rule, kMin, {Up("a", 42)}).ok());
+  ASSERT_TRUE(Step(rule, 2 * kMin, {Up("a", 43)}).ok());
+  // What the evaluation keeps: the inputs, not the text.
+  rule.ForEachActiveAlert([](const Alert& a) {
+    EXPECT_NE(a.deferred.expander, nullptr);
+    EXPECT_TRUE(a.annotations.empty());
+    EXPECT_EQ(AnnotationsOf(a),
+              (LabelPairs{{"description", "a at 43 (120)"}, {"summary", "static"}}));
+  });
+  auto alerts = rule.ActiveAlerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].deferred.expander, nullptr);
+  EXPECT_EQ(alerts[0].annotations,
+            (LabelPairs{{"description", "a at 43 (120)"}, {"summary", "static"}}));
+  auto sent = rule.CollectAlertsToSend(2 * kMin, kMin, kMin, "");
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].annotations, alerts[0].annotations);
+  // Kept firing without a result: the last evaluation's text stays, as in
+  // Prometheus, and the resolved alert is sent with it.
+  for (std::int64_t t : {3 * kMin, 6 * kMin}) ASSERT_TRUE(Step(rule, t, {}).ok());
+  auto held = rule.CurrentAlerts();
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].state, AlertState::kInactive);
+  EXPECT_EQ(held[0].annotations, alerts[0].annotations);
+  sent = rule.CollectAlertsToSend(6 * kMin, kMin, kMin, "");
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].annotations, alerts[0].annotations);
+  // An alert copied out with deferred annotations outlives its rule.
+  Alert copy;
+  {
+    AlertingRule scoped(spec);
+    ASSERT_TRUE(Step(scoped, kMin, {Up("b", 7)}).ok());
+    scoped.ForEachActiveAlert([&copy](const Alert& a) { copy = a; });
+  }
+  EXPECT_EQ(AnnotationsOf(copy),
+            (LabelPairs{{"description", "b at 7 (60)"}, {"summary", "static"}}));
+}
+
+TEST_F(LifecycleTest, AnnotationsThatQueryAreExpandedAtTheEvaluation) {
+  auto spec = AlertSpec("High", 0);
+  spec->annotations = {{"count", "{{ with query \"up\" }}{{ . | len }}{{ end }}"}};
+  AlertingRule rule(spec);
+  int queries = 0;
+  ctx_.query = [&queries](const promql::Expr&, std::int64_t) -> Result<promql::Vector> {
+    ++queries;
+    return promql::Vector(queries, Up("q"));
+  };
+  ASSERT_TRUE(Step(rule, kMin, {Up("a", 1)}).ok());
+  EXPECT_EQ(queries, 1);
+  // The text is the evaluation's answer, not the answer of a later query.
+  rule.ForEachActiveAlert([](const Alert& a) {
+    EXPECT_EQ(a.deferred.expander, nullptr);
+    EXPECT_EQ(a.annotations, (LabelPairs{{"count", "1"}}));
+  });
+  EXPECT_EQ(rule.ActiveAlerts()[0].annotations, (LabelPairs{{"count", "1"}}));
+  EXPECT_EQ(queries, 1);
+}
+
+TEST_F(LifecycleTest, DeferredAnnotationsFollowNewExternalLabels) {
+  auto spec = AlertSpec("High", 0);
+  spec->annotations = {{"where", "{{ $externalLabels.cluster }} {{ $externalURL }}"}};
+  AlertingRule rule(spec);
+  ctx_.external_labels = promql::Labels{{"cluster", "eu"}};
+  ctx_.external_url = "http://a";
+  ASSERT_TRUE(Step(rule, kMin, {Up("a", 1)}).ok());
+  Alert before;
+  rule.ForEachActiveAlert([&before](const Alert& a) { before = a; });
+  ctx_.external_labels = promql::Labels{{"cluster", "us"}};
+  ctx_.external_url = "http://b";
+  ASSERT_TRUE(Step(rule, 2 * kMin, {Up("a", 1)}).ok());
+  EXPECT_EQ(rule.ActiveAlerts()[0].annotations, (LabelPairs{{"where", "us http://b"}}));
+  // A copy taken before keeps its own inputs.
+  EXPECT_EQ(AnnotationsOf(before), (LabelPairs{{"where", "eu http://a"}}));
+}
+
 TEST_F(LifecycleTest, KeepFiringSinceResetsWhenTheSeriesReturns) {
   AlertingRule rule(AlertSpec("High", 0, {}, 2 * kMin));
   ASSERT_TRUE(Step(rule, 0, {Up("a")}).ok());

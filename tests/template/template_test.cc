@@ -141,6 +141,21 @@ std::string SharedPath(const std::string& rel) {
 }
 
 // value-formatting.{rules,test}.yml: $value and every humanize function.
+TEST(AlertTemplateTest, KnowsWhichFunctionsItCalls) {
+  auto calls_query = [](std::string_view text) {
+    auto t = AlertTemplate::Compile(text);
+    EXPECT_TRUE(t.ok()) << text;
+    return t.ok() && t->Calls("query");
+  };
+  EXPECT_TRUE(calls_query(R"({{ query "up" | first | value }})"));
+  EXPECT_TRUE(calls_query(R"({{ with query "up" }}{{ . | len }}{{ end }})"));
+  EXPECT_TRUE(calls_query(R"({{ define "x" }}{{ query "up" }}{{ end }}{{ template "x" }})"));
+  EXPECT_TRUE(calls_query(R"({{ "up" | query }})"));
+  EXPECT_FALSE(calls_query(R"(query {{ $value }} {{ $labels.query }} {{ "query" }})"));
+  EXPECT_FALSE(calls_query(R"({{ $value | humanize }} {{ now }})"));
+  EXPECT_FALSE(calls_query("no template at all"));
+}
+
 TEST(ConformanceTest, ValueFormatting) {
   const YAML::Node rules =
       YAML::LoadFile(SharedPath("conformance/promtool/value-formatting.rules.yml"));
