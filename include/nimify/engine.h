@@ -322,6 +322,13 @@ struct QueryOptions {
   std::chrono::milliseconds lookback{0};
 };
 
+struct ActiveAlertsOptions {
+  // Expand the alerts' annotation templates. Callers that only keep state
+  // (the daemon's saved alert state) turn it off: with many alerts firing,
+  // expanding is most of the cost.
+  bool annotations = true;
+};
+
 // A rule's health for /api/v1/rules, as of the last evaluation of its group.
 struct RuleHealth {
   std::string file;
@@ -396,7 +403,7 @@ class NIMIFY_EXPORT Engine {
 
   // Pending and firing alerts as of the last evaluation (state kPending or
   // kFiring, eval_time_ms = that evaluation).
-  std::vector<AlertEvent> ActiveAlerts() const;
+  std::vector<AlertEvent> ActiveAlerts(const ActiveAlertsOptions& options = {}) const;
 
   // Hands pending and firing alerts saved before a restart (ActiveAlerts()
   // of the previous process) back to their rules, matched by file, group,

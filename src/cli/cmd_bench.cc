@@ -837,7 +837,7 @@ int Run(const BenchOptions& o) {
   const EngineStats stats = (*engine)->stats();
   const std::uint64_t series_live = stats.series_live;
   std::uint64_t active_alerts = 0, firing_alerts = 0;
-  for (const AlertEvent& a : (*engine)->ActiveAlerts()) {
+  for (const AlertEvent& a : (*engine)->ActiveAlerts({.annotations = false})) {
     ++active_alerts;
     if (a.state == AlertState::kFiring) ++firing_alerts;
   }

@@ -616,7 +616,7 @@ HttpResponse Daemon::Impl::Metrics() {
   counter("nimify_handler_failures_total", "Alert handler calls that threw.", es.handler_failures);
 
   std::uint64_t pending = 0, firing = 0;
-  for (const AlertEvent& a : engine->ActiveAlerts()) {
+  for (const AlertEvent& a : engine->ActiveAlerts({.annotations = false})) {
     (a.state == AlertState::kFiring ? firing : pending) += 1;
   }
   w.FamilyByLabel(

@@ -150,7 +150,8 @@ void AlertStateKeeper::OnEvaluation(std::int64_t /*eval_time_ms*/) {
     restored_.store(true);
     return;
   }
-  std::string snapshot = AlertStateToJson(engine_.ActiveAlerts());
+  // The snapshot has no annotations (the rules make them again): do not expand them.
+  std::string snapshot = AlertStateToJson(engine_.ActiveAlerts({.annotations = false}));
   if (snapshot == last_written_) return;
   Status saved;
   {

@@ -147,9 +147,9 @@ class EngineCore {
     MutexLock lock(eval_mu_);
     return rules_;
   }
-  std::vector<AlertEvent> ActiveAlerts() const {
+  std::vector<AlertEvent> ActiveAlerts(const ActiveAlertsOptions& options) const {
     MutexLock lock(eval_mu_);
-    return runtime_->ActiveAlerts(last_eval_.load(std::memory_order_relaxed));
+    return runtime_->ActiveAlerts(last_eval_.load(std::memory_order_relaxed), options.annotations);
   }
   std::size_t RestoreAlerts(const std::vector<AlertEvent>& alerts) {
     MutexLock lock(eval_mu_);
@@ -965,9 +965,9 @@ Status Engine::SetRules(std::shared_ptr<const RuleSet> rules) {
 
 std::shared_ptr<const RuleSet> Engine::rules() const { return impl_->rules(); }
 
-std::vector<AlertEvent> Engine::ActiveAlerts() const {
+std::vector<AlertEvent> Engine::ActiveAlerts(const ActiveAlertsOptions& options) const {
   try {
-    return impl_->ActiveAlerts();
+    return impl_->ActiveAlerts(options);
   } catch (...) {
     return {};
   }

@@ -508,15 +508,15 @@ void RuleRuntime::ReportTransitions(const RuntimeGroup& g, RuntimeRule& r, std::
 }
 
 AlertEvent RuleRuntime::MakeEvent(const RuntimeGroup& g, const RuntimeRule& r,
-                                  const alerting::Alert& a, AlertState state,
-                                  std::int64_t t) const {
+                                  const alerting::Alert& a, AlertState state, std::int64_t t,
+                                  bool annotations) const {
   AlertEvent e;
   e.rule = r.rule->name();
   e.group = g.group->name();
   e.file = g.group->file();
   e.expr = r.rule->spec().expr;
   e.labels = ToOwned(a.labels);
-  e.annotations = ToOwned(alerting::AnnotationsOf(a));
+  if (annotations) e.annotations = ToOwned(alerting::AnnotationsOf(a));
   e.state = state;
   e.value = a.value;
   e.eval_time_ms = t;
@@ -589,15 +589,16 @@ std::size_t RuleRuntime::RestoreAlerts(const std::vector<AlertEvent>& alerts) {
   return restored;
 }
 
-std::vector<AlertEvent> RuleRuntime::ActiveAlerts(std::int64_t last_eval_ms) const {
+std::vector<AlertEvent> RuleRuntime::ActiveAlerts(std::int64_t last_eval_ms,
+                                                  bool annotations) const {
   std::vector<AlertEvent> out;
   for (const auto& g : groups_) {
     for (const auto& r : g.rules) {
       for (const auto& [labels, a] : r.reported) {
         if (a.state == alerting::AlertState::kPending) {
-          out.push_back(MakeEvent(g, r, a, AlertState::kPending, last_eval_ms));
+          out.push_back(MakeEvent(g, r, a, AlertState::kPending, last_eval_ms, annotations));
         } else if (a.state == alerting::AlertState::kFiring) {
-          out.push_back(MakeEvent(g, r, a, AlertState::kFiring, last_eval_ms));
+          out.push_back(MakeEvent(g, r, a, AlertState::kFiring, last_eval_ms, annotations));
         }
       }
     }

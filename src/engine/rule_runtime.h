@@ -114,8 +114,9 @@ class RuleRuntime {
   void Evaluate(std::int64_t t, const pipeline::DirtySet& dirty, promql::Queryable& storage,
                 OutputStore* outputs, EvalOutput* out);
 
-  // Pending and firing alerts as of the last evaluation.
-  std::vector<AlertEvent> ActiveAlerts(std::int64_t last_eval_ms) const;
+  // Pending and firing alerts as of the last evaluation; without their
+  // annotations unless `annotations`.
+  std::vector<AlertEvent> ActiveAlerts(std::int64_t last_eval_ms, bool annotations = true) const;
 
   // Gives alerts persisted before a restart back to their rules (matched by
   // file, group, name and expression): the earlier active-at and firing-since
@@ -180,7 +181,7 @@ class RuleRuntime {
   void AfterEvaluation(RuntimeGroup& g, std::size_t index, std::int64_t t, EvalOutput* out);
   void ReportTransitions(const RuntimeGroup& g, RuntimeRule& r, std::int64_t t, EvalOutput* out);
   AlertEvent MakeEvent(const RuntimeGroup& g, const RuntimeRule& r, const alerting::Alert& a,
-                       AlertState state, std::int64_t t) const;
+                       AlertState state, std::int64_t t, bool annotations = true) const;
 
   RuntimeOptions options_;
   std::vector<RuntimeGroup> groups_;

@@ -291,6 +291,15 @@ groups:
   const AlertEvent e = h.recorder->events()[0];
   EXPECT_EQ(Get(e.annotations, "where"), "eu-1 https://nimify.example");
   EXPECT_EQ(e.generator_url.rfind("https://nimify.example/graph?g0.expr=", 0), 0u);
+  // The alert as the API reads it, and as the saved state reads it (no annotations).
+  const std::vector<AlertEvent> full = h.engine->ActiveAlerts();
+  ASSERT_EQ(full.size(), 1u);
+  EXPECT_EQ(full[0].annotations, e.annotations);
+  const std::vector<AlertEvent> bare = h.engine->ActiveAlerts({.annotations = false});
+  ASSERT_EQ(bare.size(), 1u);
+  EXPECT_TRUE(bare[0].annotations.empty());
+  EXPECT_EQ(bare[0].labels, full[0].labels);
+  EXPECT_EQ(bare[0].active_at_ms, full[0].active_at_ms);
 }
 
 // A rule that fails (many-to-many matching) records the failure and logs it
