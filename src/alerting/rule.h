@@ -229,6 +229,9 @@ class AlertingRule final : public Rule {
   // The expander for the last evaluation's external labels and URL. Only the
   // evaluating thread (ApplyResult) touches it.
   std::shared_ptr<const TemplateExpander> expander_;
+  // The permutation that put the last result in label order (scratch reused
+  // by the next evaluation); only the evaluating thread touches it.
+  std::vector<std::uint32_t> sort_order_;
   promql::Labels raw_labels_;   // the un-expanded rule labels (ALERTS starts from these)
   // The rule labels (when none is a template) and alertname, sorted by name:
   // what AlertLabels merges into each result's labels.

@@ -241,6 +241,42 @@ TEST_F(LifecycleTest, DeferredAnnotationsFollowNewExternalLabels) {
   EXPECT_EQ(AnnotationsOf(before), (LabelPairs{{"where", "eu http://a"}}));
 }
 
+TEST_F(LifecycleTest, ResultsInAnyOrderMeetTheirAlerts) {
+  AlertingRule rule(AlertSpec("Down", 2 * kMin));
+  auto value_of = [&rule](std::string_view job) {
+    for (const Alert& a : rule.ActiveAlerts()) {
+      if (a.labels.Get("job") == job) return a.value;
+    }
+    return -1.0;
+  };
+  // The same size in a new order: the last evaluation's permutation no
+  // longer sorts it, and each result must still update its own alert.
+  const std::vector<std::vector<std::pair<std::string, double>>> steps = {
+      {{"b", 1}, {"a", 2}, {"c", 3}},
+      {{"b", 4}, {"a", 5}, {"c", 6}},  // the same order
+      {{"c", 7}, {"b", 8}, {"a", 9}},  // another order
+      {{"a", 10}, {"c", 11}},          // fewer
+      {{"c", 12}, {"d", 13}, {"a", 14}},
+  };
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    promql::Vector result;
+    for (const auto& [job, v] : steps[i]) result.push_back(Up(job, v));
+    ASSERT_TRUE(Step(rule, static_cast<std::int64_t>(i) * kMin, result).ok()) << "step " << i;
+    ASSERT_EQ(rule.ActiveAlerts().size(), steps[i].size()) << "step " << i;
+    for (const auto& [job, v] : steps[i]) EXPECT_EQ(value_of(job), v) << "step " << i;
+  }
+  // Pending since 0 for a and c (present at every step), since 4m for d.
+  for (const Alert& a : rule.ActiveAlerts()) {
+    const bool d = a.labels.Get("job") == "d";
+    EXPECT_EQ(a.active_at_ms, d ? 4 * kMin : 0) << a.labels.Get("job");
+    EXPECT_EQ(a.state, d ? AlertState::kPending : AlertState::kFiring) << a.labels.Get("job");
+  }
+  // A duplicate in a result whose size matches the last one is still found.
+  auto out = Step(rule, 5 * kMin, {Up("a"), Up("c"), Up("a")});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().message(), kDuplicateAlertLabelSet);
+}
+
 TEST_F(LifecycleTest, KeepFiringSinceResetsWhenTheSeriesReturns) {
   AlertingRule rule(AlertSpec("High", 0, {}, 2 * kMin));
   ASSERT_TRUE(Step(rule, 0, {Up("a")}).ok());

@@ -555,7 +555,11 @@ groups:
   std::atomic<int> queries{0};
   for (int q = 0; q < 3; ++q) {
     threads.emplace_back([&, q] {
-      while (producers_done.load() < kProducers) {
+      // Until the producers are done and some query ran: on a loaded machine
+      // (TSan in CI) the first evaluation can come after the last sample.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (producers_done.load() < kProducers ||
+             (queries.load() == 0 && std::chrono::steady_clock::now() < deadline)) {
         const std::int64_t t = engine.last_evaluation_ms();
         if (t < 0) {
           std::this_thread::yield();
