@@ -367,7 +367,7 @@ Result<promql::Vector> AlertingRule::ApplyResult(const EvalContext& ctx,
   // 1. One new pending alert per result sample, with expanded labels and
   // annotations (or their inputs), in a vector (not a map: no node per
   // alert), put in label order.
-  // What the merge needs of a result sample (an Alert is four times bigger).
+  // What the merge needs of a result sample (an Alert is twice as big).
   struct Returned {
     promql::Labels labels;
     double value = 0;
