@@ -158,8 +158,8 @@ AlertingRule::AlertingRule(std::shared_ptr<const RuleSpec> spec, const LabelPair
   annotation_templates_ = std::move(annotations);
   defer_annotations_ = annotation_templates && !annotations_query;
   has_templates_ = annotation_templates;
-  for (const auto& t : label_templates_) has_templates_ = has_templates_ || t.compiled.has_value();
   for (const auto& t : label_templates_) {
+    has_templates_ = has_templates_ || t.compiled.has_value();
     if (t.compiled || !t.compile_error.empty()) label_templates_static_ = false;
   }
   if (label_templates_static_) {
@@ -297,10 +297,7 @@ class AlertingRule::TemplateExpander final : public AnnotationExpander {
     data.ts_ms = ts_ms;
     // No template calls `query` (or nothing would be deferred); data.query
     // stays null.
-    LabelPairs out;
-    out.reserve(templates_->size());
-    for (const auto& t : *templates_) out.push_back({t.name, AlertingRule::Expand(t, data)});
-    return out;
+    return ExpandAll(*templates_, data);
   }
 
  private:
@@ -313,6 +310,14 @@ std::string AlertingRule::Expand(const TemplatedValue& v, const tmpl::TemplateDa
   if (v.compiled) return v.compiled->Expand(data);
   if (!v.compile_error.empty()) return "<error expanding template: " + v.compile_error + ">";
   return v.raw;
+}
+
+LabelPairs AlertingRule::ExpandAll(const std::vector<TemplatedValue>& templates,
+                                   const tmpl::TemplateData& data) {
+  LabelPairs out;
+  out.reserve(templates.size());
+  for (const auto& t : templates) out.push_back({t.name, Expand(t, data)});
+  return out;
 }
 
 namespace {
@@ -403,10 +408,7 @@ Result<promql::Vector> AlertingRule::ApplyResult(const EvalContext& ctx,
     if (defer_annotations_) {
       alert.deferred = DeferredAnnotations{expander_, sample.metric, sample.v, ts_ms};
     } else {
-      alert.annotations.reserve(annotation_templates_->size());
-      for (const auto& t : *annotation_templates_) {
-        alert.annotations.push_back(promql::Label{t.name, Expand(t, data)});
-      }
+      alert.annotations = ExpandAll(*annotation_templates_, data);
     }
     alert.value = sample.v;
   }

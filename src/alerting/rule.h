@@ -181,6 +181,9 @@ class AlertingRule final : public Rule {
   class TemplateExpander;
 
   static std::string Expand(const TemplatedValue& v, const tmpl::TemplateData& data);
+  // Each template's name and its expansion, in order.
+  static LabelPairs ExpandAll(const std::vector<TemplatedValue>& templates,
+                              const tmpl::TemplateData& data);
   promql::Sample AlertsSample(HeldAlert& alert, std::int64_t t_ms) const;
   promql::Sample ForStateSample(HeldAlert& alert, std::int64_t t_ms) const;
   // The alert's labels for a result sample: the sample's without __name__,
