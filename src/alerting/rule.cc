@@ -158,8 +158,10 @@ AlertingRule::AlertingRule(std::shared_ptr<const RuleSpec> spec, const LabelPair
   annotation_templates_ = std::move(annotations);
   defer_annotations_ = annotation_templates && !annotations_query;
   has_templates_ = annotation_templates;
+  templates_call_query_ = annotations_query;
   for (const auto& t : label_templates_) {
     has_templates_ = has_templates_ || t.compiled.has_value();
+    templates_call_query_ = templates_call_query_ || (t.compiled && t.compiled->Calls("query"));
     if (t.compiled || !t.compile_error.empty()) label_templates_static_ = false;
   }
   if (label_templates_static_) {

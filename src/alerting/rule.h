@@ -156,6 +156,10 @@ class AlertingRule final : public Rule {
   // Replaces the held alerts (restoring persisted state or a reload's carry-over).
   void RestoreAlerts(std::vector<Alert> alerts);
 
+  // Whether a label or annotation template calls `query`, which may read any series,
+  // ALERTS_FOR_STATE included.
+  bool TemplatesCallQuery() const noexcept { return templates_call_query_; }
+
   bool restored() const noexcept { return options_.restored; }
   void set_restored(bool restored) noexcept { options_.restored = restored; }
 
@@ -229,6 +233,7 @@ class AlertingRule final : public Rule {
   // Annotations are expanded when read, not at each evaluation: some is a
   // template, and none calls `query` (whose answer depends on when it runs).
   bool defer_annotations_ = false;
+  bool templates_call_query_ = false;
   // The expander for the last evaluation's external labels and URL. Only the
   // evaluating thread (ApplyResult) touches it.
   std::shared_ptr<const TemplateExpander> expander_;

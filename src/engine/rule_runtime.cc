@@ -66,8 +66,8 @@ namespace {
 constexpr std::string_view kForStateMetric = "ALERTS_FOR_STATE";
 
 // Whether a rule may read ALERTS_FOR_STATE: one of its selectors can match
-// it, or one of its templates mentions `query` (it may query anything).
-bool MayReadForState(const alerting::RuleSpec& rs) {
+// it, or one of its templates calls `query` (which may select anything).
+bool MayReadForState(const alerting::RuleSpec& rs, const alerting::AlertingRule* alerting) {
   for (const auto& matchers : promql::CollectSelectors(*rs.parsed_expr)) {
     bool can_match = true;
     for (const auto& m : matchers) {
@@ -75,12 +75,8 @@ bool MayReadForState(const alerting::RuleSpec& rs) {
     }
     if (can_match) return true;
   }
-  auto mentions_query = [](const alerting::LabelPairs& pairs) {
-    return std::any_of(pairs.begin(), pairs.end(), [](const promql::Label& l) {
-      return l.value.find("query") != std::string::npos;
-    });
-  };
-  return mentions_query(rs.labels) || mentions_query(rs.annotations);
+  // Plain text that only mentions the word "query" does not count.
+  return alerting != nullptr && alerting->TemplatesCallQuery();
 }
 
 }  // namespace
@@ -134,7 +130,7 @@ Result<std::unique_ptr<RuleRuntime>> RuleRuntime::Build(const RuleSet& rules,
                        r.lookbehind_ms + std::max<std::int64_t>(group->query_offset_ms(), 0));
         }
         if (rs.parsed_expr && !rt->reads_for_state_) {
-          rt->reads_for_state_ = MayReadForState(rs);
+          rt->reads_for_state_ = MayReadForState(rs, r.alerting);
         }
         if (inputs != nullptr && rs.parsed_expr) {
           const auto selectors = promql::CollectSelectors(*rs.parsed_expr);

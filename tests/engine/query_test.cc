@@ -350,6 +350,48 @@ TEST(EngineQueryTest, SeesRecordingRuleOutputsAndAlerts) {
   EXPECT_EQ(after->series.size(), 1u);
 }
 
+// ALERTS_FOR_STATE keeps its history only when some rule may read it: a selector that
+// can match it or a template that calls `query`, not text that mentions the word.
+TEST(EngineQueryTest, ForStateHistoryIsKeptOnlyWhenARuleMayReadIt) {
+  struct Case {
+    const char* what;
+    const char* extra;  // appended to the alert, or a second rule
+    std::size_t points;
+  };
+  const Case cases[] = {
+      {"plain text", "        annotations: {summary: 'slow query in {{ $labels.room }}'}\n", 1},
+      {"annotation calls query",
+       "        annotations: {summary: '{{ with query \"temperature\" }}{{ . | len }}{{ end }}'}\n",
+       5},
+      {"label calls query", "        labels: {n: '{{ \"temperature\" | query | len }}'}\n", 5},
+      {"a selector reads it",
+       "      - record: for_state_count\n        expr: count(ALERTS_FOR_STATE)\n", 5},
+  };
+  for (const Case& c : cases) {
+    const std::string text = std::string(R"(
+groups:
+  - name: g
+    interval: 15s
+    rules:
+      - alert: Warm
+        expr: temperature{room="x"} > 0
+)") + c.extra;
+    auto rules = RuleSet::Parse(text, "for_state.rules.yml");
+    ASSERT_TRUE(rules.ok()) << c.what << ": " << rules.status().ToString();
+    auto engine = MakeEngine(*rules);
+    ASSERT_NE(engine, nullptr);
+    Load(*engine);
+    ASSERT_TRUE(WaitForEvaluation(*engine, kEndMs));
+    // Five steps over the last minute: each sees the sample written at it, if kept.
+    auto range = engine->QueryRange("ALERTS_FOR_STATE{alertname=\"Warm\"}", kEndMs - 60'000, kEndMs,
+                                    std::chrono::seconds(15));
+    ASSERT_TRUE(range.ok()) << c.what << ": " << range.status().ToString();
+    ASSERT_EQ(range->series.size(), 1u) << c.what;
+    EXPECT_EQ(range->series[0].points.size(), c.points) << c.what;
+    ASSERT_TRUE(engine->Stop().ok());
+  }
+}
+
 TEST(EngineQueryTest, ErrorsAndLimits) {
   auto engine = MakeEngine(nullptr);
   ASSERT_NE(engine, nullptr);
