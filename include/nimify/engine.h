@@ -107,6 +107,17 @@ struct EngineOptions {
   // scan of every selected series. Same results; only threshold comparisons
   // present when the engine is created are tracked.
   bool incremental_thresholds = true;
+  // With both of the above: a `for: 0` threshold alert (`selector OP number`,
+  // no label template, no template that calls `query`, no group limit) fires
+  // from the shard thread that stores the crossing sample, instead of after
+  // the cut of that sample's instant, which waits for every producer. The
+  // evaluation still decides: it writes ALERTS and reports every other
+  // transition, and it does not report the announced one again. So that firing
+  // event may reach handlers before the events and OnEvaluation call of
+  // earlier instants; with HandlerThread::kEvaluator it is delivered on the
+  // shard's thread. A series' first sample after start-up or SetRules never
+  // fires this way (what the rules held for it before is not known).
+  bool fire_on_crossing = false;
   // Event-driven evaluation: at a group's instant, skip a rule whose selected
   // series got no sample since its last evaluation when that evaluation had
   // an empty result and the expression cannot produce anything without new
@@ -197,6 +208,10 @@ struct EngineStats {
   std::uint64_t rule_evaluations_skipped = 0;
   std::uint64_t rule_failures = 0;
   std::uint64_t alert_events = 0;      // transitions queued for the handlers
+  // EngineOptions::fire_on_crossing: firing events sent from the crossing
+  // sample, and those no evaluation confirmed (after a rule swap; else a bug).
+  std::uint64_t alerts_fired_on_crossing = 0;
+  std::uint64_t crossing_alerts_unconfirmed = 0;
   std::uint64_t handler_calls = 0;
   std::uint64_t handler_failures = 0;  // handler threw
   std::uint64_t queue_depth = 0;       // events waiting for the dispatcher

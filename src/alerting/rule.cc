@@ -207,6 +207,27 @@ promql::Labels AlertingRule::AlertLabels(const promql::Labels& metric,
   return promql::Labels::FromSorted(std::move(out));
 }
 
+std::optional<AlertingRule::Preview> AlertingRule::PreviewAlert(
+    const promql::Labels& metric, double value, std::int64_t ts_ms,
+    const promql::Labels& external_labels, const std::string& external_url) const {
+  if (!CanPreview()) return std::nullopt;
+  tmpl::TemplateData data;  // as ApplyResult's, without `query` (no template calls it)
+  data.labels = metric;
+  data.value = value;
+  data.external_labels = external_labels;
+  data.external_url = external_url;
+  data.ts_ms = ts_ms;
+  Preview out;
+  out.labels = AlertLabels(metric, data);
+  const ExtensionConfig* extensions = options_.extensions;
+  if (extensions != nullptr && !extensions->empty()) {
+    const AlertExtension* ext = extensions->Find(out.labels);
+    if (ext != nullptr && ext->has_hysteresis()) return std::nullopt;
+  }
+  out.annotations = ExpandAll(*annotation_templates_, data);
+  return out;
+}
+
 template <typename Map, typename Fn>
 void AlertingRule::ForEachInOrder(Map& active, Map& resolved, Fn&& fn) {
   // The two maps hold disjoint keys: a merge walk.

@@ -156,6 +156,22 @@ class AlertingRule final : public Rule {
   // Replaces the held alerts (restoring persisted state or a reload's carry-over).
   void RestoreAlerts(std::vector<Alert> alerts);
 
+  // The labels and annotations an evaluation at ts_ms would give the alert of
+  // result sample `metric` = `value`, when they do not depend on the rule's
+  // state or on other series: no label template, no template that calls
+  // `query`, and no hysteresis extension for these labels (such an alert may
+  // outlive its samples). nullopt otherwise. Safe on any thread: it reads only
+  // what the constructor built.
+  struct Preview {
+    promql::Labels labels;
+    LabelPairs annotations;
+  };
+  std::optional<Preview> PreviewAlert(const promql::Labels& metric, double value,
+                                      std::int64_t ts_ms, const promql::Labels& external_labels,
+                                      const std::string& external_url) const;
+  // Whether PreviewAlert can answer for some labels.
+  bool CanPreview() const noexcept { return label_templates_static_ && !templates_call_query_; }
+
   // Whether a label or annotation template calls `query`, which may read any series,
   // ALERTS_FOR_STATE included.
   bool TemplatesCallQuery() const noexcept { return templates_call_query_; }

@@ -47,7 +47,7 @@ constexpr const char* kUsage =
     "                    [--full-eval-runs N] [--rate SAMPLES_PER_SECOND]\n"
     "                    [--workload threshold|node] [--firing-fraction F|most]\n"
     "                    [--arrival spread|burst] [--no-skip-quiet-rules]\n"
-    "                    [--inline-handlers]\n"
+    "                    [--inline-handlers] [--fire-on-crossing]\n"
     "       nimify bench --remote-write URL [--series N] [--metrics M] [--input FILE]\n"
     "                    [--connections C] [--samples-per-request K] [--rate R]\n"
     "                    [--seconds T] [--warmup T] [--pid PID]\n"
@@ -88,6 +88,9 @@ constexpr const char* kUsage =
     "(EngineOptions::skip_quiet_rules = false).\n"
     "--inline-handlers: the latency handler runs on the evaluating thread\n"
     "(EngineOptions::handler_thread = kEvaluator), not the dispatcher thread.\n"
+    "--fire-on-crossing: `for: 0` threshold alerts fire from the shard thread that\n"
+    "stores the crossing sample (EngineOptions::fire_on_crossing); with\n"
+    "--inline-handlers the handler runs there.\n"
     "full_eval_ms: every rule evaluated once, without the threshold tracker, at the\n"
     "last minute boundary of the data the run streamed (the same synthetic series and\n"
     "values, or the --input recording) with the whole window the rules read; wall\n"
@@ -157,6 +160,7 @@ struct BenchOptions {
   bool arrival_spread = true;
   bool skip_quiet_rules = true;
   bool inline_handlers = false;
+  bool fire_on_crossing = false;
   RemoteWriteBenchOptions remote;  // used when remote.url is set
 };
 
@@ -758,6 +762,7 @@ int Run(const BenchOptions& o) {
   eo.incremental_thresholds = o.incremental;
   eo.skip_quiet_rules = o.skip_quiet_rules;
   if (o.inline_handlers) eo.handler_thread = HandlerThread::kEvaluator;
+  eo.fire_on_crossing = o.fire_on_crossing;
   eo.default_eval_interval = std::chrono::milliseconds(60'000);
   const std::int64_t rss_before = ResidentBytes();
   const std::int64_t heap_before = HeapBytes();
@@ -900,6 +905,8 @@ int Run(const BenchOptions& o) {
     j += ", \"arrival\": " + JsonString(o.arrival_spread ? "spread" : "burst");
     j += ", \"skip_quiet_rules\": " + std::string(o.skip_quiet_rules ? "true" : "false");
     j += ", \"inline_handlers\": " + std::string(o.inline_handlers ? "true" : "false");
+    j += ", \"fire_on_crossing\": " + std::string(o.fire_on_crossing ? "true" : "false");
+    j += ", \"alerts_fired_on_crossing\": " + std::to_string(stats.alerts_fired_on_crossing);
     j += ", \"samples\": " + std::to_string(samples);
     j += ", \"seconds\": " + Num(wall);
     j += ", \"cpu_seconds\": " + Num(cpu);
@@ -971,6 +978,8 @@ int RunBench(const Args& args) {
       o.skip_quiet_rules = false;
     } else if (name == "--inline-handlers") {
       o.inline_handlers = true;
+    } else if (name == "--fire-on-crossing") {
+      o.fire_on_crossing = true;
     } else if (!next(&v)) {
       return UsageError("missing value for " + name);
     } else if (name == "--rules") {

@@ -160,10 +160,10 @@ class Loader {
   Status Engine(const ConfigNode& node) {
     if (node.is_null()) return Status::Ok();
     if (!node.is_map()) return node.Error("engine: expected a mapping");
-    NIMIFY_RETURN_IF_ERROR(node.CheckKeys({"shards", "ring_capacity", "allowed_lateness",
-                                           "retention", "max_series", "max_sample_age",
-                                           "max_late_age"},
-                                          "engine"));
+    NIMIFY_RETURN_IF_ERROR(
+        node.CheckKeys({"shards", "ring_capacity", "allowed_lateness", "retention", "max_series",
+                        "max_sample_age", "max_late_age", "fire_on_crossing"},
+                       "engine"));
     EngineSettings& e = out_->engine;
     if (const ConfigNode* n = node.Find("shards")) {
       NIMIFY_ASSIGN_OR_RETURN(std::uint64_t v, NonNegative(*n));
@@ -194,6 +194,9 @@ class Loader {
       NIMIFY_ASSIGN_OR_RETURN(std::chrono::milliseconds age, n->AsDuration());
       if (age.count() < 0) return n->Error("engine.max_late_age: negative");
       e.max_late_age = age;
+    }
+    if (const ConfigNode* n = node.Find("fire_on_crossing")) {
+      NIMIFY_ASSIGN_OR_RETURN(e.fire_on_crossing, n->AsBool());
     }
     return Status::Ok();
   }

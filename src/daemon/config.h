@@ -58,6 +58,9 @@ struct EngineSettings {
   // ones get 400 (EngineOptions::max_late_age). Unset: the history the rules
   // need; 0: refuse every late sample.
   std::optional<std::chrono::milliseconds> max_late_age;
+  // EngineOptions::fire_on_crossing: `for: 0` threshold alerts fire from the
+  // sample that crosses, not after the evaluation instant.
+  bool fire_on_crossing = false;
 };
 
 struct DaemonConfig {

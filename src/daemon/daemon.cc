@@ -154,6 +154,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   eo.retention = config.engine.retention;
   eo.max_late_age = config.engine.max_late_age;
   eo.max_series = config.engine.max_series;
+  eo.fire_on_crossing = config.engine.fire_on_crossing;
   eo.compat = flags.compat;
   eo.default_eval_interval = config.evaluation_interval;
   eo.external_labels = config.external_labels;

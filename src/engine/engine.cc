@@ -19,6 +19,7 @@
 #include "common/mutex.h"
 #include "common/thread_name.h"
 #include "common/wall_clock.h"
+#include "engine/crossing_alerts.h"
 #include "engine/dispatcher.h"
 #include "engine/output_store.h"
 #include "engine/rule_runtime.h"
@@ -204,6 +205,8 @@ class EngineCore {
   // Declared before the pipeline: its workers call the tracker until they stop.
   std::unique_ptr<engine::SampleTracker> tracker_;
   std::vector<std::uint32_t> tracked_inputs_;  // inputs with tracked predicates: always observed
+  // EngineOptions::fire_on_crossing; called by the tracker on the workers' threads.
+  std::unique_ptr<engine::CrossingAlerts> crossing_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   engine::Dispatcher dispatcher_;
   std::int64_t step_ms_ = 0;
@@ -495,6 +498,15 @@ Result<std::shared_ptr<EngineCore>> EngineCore::Create(EngineOptions options,
     impl->tracker_ = std::make_unique<engine::SampleTracker>(
         opts.shards, impl->MakeRuntimeOptions().eval, std::move(predicates));
     impl->runtime_->BindTracker(impl->tracker_.get());
+    if (opts.fire_on_crossing) {
+      engine::RuntimeOptions runtime_options = impl->MakeRuntimeOptions();
+      impl->crossing_ = std::make_unique<engine::CrossingAlerts>(
+          &impl->dispatcher_, std::move(runtime_options.external_labels),
+          std::move(runtime_options.external_url));
+      impl->tracker_->SetCrossingListener(impl->crossing_.get());
+      impl->crossing_->Publish(impl->runtime_->CrossingRules(), impl->tracker_->epoch());
+      impl->runtime_->BindCrossing(impl->crossing_.get());
+    }
     impl->pipeline_->SetSampleObserver(impl->tracker_.get());
     impl->pipeline_->SetSelectors(impl->InputSelectors(*impl->runtime_));
   }
@@ -526,6 +538,15 @@ void EngineCore::OnCut(const pipeline::Cut& cut) {
   {
     MutexLock lock(eval_mu_);
     runtime_->Evaluate(cut.t, cut.dirty, cut.storage, outputs_.get(), &out);
+    if (crossing_ != nullptr) {
+      if (const std::size_t n = crossing_->Expire(cut.t); n != 0) {
+        out.logs.emplace_back(LogLevel::kWarn,
+                              std::to_string(n) +
+                                  " alert(s) fired from a crossing sample were not confirmed by "
+                                  "the evaluation at t=" +
+                                  std::to_string(cut.t) + " ms (the rules changed in between)");
+      }
+    }
     tracker_->Prune(cut.t);
     outputs_->Trim(cut.t);
   }
@@ -542,6 +563,8 @@ void EngineCore::OnCut(const pipeline::Cut& cut) {
   rule_evaluations_skipped_.fetch_add(out.rule_evaluations_skipped, std::memory_order_relaxed);
   rule_failures_.fetch_add(out.rule_failures, std::memory_order_relaxed);
   dispatcher_.Push(std::move(out));
+  // After the push: a crossing event sent from now on comes after this cut's events.
+  tracker_->CutDone(cut.t);
 }
 
 Status EngineCore::CheckHistoryFits(const engine::RuleRuntime& runtime,
@@ -565,7 +588,13 @@ Status EngineCore::SetRules(std::shared_ptr<const RuleSet> rules) {
   {
     MutexLock lock(eval_mu_);
     next->TakeStateFrom(*runtime_, last_eval_.load(std::memory_order_relaxed), &out);
+    // Destroyed after the crossing table that points into it is replaced.
+    std::unique_ptr<engine::RuleRuntime> old = std::move(runtime_);
     runtime_ = std::move(next);
+    if (crossing_ != nullptr) {
+      crossing_->Publish(runtime_->CrossingRules(), tracker_->NextEpoch());
+      runtime_->BindCrossing(crossing_.get());
+    }
     rules_ = std::move(rules);
     pipeline_->SetSelectors(InputSelectors(*runtime_));
   }
@@ -836,6 +865,10 @@ EngineStats EngineCore::stats() const {
   s.rule_evaluations_skipped = rule_evaluations_skipped_.load(std::memory_order_relaxed);
   s.rule_failures = rule_failures_.load(std::memory_order_relaxed);
   s.alert_events = dispatcher_.events_queued();
+  if (crossing_ != nullptr) {
+    s.alerts_fired_on_crossing = crossing_->fired();
+    s.crossing_alerts_unconfirmed = crossing_->unconfirmed();
+  }
   s.handler_calls = dispatcher_.handler_calls();
   s.handler_failures = dispatcher_.handler_failures();
   s.queue_depth = dispatcher_.queue_depth();

@@ -6,12 +6,12 @@
 #include <numeric>
 #include <set>
 
+#include "engine/crossing_alerts.h"
 #include "engine/rule_set_internal.h"
 #include "promql/analysis.h"
 #include "promql/parser.h"
 
 namespace nimify::engine {
-namespace {
 
 OwnedLabels ToOwned(const promql::Labels& labels) {
   OwnedLabels out;
@@ -26,6 +26,8 @@ OwnedLabels ToOwned(const alerting::LabelPairs& pairs) {
   for (const auto& l : pairs) out.push_back({l.name, l.value});
   return out;
 }
+
+namespace {
 
 // Group instants are the multiples of the group's interval, as in promtool.
 bool OnGrid(std::int64_t t, std::int64_t interval) { return t % interval == 0; }
@@ -146,6 +148,10 @@ Result<std::unique_ptr<RuleRuntime>> RuleRuntime::Build(const RuleSet& rules,
               r.threshold = MatchThreshold(*rs.parsed_expr, &selector);
               if (r.threshold && !reads_only_ingested(selector->matchers)) r.threshold.reset();
             }
+            if (r.eager && r.threshold && r.alerting->CanPreview()) {
+              r.crossing_key =
+                  group->file() + '\x1f' + group->name() + '\x1f' + rs.name + '\x1f' + rs.expr;
+            }
           }
           const bool may_skip =
               options.skip_quiet_rules && no_time_shift &&
@@ -199,6 +205,26 @@ void RuleRuntime::BindTracker(const SampleTracker* tracker) {
       }
     }
   }
+}
+
+CrossingTable RuleRuntime::CrossingRules() const {
+  CrossingTable table;
+  for (const auto& g : groups_) {
+    if (g.group->limit() != 0) continue;  // a limit error would drop the alert
+    for (const auto& r : g.rules) {
+      if (r.crossing_key.empty() || !r.tracked) continue;
+      CrossingRule c;
+      c.rule = r.alerting;
+      c.name = r.rule->name();
+      c.group = g.group->name();
+      c.file = g.group->file();
+      c.expr = r.rule->spec().expr;
+      c.generator_url = r.generator_url;
+      c.key = r.crossing_key;
+      table[{r.input, *r.tracked}].push_back(std::move(c));
+    }
+  }
+  return table;
 }
 
 std::vector<std::uint32_t> RuleRuntime::InputIds() const {
@@ -463,13 +489,17 @@ void RuleRuntime::ReportTransitions(const RuntimeGroup& g, RuntimeRule& r, std::
   // at steady state nothing is copied or allocated.
   std::size_t still_active = 0;
   std::vector<alerting::Alert> added_copies;
+  // A new alert of a rule that may fire on crossing may already have gone out.
+  const bool announced = crossing_ != nullptr && !r.crossing_key.empty() && crossing_->HasPending();
   r.alerting->ForEachActiveAlert([&](const alerting::Alert& a) {
     auto it = r.reported.find(a.labels);
     const bool known = it != r.reported.end();
     if (a.state == AlertState::kPending && (!known || it->second.state != AlertState::kPending)) {
       out->events.push_back(MakeEvent(g, r, a, nimify::AlertState::kPending, t));
     } else if (a.state == AlertState::kFiring &&
-               (!known || it->second.state != AlertState::kFiring)) {
+               (!known || it->second.state != AlertState::kFiring) &&
+               !(announced && !known &&
+                 crossing_->Confirm(r.crossing_key, a.labels, a.active_at_ms))) {
       out->events.push_back(MakeEvent(g, r, a, nimify::AlertState::kFiring, t));
     }
     if (known) {

@@ -34,6 +34,13 @@
 
 namespace nimify::engine {
 
+class CrossingAlerts;
+struct CrossingRule;
+
+// AlertEvent's label lists from the internal ones.
+OwnedLabels ToOwned(const promql::Labels& labels);
+OwnedLabels ToOwned(const alerting::LabelPairs& pairs);
+
 struct RuntimeOptions {
   promql::EvalOptions eval;
   std::int64_t default_interval_ms = 60 * 1000;
@@ -89,6 +96,14 @@ class RuleRuntime {
   // whose predicate `tracker` tracks from its candidates. May be null; must
   // outlive the runtime.
   void BindTracker(const SampleTracker* tracker);
+  // The rules that may fire from a crossing sample (see CrossingAlerts): `for: 0`
+  // threshold rules tracked by the bound tracker, evaluated at their samples'
+  // times, in groups without a limit, whose labels and annotations need no
+  // query. By (input, predicate). Their rule pointers live as long as this runtime.
+  std::map<std::pair<std::uint32_t, std::size_t>, std::vector<CrossingRule>> CrossingRules() const;
+  // Firing transitions that `crossing` announced are not reported again. May be
+  // null; must outlive the runtime.
+  void BindCrossing(CrossingAlerts* crossing) { crossing_ = crossing; }
   // Input ids of the rules that need the pipeline's dirty marks or the tracker.
   std::vector<std::uint32_t> InputIds() const;
 
@@ -164,6 +179,8 @@ class RuleRuntime {
     std::optional<ThresholdPredicate> threshold;
     std::optional<std::size_t> tracked;  // the tracker's predicate index, when bound
     std::string generator_url;
+    // File, group, name and expression (CrossingRule::key); set when the rule may fire on crossing.
+    std::string crossing_key;
     std::string last_error;  // to log a failure once, not at every evaluation
     std::unordered_map<promql::Labels, alerting::Alert, LabelsHash> reported;
   };
@@ -188,6 +205,7 @@ class RuleRuntime {
   std::int64_t step_ms_ = 0;
   std::int64_t lookbehind_ms_ = 0;
   const SampleTracker* tracker_ = nullptr;
+  CrossingAlerts* crossing_ = nullptr;
   // Tracked threshold rules by expression (what the rules pass to the query function).
   std::unordered_map<const promql::Expr*, std::pair<std::uint32_t, std::size_t>> tracked_exprs_;
   // Some rule may read ALERTS_FOR_STATE (a selector that can match it, or a

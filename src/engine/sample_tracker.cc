@@ -158,10 +158,55 @@ void SampleTracker::RemoveCandidateSlot(ShardState& s, std::uint32_t slot) noexc
   }
 }
 
+bool SampleTracker::KnownBefore(const ShardState& s, std::uint32_t slot,
+                                std::uint32_t epoch) noexcept {
+  if (slot >= s.seen_epoch.size() || s.seen_epoch[slot] != EpochTag(epoch)) return false;
+  const std::size_t word = slot / 64;
+  return word >= s.unknown_bits.size() || ((s.unknown_bits[word] >> (slot % 64)) & 1) == 0;
+}
+
+void SampleTracker::ReportCrossings(std::uint32_t input, const Candidate* candidate,
+                                    const promql::Labels* labels, const storage::Shard& shard,
+                                    std::uint32_t slot, std::int64_t t, double v,
+                                    std::uint32_t epoch, std::int64_t last_cut) {
+  // The previous sample: a candidate's newest; a series that is no candidate
+  // satisfied none of the input's predicates with it, and any alert it had was
+  // resolved at a cut already done (the one that pruned it).
+  const promql::Point* prev =
+      candidate != nullptr && !candidate->history.empty() ? &candidate->history.back() : nullptr;
+  // Not evaluated yet: its transitions (a resolution) are still to come, and
+  // this event must not overtake them.
+  if (prev != nullptr && prev->t > last_cut) return;
+  const bool prev_counts = prev != nullptr && !promql::IsStaleNaN(prev->v);
+  std::optional<promql::Labels> fetched;
+  const auto& list = predicates_[input];
+  for (std::size_t k = 0; k < list.size(); ++k) {
+    if (!list[k].Holds(v) || (prev_counts && list[k].Holds(prev->v))) continue;
+    if (labels == nullptr) {
+      if (!fetched) fetched = shard.LabelsOf(slot);
+      labels = &*fetched;
+    }
+    listener_->OnCrossing(input, k, *labels, t, v, epoch);
+  }
+}
+
 void SampleTracker::OnSample(const storage::Shard& shard, storage::SeriesRef ref,
                              std::span<const std::uint32_t> inputs, std::int64_t t, double v) {
   ShardState& s = shards_[shard.index()];
   const std::uint32_t slot = storage::SlotOf(ref);
+  // With a crossing listener: a sample at or before the last cut is late (no
+  // evaluation runs at its time), and a crossing needs the state before it known.
+  const bool crossings = listener_ != nullptr;
+  std::uint32_t epoch = 0;
+  bool late = false;
+  bool known_before = false;
+  std::int64_t last_cut = 0;
+  if (crossings) {
+    epoch = epoch_.load(std::memory_order_acquire);
+    last_cut = last_cut_.load(std::memory_order_relaxed);
+    late = t <= last_cut;
+    known_before = !late && KnownBefore(s, slot, epoch);
+  }
   for (const std::uint32_t id : inputs) {
     if (id >= s.inputs.size()) s.inputs.resize(std::size_t{id} + 1);
     InputState& in = s.inputs[id];
@@ -176,13 +221,27 @@ void SampleTracker::OnSample(const storage::Shard& shard, storage::SeriesRef ref
     const bool holds = !promql::IsStaleNaN(v) && AnyPredicateHolds(id, v);
     if (!holds && !IsCandidateSlot(s, slot)) continue;
     auto it = in.candidate_index.find(ref);
-    if (it != in.candidate_index.end()) {
-      in.candidates[it->second].history.push_back({t, v});
+    Candidate* candidate = it != in.candidate_index.end() ? &in.candidates[it->second] : nullptr;
+    if (holds && known_before && (candidate == nullptr || !candidate->uncertain)) {
+      ReportCrossings(id, candidate, candidate != nullptr ? &candidate->labels : nullptr, shard,
+                      slot, t, v, epoch, last_cut);
+    }
+    if (candidate != nullptr) {
+      candidate->history.push_back({t, v});
+      candidate->uncertain = late;
     } else if (holds) {
       in.candidate_index.emplace(ref, static_cast<std::uint32_t>(in.candidates.size()));
-      in.candidates.push_back(Candidate{ref, shard.LabelsOf(slot), {{t, v}}});
+      in.candidates.push_back(Candidate{ref, shard.LabelsOf(slot), {{t, v}}, late});
       AddCandidateSlot(s, slot);
     }
+  }
+  if (crossings && !late) {
+    if (slot >= s.seen_epoch.size()) {
+      s.seen_epoch.resize(std::max<std::size_t>(std::size_t{slot} + 1, s.seen_epoch.size() * 2));
+      s.unknown_bits.resize(s.seen_epoch.size() / 64 + 1, 0);
+    }
+    s.seen_epoch[slot] = EpochTag(epoch);
+    s.unknown_bits[slot / 64] &= ~(std::uint64_t{1} << (slot % 64));
   }
 }
 
@@ -251,8 +310,15 @@ void SampleTracker::Prune(std::int64_t t) {
           ++i;
           continue;
         }
-        // Never true again without a new sample, which re-adds it.
-        RemoveCandidateSlot(s, storage::SlotOf(c.ref));
+        // Never true again without a new sample, which re-adds it. If its
+        // newest sample held (or is uncertain), the rules may not have run since
+        // it left the lookback: what they hold for the series is not known.
+        const std::uint32_t slot = storage::SlotOf(c.ref);
+        const bool last_held = !promql::IsStaleNaN(h.back().v) && AnyPredicateHolds(id, h.back().v);
+        if (listener_ != nullptr && (c.uncertain || last_held) && slot < s.seen_epoch.size()) {
+          s.unknown_bits[slot / 64] |= std::uint64_t{1} << (slot % 64);
+        }
+        RemoveCandidateSlot(s, slot);
         in.candidate_index.erase(c.ref);
         if (i + 1 != in.candidates.size()) {
           c = std::move(in.candidates.back());

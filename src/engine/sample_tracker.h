@@ -17,6 +17,7 @@
 #ifndef NIMIFY_ENGINE_SAMPLE_TRACKER_H_
 #define NIMIFY_ENGINE_SAMPLE_TRACKER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -49,6 +50,21 @@ struct ThresholdPredicate {
 std::optional<ThresholdPredicate> MatchThreshold(const promql::Expr& expr,
                                                  const promql::VectorSelector** selector);
 
+// Told on the thread that stored a sample (see SampleObserver) when the sample
+// makes threshold predicate `predicate` of `input` hold for a series and every
+// evaluation can be sure it did not hold just before: the series' previous
+// sample, stored since the tracker's epoch last changed and not late, did not
+// satisfy it (or the series' state says the same after a prune). So a `for: 0`
+// rule on that predicate, which runs at every sample time after the last cut,
+// starts a new alert for the series at exactly `t`.
+class CrossingListener {
+ public:
+  virtual ~CrossingListener() = default;
+  // `epoch`: the tracker's epoch that the previous sample was seen in.
+  virtual void OnCrossing(std::uint32_t input, std::size_t predicate, const promql::Labels& series,
+                          std::int64_t t, double v, std::uint32_t epoch) = 0;
+};
+
 // Thread safety
 //   OnSample runs on whichever thread owns the sample's shard and touches only
 //   that shard's state. Times, Result and Prune run at a cut, when every shard
@@ -76,6 +92,18 @@ class SampleTracker final : public pipeline::SampleObserver {
 
   // Forgets what no instant after t can need.
   void Prune(std::int64_t t);
+  // The cut at t is evaluated and its events are with the dispatcher: samples
+  // at or before t are late from now on, and a crossing may follow a sample at
+  // or before t (whose transitions are out) without overtaking them.
+  void CutDone(std::int64_t t) { last_cut_.store(t, std::memory_order_relaxed); }
+
+  // Crossings go to `listener` (may be null; must outlive the tracker's use).
+  // Before the workers start, or with every shard held.
+  void SetCrossingListener(CrossingListener* listener) { listener_ = listener; }
+  // A rule swap: what a series' earlier samples said holds no more (the rules that
+  // evaluated them may have been others). Any thread.
+  std::uint32_t NextEpoch() { return epoch_.fetch_add(1, std::memory_order_acq_rel) + 1; }
+  std::uint32_t epoch() const noexcept { return epoch_.load(std::memory_order_acquire); }
 
   bool Tracks(std::uint32_t input, std::size_t index) const noexcept {
     return input < predicates_.size() && index < predicates_[input].size();
@@ -94,6 +122,9 @@ class SampleTracker final : public pipeline::SampleObserver {
     storage::SeriesRef ref = 0;
     promql::Labels labels;
     std::vector<promql::Point> history;  // this series' samples, oldest first
+    // The newest sample was late (at or before the last cut): no evaluation ran
+    // at its time, so whether the rules saw the predicates hold is not known.
+    bool uncertain = false;
   };
   struct InputState {
     std::vector<std::int64_t> times;    // sorted, distinct, after the last Prune
@@ -116,7 +147,21 @@ class SampleTracker final : public pipeline::SampleObserver {
     // (the bits fit in L1; most samples only read their bit).
     std::vector<std::uint16_t> candidates_per_slot;
     std::vector<std::uint64_t> candidate_bits;
+    // With a crossing listener only. Per slot: 1 + the epoch (mod 65535) of the
+    // slot's last sample that was not late, 0 for none; and a bit for "what that
+    // sample left the rules with is not known" (a candidate pruned while it held).
+    std::vector<std::uint16_t> seen_epoch;
+    std::vector<std::uint64_t> unknown_bits;
   };
+  static std::uint16_t EpochTag(std::uint32_t epoch) noexcept {
+    return static_cast<std::uint16_t>(epoch % 65535u + 1u);
+  }
+  // Whether the slot's previous sample, seen in `epoch`, left a known state.
+  static bool KnownBefore(const ShardState& s, std::uint32_t slot, std::uint32_t epoch) noexcept;
+  void ReportCrossings(std::uint32_t input, const Candidate* candidate,
+                       const promql::Labels* labels, const storage::Shard& shard,
+                       std::uint32_t slot, std::int64_t t, double v, std::uint32_t epoch,
+                       std::int64_t last_cut);
 
   bool AnyPredicateHolds(std::uint32_t input, double v) const noexcept;
   static bool IsCandidateSlot(const ShardState& s, std::uint32_t slot) noexcept {
@@ -136,6 +181,10 @@ class SampleTracker final : public pipeline::SampleObserver {
   const std::vector<std::vector<ThresholdPredicate>> predicates_;
   std::vector<AnyHolds> any_holds_;  // by input id, from predicates_
   std::vector<ShardState> shards_;
+  CrossingListener* listener_ = nullptr;
+  std::atomic<std::uint32_t> epoch_{0};
+  // The last cut done (CutDone; written at a cut, read by the shards' threads).
+  std::atomic<std::int64_t> last_cut_{std::numeric_limits<std::int64_t>::min()};
 };
 
 }  // namespace nimify::engine

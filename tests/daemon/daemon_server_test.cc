@@ -501,15 +501,8 @@ TEST_F(DaemonServerTest, ShutdownIsGracefulAndIdempotent) {
 namespace nimify::daemon {
 namespace {
 
-// Responses configured in the same file: an alert's response step is planned
-// (dry-run) and the decision is logged.
-TEST(DaemonResponses, AlertRunsItsResponseInDryRun) {
-  const auto dir = std::filesystem::path(::testing::TempDir()) /
-                   ("nimifyd_resp_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  WriteFile(dir / "rules.yml", kRules);
-  WriteFile(dir / "nimifyd.yml", std::string(kConfig) + R"(
+// Responses configured in the same file as the daemon's keys.
+constexpr const char* kInvestigate = R"(
 route: {receiver: ops, group_by: [alertname], group_wait: 0s}
 receivers:
   - name: ops
@@ -522,29 +515,85 @@ responses:
       - name: say
         handler: note
         with: {message: "{{ $labels.job }} is down"}
-)");
-  LogCapture logs;
-  DaemonOptions opts;
-  opts.flags.config_file = (dir / "nimifyd.yml").string();
-  opts.flags.listen_address = "127.0.0.1:0";
-  opts.flags.dry_run = true;
-  opts.log_sink = logs.sink();
-  Result<std::unique_ptr<Daemon>> d = Daemon::Start(std::move(opts));
-  ASSERT_TRUE(d.ok()) << d.status().message();
-  const std::uint16_t port = (*d)->port();
-  const std::string body = RemoteWriteBody({{{{"__name__", "up"}, {"job", "rw"}}, {NowMs(), 0}}});
-  ASSERT_EQ(Post(port, "/api/v1/write", body, "application/x-protobuf", kRemoteWriteHeaders).status,
-            204);
-  EXPECT_TRUE(WaitFor([&] {
-    const std::string text = logs.text();
+)";
+
+// A dry-run daemon on kRules with `config` (the responses above included).
+class ResponsesDaemon {
+ public:
+  explicit ResponsesDaemon(const std::string& config)
+      : dir_(std::filesystem::path(::testing::TempDir()) /
+             ("nimifyd_resp_" + std::to_string(::getpid()) + "_" +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    WriteFile(dir_ / "rules.yml", kRules);
+    WriteFile(dir_ / "nimifyd.yml", config + kInvestigate);
+    DaemonOptions opts;
+    opts.flags.config_file = (dir_ / "nimifyd.yml").string();
+    opts.flags.listen_address = "127.0.0.1:0";
+    opts.flags.dry_run = true;
+    opts.log_sink = logs_.sink();
+    Result<std::unique_ptr<Daemon>> d = Daemon::Start(std::move(opts));
+    EXPECT_TRUE(d.ok()) << d.status().message();
+    if (d.ok()) daemon_ = std::move(*d);
+  }
+  ~ResponsesDaemon() {
+    if (daemon_) {
+      EXPECT_TRUE(daemon_->Shutdown(std::chrono::seconds(5)).ok());
+    }
+    daemon_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  bool started() const { return daemon_ != nullptr; }
+  std::uint16_t port() const { return daemon_->port(); }
+  std::string logs() { return logs_.text(); }
+  RawResponse WriteUp(std::int64_t t_ms, double v) {
+    const std::string body = RemoteWriteBody({{{{"__name__", "up"}, {"job", "rw"}}, {t_ms, v}}});
+    return Post(port(), "/api/v1/write", body, "application/x-protobuf", kRemoteWriteHeaders);
+  }
+  // The response's step ran (planned, in dry run).
+  bool StepPlanned() {
+    const std::string text = logs();
     return text.find("kind=step") != std::string::npos &&
            text.find("outcome=planned") != std::string::npos;
-  })) << logs.text();
-  EXPECT_THAT(logs.text(), HasSubstr("alertname=TargetDown"));
-  EXPECT_THAT(logs.text(), HasSubstr("dry_run=true"));
-  EXPECT_THAT(Get(port, "/metrics").body, HasSubstr("nimify_responder_steps_total{outcome=\"planned\"} 1"));
-  EXPECT_TRUE((*d)->Shutdown(std::chrono::seconds(5)).ok());
-  std::filesystem::remove_all(dir);
+  }
+
+ private:
+  std::filesystem::path dir_;
+  LogCapture logs_;
+  std::unique_ptr<Daemon> daemon_;
+};
+
+// An alert's response step is planned (dry-run) and the decision is logged.
+TEST(DaemonResponses, AlertRunsItsResponseInDryRun) {
+  ResponsesDaemon d(kConfig);
+  ASSERT_TRUE(d.started());
+  ASSERT_EQ(d.WriteUp(NowMs(), 0).status, 204);
+  EXPECT_TRUE(WaitFor([&] { return d.StepPlanned(); })) << d.logs();
+  EXPECT_THAT(d.logs(), HasSubstr("alertname=TargetDown"));
+  EXPECT_THAT(d.logs(), HasSubstr("dry_run=true"));
+  EXPECT_THAT(Get(d.port(), "/metrics").body,
+              HasSubstr("nimify_responder_steps_total{outcome=\"planned\"} 1"));
+}
+
+// engine.fire_on_crossing: with evaluation ten minutes behind the clock
+// (allowed_lateness), the crossing sample still starts the response at once.
+TEST(DaemonResponses, CrossingSampleStartsTheResponseBeforeTheEvaluation) {
+  ResponsesDaemon d(R"(global:
+  evaluation_interval: 1s
+rule_files: [rules.yml]
+engine: {allowed_lateness: 10m, shards: 1, fire_on_crossing: true}
+)");
+  ASSERT_TRUE(d.started());
+  const std::int64_t now = NowMs();
+  ASSERT_EQ(d.WriteUp(now - 2'000, 1).status, 204);  // a first sample never fires on crossing
+  ASSERT_EQ(d.WriteUp(now, 0).status, 204);
+  EXPECT_TRUE(WaitFor([&] { return d.StepPlanned(); })) << d.logs();
+  EXPECT_THAT(d.logs(), HasSubstr("alertname=TargetDown"));
+  // The responder has it; the evaluation has not reached the sample, so the
+  // engine's own view (Prometheus's API) has no alert yet.
+  EXPECT_THAT(Get(d.port(), "/api/v2/alerts").body, HasSubstr("TargetDown"));
+  EXPECT_THAT(Get(d.port(), "/api/v1/alerts").body, Not(HasSubstr("TargetDown")));
 }
 
 }  // namespace
