@@ -107,7 +107,7 @@ struct EngineOptions {
   // scan of every selected series. Same results; only threshold comparisons
   // present when the engine is created are tracked.
   bool incremental_thresholds = true;
-  // With both of the above: a `for: 0` threshold alert (`selector OP number`,
+  // With both of the above (on by default): a `for: 0` threshold alert (`selector OP number`,
   // no label template, no template that calls `query`, no group limit) fires
   // from the shard thread that stores the crossing sample, instead of after
   // the cut of that sample's instant, which waits for every producer. The
@@ -116,8 +116,9 @@ struct EngineOptions {
   // event may reach handlers before the events and OnEvaluation call of
   // earlier instants; with HandlerThread::kEvaluator it is delivered on the
   // shard's thread. A series' first sample after start-up or SetRules never
-  // fires this way (what the rules held for it before is not known).
-  bool fire_on_crossing = false;
+  // fires this way (what the rules held for it before is not known), nor does
+  // one whose previous state is not evaluated yet (docs/architecture.md).
+  bool fire_on_crossing = true;
   // Event-driven evaluation: at a group's instant, skip a rule whose selected
   // series got no sample since its last evaluation when that evaluation had
   // an empty result and the expression cannot produce anything without new

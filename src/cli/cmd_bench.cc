@@ -47,7 +47,7 @@ constexpr const char* kUsage =
     "                    [--full-eval-runs N] [--rate SAMPLES_PER_SECOND]\n"
     "                    [--workload threshold|node] [--firing-fraction F|most]\n"
     "                    [--arrival spread|burst] [--no-skip-quiet-rules]\n"
-    "                    [--inline-handlers] [--fire-on-crossing]\n"
+    "                    [--inline-handlers] [--no-fire-on-crossing]\n"
     "       nimify bench --remote-write URL [--series N] [--metrics M] [--input FILE]\n"
     "                    [--connections C] [--samples-per-request K] [--rate R]\n"
     "                    [--seconds T] [--warmup T] [--pid PID]\n"
@@ -88,9 +88,10 @@ constexpr const char* kUsage =
     "(EngineOptions::skip_quiet_rules = false).\n"
     "--inline-handlers: the latency handler runs on the evaluating thread\n"
     "(EngineOptions::handler_thread = kEvaluator), not the dispatcher thread.\n"
-    "--fire-on-crossing: `for: 0` threshold alerts fire from the shard thread that\n"
-    "stores the crossing sample (EngineOptions::fire_on_crossing); with\n"
-    "--inline-handlers the handler runs there.\n"
+    "--no-fire-on-crossing: `for: 0` threshold alerts wait for the evaluation of\n"
+    "their instant instead of firing from the shard thread that stores the\n"
+    "crossing sample (EngineOptions::fire_on_crossing = false; with\n"
+    "--inline-handlers the handler runs on that thread).\n"
     "full_eval_ms: every rule evaluated once, without the threshold tracker, at the\n"
     "last minute boundary of the data the run streamed (the same synthetic series and\n"
     "values, or the --input recording) with the whole window the rules read; wall\n"
@@ -160,7 +161,7 @@ struct BenchOptions {
   bool arrival_spread = true;
   bool skip_quiet_rules = true;
   bool inline_handlers = false;
-  bool fire_on_crossing = false;
+  bool fire_on_crossing = true;
   RemoteWriteBenchOptions remote;  // used when remote.url is set
 };
 
@@ -978,8 +979,8 @@ int RunBench(const Args& args) {
       o.skip_quiet_rules = false;
     } else if (name == "--inline-handlers") {
       o.inline_handlers = true;
-    } else if (name == "--fire-on-crossing") {
-      o.fire_on_crossing = true;
+    } else if (name == "--no-fire-on-crossing") {
+      o.fire_on_crossing = false;
     } else if (!next(&v)) {
       return UsageError("missing value for " + name);
     } else if (name == "--rules") {

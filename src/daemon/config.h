@@ -60,7 +60,7 @@ struct EngineSettings {
   std::optional<std::chrono::milliseconds> max_late_age;
   // EngineOptions::fire_on_crossing: `for: 0` threshold alerts fire from the
   // sample that crosses, not after the evaluation instant.
-  bool fire_on_crossing = false;
+  bool fire_on_crossing = true;
 };
 
 struct DaemonConfig {

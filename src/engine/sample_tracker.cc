@@ -158,9 +158,11 @@ void SampleTracker::RemoveCandidateSlot(ShardState& s, std::uint32_t slot) noexc
   }
 }
 
-bool SampleTracker::KnownBefore(const ShardState& s, std::uint32_t slot,
-                                std::uint32_t epoch) noexcept {
+bool SampleTracker::KnownBefore(const ShardState& s, std::uint32_t slot, std::uint32_t epoch,
+                                std::int64_t last_cut) noexcept {
   if (slot >= s.seen_epoch.size() || s.seen_epoch[slot] != EpochTag(epoch)) return false;
+  // Not evaluated yet: what it changes (a resolution) is still to be reported.
+  if (s.seen_t[slot] > last_cut) return false;
   const std::size_t word = slot / 64;
   return word >= s.unknown_bits.size() || ((s.unknown_bits[word] >> (slot % 64)) & 1) == 0;
 }
@@ -170,12 +172,12 @@ void SampleTracker::ReportCrossings(std::uint32_t input, const Candidate* candid
                                     std::uint32_t slot, std::int64_t t, double v,
                                     std::uint32_t epoch, std::int64_t last_cut) {
   // The previous sample: a candidate's newest; a series that is no candidate
-  // satisfied none of the input's predicates with it, and any alert it had was
-  // resolved at a cut already done (the one that pruned it).
+  // satisfied none of the input's predicates with it.
   const promql::Point* prev =
       candidate != nullptr && !candidate->history.empty() ? &candidate->history.back() : nullptr;
-  // Not evaluated yet: its transitions (a resolution) are still to come, and
-  // this event must not overtake them.
+  // Not evaluated yet (KnownBefore checked the last sample that was not late;
+  // a late one makes the candidate uncertain): its transitions are still to
+  // come, and this event must not overtake them.
   if (prev != nullptr && prev->t > last_cut) return;
   const bool prev_counts = prev != nullptr && !promql::IsStaleNaN(prev->v);
   std::optional<promql::Labels> fetched;
@@ -205,8 +207,9 @@ void SampleTracker::OnSample(const storage::Shard& shard, storage::SeriesRef ref
     epoch = epoch_.load(std::memory_order_acquire);
     last_cut = last_cut_.load(std::memory_order_relaxed);
     late = t <= last_cut;
-    known_before = !late && KnownBefore(s, slot, epoch);
+    known_before = !late && KnownBefore(s, slot, epoch, last_cut);
   }
+  const bool was_candidate = crossings && IsCandidateSlot(s, slot);
   for (const std::uint32_t id : inputs) {
     if (id >= s.inputs.size()) s.inputs.resize(std::size_t{id} + 1);
     InputState& in = s.inputs[id];
@@ -238,8 +241,15 @@ void SampleTracker::OnSample(const storage::Shard& shard, storage::SeriesRef ref
   if (crossings && !late) {
     if (slot >= s.seen_epoch.size()) {
       s.seen_epoch.resize(std::max<std::size_t>(std::size_t{slot} + 1, s.seen_epoch.size() * 2));
+      s.seen_t.resize(s.seen_epoch.size());
       s.unknown_bits.resize(s.seen_epoch.size() / 64 + 1, 0);
     }
+    // seen_t is the sample whose evaluation settles the rules' state: the
+    // first one known, or one of a candidate. Later samples of a series that
+    // satisfies nothing change nothing the rules report, so they leave it.
+    const bool known = s.seen_epoch[slot] == EpochTag(epoch) &&
+                       ((s.unknown_bits[slot / 64] >> (slot % 64)) & 1) == 0;
+    if (!known || was_candidate || IsCandidateSlot(s, slot)) s.seen_t[slot] = t;
     s.seen_epoch[slot] = EpochTag(epoch);
     s.unknown_bits[slot / 64] &= ~(std::uint64_t{1} << (slot % 64));
   }

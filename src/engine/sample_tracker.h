@@ -51,12 +51,13 @@ std::optional<ThresholdPredicate> MatchThreshold(const promql::Expr& expr,
                                                  const promql::VectorSelector** selector);
 
 // Told on the thread that stored a sample (see SampleObserver) when the sample
-// makes threshold predicate `predicate` of `input` hold for a series and every
-// evaluation can be sure it did not hold just before: the series' previous
-// sample, stored since the tracker's epoch last changed and not late, did not
-// satisfy it (or the series' state says the same after a prune). So a `for: 0`
-// rule on that predicate, which runs at every sample time after the last cut,
-// starts a new alert for the series at exactly `t`.
+// makes threshold predicate `predicate` of `input` hold for a series and the
+// evaluations will report exactly a new alert at `t` for it, with nothing of
+// that alert still to report: the sample is not late (the rules run at its
+// time); the series' previous sample did not satisfy the predicate and was not
+// late; and what the rules hold for the series is known since the tracker's
+// epoch last changed, settled by a sample already evaluated (at or before the
+// last cut, see CutDone). docs/architecture.md, "Event-driven evaluation".
 class CrossingListener {
  public:
   virtual ~CrossingListener() = default;
@@ -147,17 +148,23 @@ class SampleTracker final : public pipeline::SampleObserver {
     // (the bits fit in L1; most samples only read their bit).
     std::vector<std::uint16_t> candidates_per_slot;
     std::vector<std::uint64_t> candidate_bits;
-    // With a crossing listener only. Per slot: 1 + the epoch (mod 65535) of the
-    // slot's last sample that was not late, 0 for none; and a bit for "what that
-    // sample left the rules with is not known" (a candidate pruned while it held).
+    // With a crossing listener only. Per slot: the time of the sample (not
+    // late) whose evaluation settles what the rules hold for the series (see
+    // OnSample), and 1 + the epoch (mod 65535) of its last sample that was not
+    // late, 0 for none; and a bit for "what the rules hold for it is not known"
+    // (a candidate pruned while it held).
+    std::vector<std::int64_t> seen_t;
     std::vector<std::uint16_t> seen_epoch;
     std::vector<std::uint64_t> unknown_bits;
   };
   static std::uint16_t EpochTag(std::uint32_t epoch) noexcept {
     return static_cast<std::uint16_t>(epoch % 65535u + 1u);
   }
-  // Whether the slot's previous sample, seen in `epoch`, left a known state.
-  static bool KnownBefore(const ShardState& s, std::uint32_t slot, std::uint32_t epoch) noexcept;
+  // Whether the rules' state for the slot is known and reported: a sample that
+  // was not late was seen in `epoch`, the one that settled the state was
+  // evaluated (at or before the last cut), and nothing made it unknown since.
+  static bool KnownBefore(const ShardState& s, std::uint32_t slot, std::uint32_t epoch,
+                          std::int64_t last_cut) noexcept;
   void ReportCrossings(std::uint32_t input, const Candidate* candidate,
                        const promql::Labels* labels, const storage::Shard& shard,
                        std::uint32_t slot, std::int64_t t, double v, std::uint32_t epoch,

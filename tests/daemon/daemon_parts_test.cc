@@ -64,7 +64,7 @@ global:
   external_labels: {cluster: eu1, replica: ""}
   resolve_timeout: 5m
 rule_files: [rules/a.yml, /abs/b.yml]
-engine: {shards: 2, allowed_lateness: 30s, max_sample_age: 2h, max_late_age: 10m, fire_on_crossing: true}
+engine: {shards: 2, allowed_lateness: 30s, max_sample_age: 2h, max_late_age: 10m, fire_on_crossing: false}
 limits: {max_body_bytes: 1MiB, read_timeout: 5s, max_connections: 10}
 route: {receiver: default}
 receivers: [{name: default}]
@@ -79,7 +79,7 @@ receivers: [{name: default}]
   EXPECT_EQ(c->engine.allowed_lateness, std::chrono::seconds(30));
   EXPECT_EQ(c->engine.max_sample_age, std::chrono::hours(2));
   EXPECT_EQ(c->engine.max_late_age, std::chrono::minutes(10));
-  EXPECT_TRUE(c->engine.fire_on_crossing);
+  EXPECT_FALSE(c->engine.fire_on_crossing);
   EXPECT_EQ(c->limits.max_body_bytes, 1u << 20);
   EXPECT_EQ(c->limits.read_timeout, std::chrono::seconds(5));
   EXPECT_EQ(c->limits.max_connections, 10u);
@@ -100,7 +100,7 @@ TEST(DaemonConfig, NoResponsesWithoutResponseSections) {
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_FALSE(c->responses.has_value());
   EXPECT_FALSE(c->engine.max_late_age.has_value());  // the engine derives it from the rules
-  EXPECT_FALSE(c->engine.fire_on_crossing);
+  EXPECT_TRUE(c->engine.fire_on_crossing);           // the default
   Result<DaemonConfig> not_bool = ParseConfig("engine: {fire_on_crossing: sometimes}\n", "x.yml");
   EXPECT_FALSE(not_bool.ok());
   Result<DaemonConfig> negative = ParseConfig("engine: {max_late_age: -1m}\n", "x.yml");

@@ -576,19 +576,26 @@ TEST(DaemonResponses, AlertRunsItsResponseInDryRun) {
               HasSubstr("nimify_responder_steps_total{outcome=\"planned\"} 1"));
 }
 
-// engine.fire_on_crossing: with evaluation ten minutes behind the clock
-// (allowed_lateness), the crossing sample still starts the response at once.
+// engine.fire_on_crossing (the default): with evaluation a minute behind the
+// clock (allowed_lateness), the crossing sample still starts the response at once.
 TEST(DaemonResponses, CrossingSampleStartsTheResponseBeforeTheEvaluation) {
   ResponsesDaemon d(R"(global:
   evaluation_interval: 1s
 rule_files: [rules.yml]
-engine: {allowed_lateness: 10m, shards: 1, fire_on_crossing: true}
+engine: {allowed_lateness: 1m, shards: 1}
 )");
   ASSERT_TRUE(d.started());
+  // The series must be known first: a sample the evaluation has passed (a
+  // series' first sample could meet an alert restored from disk).
+  const std::int64_t known_at = NowMs() - 60'000 + 1'500;
+  ASSERT_EQ(d.WriteUp(known_at, 1).status, 204);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2'500));
   const std::int64_t now = NowMs();
-  ASSERT_EQ(d.WriteUp(now - 2'000, 1).status, 204);  // a first sample never fires on crossing
+  ASSERT_EQ(d.WriteUp(now - 1'000, 1).status, 204);
   ASSERT_EQ(d.WriteUp(now, 0).status, 204);
-  EXPECT_TRUE(WaitFor([&] { return d.StepPlanned(); })) << d.logs();
+  EXPECT_TRUE(WaitFor([&] { return d.StepPlanned(); }, std::chrono::seconds(20))) << d.logs();
+  // Well before the evaluation (a minute behind) could have seen it.
+  EXPECT_LT(NowMs() - now, 30'000);
   EXPECT_THAT(d.logs(), HasSubstr("alertname=TargetDown"));
   // The responder has it; the evaluation has not reached the sample, so the
   // engine's own view (Prometheus's API) has no alert yet.
