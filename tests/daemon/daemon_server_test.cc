@@ -72,6 +72,22 @@ engine: {allowed_lateness: 2s, shards: 1}
 limits: {max_body_bytes: 1MiB, max_decompressed_bytes: 4MiB, read_timeout: 1s}
 )";
 
+// Writes kRules and `config` into a fresh `dir` and starts a dry-run daemon
+// on an ephemeral loopback port, logging to `sink`.
+Result<std::unique_ptr<Daemon>> StartDryRun(const std::filesystem::path& dir,
+                                            const std::string& config, spdlog::sink_ptr sink) {
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  WriteFile(dir / "rules.yml", kRules);
+  WriteFile(dir / "nimifyd.yml", config);
+  DaemonOptions opts;
+  opts.flags.config_file = (dir / "nimifyd.yml").string();
+  opts.flags.listen_address = "127.0.0.1:0";
+  opts.flags.dry_run = true;
+  opts.log_sink = std::move(sink);
+  return Daemon::Start(std::move(opts));
+}
+
 // A thread-safe copy of what the daemon logged.
 class LogCapture {
  public:
@@ -118,16 +134,7 @@ class DaemonServerTest : public ::testing::Test {
     dir_ = std::filesystem::path(::testing::TempDir()) /
            ("nimifyd_test_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    WriteFile(dir_ / "rules.yml", kRules);
-    WriteFile(dir_ / "nimifyd.yml", kConfig);
-    DaemonOptions opts;
-    opts.flags.config_file = (dir_ / "nimifyd.yml").string();
-    opts.flags.listen_address = "127.0.0.1:0";
-    opts.flags.dry_run = true;
-    opts.log_sink = logs_.sink();
-    Result<std::unique_ptr<Daemon>> d = Daemon::Start(std::move(opts));
+    Result<std::unique_ptr<Daemon>> d = StartDryRun(dir_, kConfig, logs_.sink());
     ASSERT_TRUE(d.ok()) << d.status().message();
     daemon_ = std::move(*d);
     port_ = daemon_->port();
@@ -524,16 +531,7 @@ class ResponsesDaemon {
       : dir_(std::filesystem::path(::testing::TempDir()) /
              ("nimifyd_resp_" + std::to_string(::getpid()) + "_" +
               ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    WriteFile(dir_ / "rules.yml", kRules);
-    WriteFile(dir_ / "nimifyd.yml", config + kInvestigate);
-    DaemonOptions opts;
-    opts.flags.config_file = (dir_ / "nimifyd.yml").string();
-    opts.flags.listen_address = "127.0.0.1:0";
-    opts.flags.dry_run = true;
-    opts.log_sink = logs_.sink();
-    Result<std::unique_ptr<Daemon>> d = Daemon::Start(std::move(opts));
+    Result<std::unique_ptr<Daemon>> d = StartDryRun(dir_, config + kInvestigate, logs_.sink());
     EXPECT_TRUE(d.ok()) << d.status().message();
     if (d.ok()) daemon_ = std::move(*d);
   }
