@@ -59,7 +59,11 @@ struct AlertEvent {
 // Receives alert transitions. Every call comes from the engine's single
 // dispatcher thread, never from a producer or shard thread, in the order the
 // evaluations made the transitions; a slow handler delays later events, not
-// ingestion. Exceptions are caught and counted (EngineStats::handler_failures).
+// ingestion. One exception to the order: with EngineOptions::fire_on_crossing
+// (the default) a `for: 0` threshold alert's firing event may come before the
+// events and OnEvaluation call of earlier instants, never before its own
+// alert's earlier events. Exceptions are caught and counted
+// (EngineStats::handler_failures).
 class NIMIFY_EXPORT AlertHandler {
  public:
   virtual ~AlertHandler();

@@ -70,7 +70,10 @@ enum class HandlerThread : std::uint8_t {
   // thread wake-up sooner, but ingestion waits while handlers run. Handlers
   // must be quick; Query() and the other reads over the shards fail there
   // with kFailedPrecondition, and a Producer used there may wait out its
-  // max_wait. Calls are still one at a time and in order.
+  // max_wait. Calls are still one at a time and in order. With
+  // fire_on_crossing, an alert fired from its crossing sample is delivered on
+  // the thread that stores the sample (a shard worker, or a producer that
+  // drains idle shards itself), under the same rules.
   kEvaluator,
 };
 
