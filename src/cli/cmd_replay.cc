@@ -434,6 +434,9 @@ int Replay(const ReplayFlags& flags) {
   eo.compat = flags.compat;
   eo.default_eval_interval = std::chrono::milliseconds(eval_ms);
   eo.deterministic_order = true;
+  // Decisions in evaluation order, whatever the thread timing: a replay has no
+  // latency to save.
+  eo.fire_on_crossing = false;
   eo.log = [](LogLevel level, std::string_view line) {
     if (level >= LogLevel::kWarn) {
       std::fprintf(stderr, "engine: %.*s\n", static_cast<int>(line.size()), line.data());
