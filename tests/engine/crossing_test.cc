@@ -278,6 +278,57 @@ TEST(CrossingTest, FiresBeforeTheCutOfItsInstant) {
   EXPECT_EQ(stats.crossing_alerts_unconfirmed, 0u);
 }
 
+// A late sample that no longer satisfies the comparison resolves its alert
+// only at a later evaluation; the series then leaves the tracker's candidates
+// with its state unknown. The next sample settles it, but while that sample is
+// not evaluated (another producer holds the cut back) a crossing must not fire
+// early: its event would overtake the alert's resolution.
+TEST(CrossingTest, WaitsForTheSampleThatSettlesAnUnknownState) {
+  auto rules = RuleSet::Parse(kRules);
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  EngineOptions options = Options(true);
+  options.max_late_age = std::chrono::minutes(10);
+  auto engine = Engine::Create(options, *rules);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  auto recorder = std::make_shared<Recorder>();
+  (*engine)->AddHandler(recorder);
+  auto fast = std::move((*engine)->NewProducer()).value();
+  auto slow = std::move((*engine)->NewProducer()).value();
+  const Label hot[] = {{"__name__", "m"}, {"id", "7"}};
+  const Label other[] = {{"__name__", "m"}, {"id", "8"}};
+  const SeriesRef ref = *fast->Resolve(hot);
+  const SeriesRef other_ref = *slow->Resolve(other);
+  ASSERT_TRUE(fast->Append(ref, 10'000, 95).ok());  // fires (the usual way: a first sample)
+  ASSERT_TRUE(fast->AdvanceWatermark(30'000).ok());
+  ASSERT_TRUE(slow->Append(other_ref, 0, 50).ok());
+  ASSERT_TRUE(slow->AdvanceWatermark(30'000).ok());
+  WaitForEvaluation(**engine, 30'000);
+  ASSERT_TRUE(recorder->WaitForCount(1));
+  ASSERT_TRUE(fast->Append(ref, 20'000, 40).ok());  // late: at or before the cut at 30s
+  ASSERT_TRUE(fast->AdvanceWatermark(40'000).ok());
+  ASSERT_TRUE(slow->AdvanceWatermark(40'000).ok());
+  WaitForEvaluation(**engine, 40'000);  // no evaluation of Hot; the candidate is dropped
+  ASSERT_TRUE(fast->Append(ref, 45'000, 30).ok());  // settles the state once evaluated
+  ASSERT_TRUE(fast->Flush().ok());
+  ASSERT_TRUE(fast->Append(ref, 50'000, 97).ok());  // crosses while the cut waits at 40s
+  ASSERT_TRUE(fast->Flush().ok());
+  ASSERT_TRUE(slow->AdvanceWatermark(120'000).ok());
+  fast->Close();
+  slow->Close();
+  ASSERT_TRUE((*engine)->Stop().ok());
+  std::vector<std::string> hot_events;
+  for (const AlertEvent& e : recorder->events()) {
+    if (e.rule == "Hot") hot_events.push_back(Describe(e));
+  }
+  EXPECT_EQ(hot_events, (std::vector<std::string>{
+                            "Hot firing @10000 {alertname=Hot,id=7,severity=page,}",
+                            "Hot resolved @45000 {alertname=Hot,id=7,severity=page,}",
+                            "Hot firing @50000 {alertname=Hot,id=7,severity=page,}",
+                        }));
+  EXPECT_EQ((*engine)->stats().samples_late_stored, 1u);
+  EXPECT_EQ((*engine)->stats().crossing_alerts_unconfirmed, 0u);
+}
+
 // Samples that arrive at or before the last cut (allowed lateness, mixed
 // order across series) are never evaluated at their own time: a crossing after
 // one goes the usual way, and nothing fires twice or unconfirmed.
