@@ -212,42 +212,73 @@ TEST_P(CrossingEquivalenceTest, HandlersSeeTheSameEventsAsWithout) {
 
 INSTANTIATE_TEST_SUITE_P(Seeds, CrossingEquivalenceTest, ::testing::Values(1u, 2u, 3u, 4u));
 
+// An engine on kRules with a recorder and two producers: `fast` sends the
+// series under test, m{id="7"}; `slow` sends m{id="8"}, and its lag holds the
+// cuts back.
+struct TwoProducers {
+  std::unique_ptr<Engine> engine;
+  std::shared_ptr<Recorder> recorder = std::make_shared<Recorder>();
+  std::unique_ptr<Producer> fast;
+  std::unique_ptr<Producer> slow;
+  SeriesRef hot = 0;
+  SeriesRef other = 0;
+
+  // Use with ASSERT_NO_FATAL_FAILURE.
+  void Start(const EngineOptions& options) {
+    auto rules = RuleSet::Parse(kRules);
+    ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+    auto created = Engine::Create(options, *rules);
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    engine = std::move(*created);
+    engine->AddHandler(recorder);
+    fast = std::move(engine->NewProducer()).value();
+    slow = std::move(engine->NewProducer()).value();
+    const Label hot_labels[] = {{"__name__", "m"}, {"id", "7"}};
+    const Label other_labels[] = {{"__name__", "m"}, {"id", "8"}};
+    hot = *fast->Resolve(hot_labels);
+    other = *slow->Resolve(other_labels);
+  }
+
+  // Closes both producers, stops the engine, and describes the events of
+  // rule Hot in delivery order.
+  std::vector<std::string> StopAndDescribeHot() {
+    fast->Close();
+    slow->Close();
+    EXPECT_TRUE(engine->Stop().ok());
+    std::vector<std::string> out;
+    for (const AlertEvent& e : recorder->events()) {
+      if (e.rule == "Hot") out.push_back(Describe(e));
+    }
+    return out;
+  }
+};
+
 // The crossing sample's event reaches the handler while another producer holds
 // the cut back; the evaluation later confirms it without a second event.
 TEST(CrossingTest, FiresBeforeTheCutOfItsInstant) {
-  auto rules = RuleSet::Parse(kRules);
-  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
-  auto engine = Engine::Create(Options(true), *rules);
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-  auto recorder = std::make_shared<Recorder>();
-  (*engine)->AddHandler(recorder);
-  auto fast = std::move((*engine)->NewProducer()).value();
-  auto slow = std::move((*engine)->NewProducer()).value();
-  const Label hot[] = {{"__name__", "m"}, {"id", "7"}};
+  TwoProducers p;
+  ASSERT_NO_FATAL_FAILURE(p.Start(Options(true)));
   const Label first_hot[] = {{"__name__", "m"}, {"id", "9"}};
-  const Label other[] = {{"__name__", "m"}, {"id", "8"}};
-  const SeriesRef ref = *fast->Resolve(hot);
-  const SeriesRef first_ref = *fast->Resolve(first_hot);
-  const SeriesRef other_ref = *slow->Resolve(other);
-  ASSERT_TRUE(slow->Append(other_ref, 0, 50).ok());
-  ASSERT_TRUE(slow->Flush().ok());
-  ASSERT_TRUE(fast->Append(ref, 5'000, 40).ok());
+  const SeriesRef first_ref = *p.fast->Resolve(first_hot);
+  ASSERT_TRUE(p.slow->Append(p.other, 0, 50).ok());
+  ASSERT_TRUE(p.slow->Flush().ok());
+  ASSERT_TRUE(p.fast->Append(p.hot, 5'000, 40).ok());
   // A series' first sample never fires on crossing: the rules' state before
   // it is not known (it could be an alert restored from disk).
-  ASSERT_TRUE(fast->Append(first_ref, 5'000, 95).ok());
-  ASSERT_TRUE(fast->Flush().ok());
+  ASSERT_TRUE(p.fast->Append(first_ref, 5'000, 95).ok());
+  ASSERT_TRUE(p.fast->Flush().ok());
   // The cut at 5s evaluates both (a crossing needs the series' previous sample
   // evaluated): id=9 fires the usual way.
-  ASSERT_TRUE(slow->Append(other_ref, 10'000, 50).ok());
-  ASSERT_TRUE(slow->Flush().ok());
-  WaitForEvaluation(**engine, 5'000);
-  ASSERT_TRUE(recorder->WaitForCount(1));
-  ASSERT_TRUE(fast->Append(ref, 20'000, 97).ok());  // crosses
-  ASSERT_TRUE(fast->Flush().ok());
-  ASSERT_TRUE(recorder->WaitForCount(2));
+  ASSERT_TRUE(p.slow->Append(p.other, 10'000, 50).ok());
+  ASSERT_TRUE(p.slow->Flush().ok());
+  WaitForEvaluation(*p.engine, 5'000);
+  ASSERT_TRUE(p.recorder->WaitForCount(1));
+  ASSERT_TRUE(p.fast->Append(p.hot, 20'000, 97).ok());  // crosses
+  ASSERT_TRUE(p.fast->Flush().ok());
+  ASSERT_TRUE(p.recorder->WaitForCount(2));
   // The slow producer is at 10s: no cut has passed 10s.
-  EXPECT_LE((*engine)->last_evaluation_ms(), 10'000);
-  const std::vector<AlertEvent> events = recorder->events();
+  EXPECT_LE(p.engine->last_evaluation_ms(), 10'000);
+  const std::vector<AlertEvent> events = p.recorder->events();
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(Describe(events[0]), "Hot firing @5000 {alertname=Hot,id=9,severity=page,}");
   const AlertEvent& early = events[1];
@@ -260,20 +291,13 @@ TEST(CrossingTest, FiresBeforeTheCutOfItsInstant) {
   EXPECT_EQ(early.generator_url, "http://nimify.example:9095/graph?g0.expr=m+%3E+90&g0.tab=1");
 
   // Now the cuts run on: the crossing's alert is confirmed, not repeated.
-  ASSERT_TRUE(slow->Append(other_ref, 60'000, 50).ok());
-  ASSERT_TRUE(slow->Flush().ok());
-  fast->Close();
-  slow->Close();
-  ASSERT_TRUE((*engine)->Stop().ok());
-  std::vector<std::string> hot_events;
-  for (const AlertEvent& e : recorder->events()) {
-    if (e.rule == "Hot") hot_events.push_back(Describe(e));
-  }
-  EXPECT_EQ(hot_events, (std::vector<std::string>{
-                            "Hot firing @5000 {alertname=Hot,id=9,severity=page,}",
-                            "Hot firing @20000 {alertname=Hot,id=7,severity=page,}",
-                        }));
-  const EngineStats stats = (*engine)->stats();
+  ASSERT_TRUE(p.slow->Append(p.other, 60'000, 50).ok());
+  ASSERT_TRUE(p.slow->Flush().ok());
+  EXPECT_EQ(p.StopAndDescribeHot(), (std::vector<std::string>{
+                                        "Hot firing @5000 {alertname=Hot,id=9,severity=page,}",
+                                        "Hot firing @20000 {alertname=Hot,id=7,severity=page,}",
+                                    }));
+  const EngineStats stats = p.engine->stats();
   EXPECT_EQ(stats.alerts_fired_on_crossing, 1u);
   EXPECT_EQ(stats.crossing_alerts_unconfirmed, 0u);
 }
@@ -284,49 +308,32 @@ TEST(CrossingTest, FiresBeforeTheCutOfItsInstant) {
 // not evaluated (another producer holds the cut back) a crossing must not fire
 // early: its event would overtake the alert's resolution.
 TEST(CrossingTest, WaitsForTheSampleThatSettlesAnUnknownState) {
-  auto rules = RuleSet::Parse(kRules);
-  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
   EngineOptions options = Options(true);
   options.max_late_age = std::chrono::minutes(10);
-  auto engine = Engine::Create(options, *rules);
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-  auto recorder = std::make_shared<Recorder>();
-  (*engine)->AddHandler(recorder);
-  auto fast = std::move((*engine)->NewProducer()).value();
-  auto slow = std::move((*engine)->NewProducer()).value();
-  const Label hot[] = {{"__name__", "m"}, {"id", "7"}};
-  const Label other[] = {{"__name__", "m"}, {"id", "8"}};
-  const SeriesRef ref = *fast->Resolve(hot);
-  const SeriesRef other_ref = *slow->Resolve(other);
-  ASSERT_TRUE(fast->Append(ref, 10'000, 95).ok());  // fires (the usual way: a first sample)
-  ASSERT_TRUE(fast->AdvanceWatermark(30'000).ok());
-  ASSERT_TRUE(slow->Append(other_ref, 0, 50).ok());
-  ASSERT_TRUE(slow->AdvanceWatermark(30'000).ok());
-  WaitForEvaluation(**engine, 30'000);
-  ASSERT_TRUE(recorder->WaitForCount(1));
-  ASSERT_TRUE(fast->Append(ref, 20'000, 40).ok());  // late: at or before the cut at 30s
-  ASSERT_TRUE(fast->AdvanceWatermark(40'000).ok());
-  ASSERT_TRUE(slow->AdvanceWatermark(40'000).ok());
-  WaitForEvaluation(**engine, 40'000);  // no evaluation of Hot; the candidate is dropped
-  ASSERT_TRUE(fast->Append(ref, 45'000, 30).ok());  // settles the state once evaluated
-  ASSERT_TRUE(fast->Flush().ok());
-  ASSERT_TRUE(fast->Append(ref, 50'000, 97).ok());  // crosses while the cut waits at 40s
-  ASSERT_TRUE(fast->Flush().ok());
-  ASSERT_TRUE(slow->AdvanceWatermark(120'000).ok());
-  fast->Close();
-  slow->Close();
-  ASSERT_TRUE((*engine)->Stop().ok());
-  std::vector<std::string> hot_events;
-  for (const AlertEvent& e : recorder->events()) {
-    if (e.rule == "Hot") hot_events.push_back(Describe(e));
-  }
-  EXPECT_EQ(hot_events, (std::vector<std::string>{
-                            "Hot firing @10000 {alertname=Hot,id=7,severity=page,}",
-                            "Hot resolved @45000 {alertname=Hot,id=7,severity=page,}",
-                            "Hot firing @50000 {alertname=Hot,id=7,severity=page,}",
-                        }));
-  EXPECT_EQ((*engine)->stats().samples_late_stored, 1u);
-  EXPECT_EQ((*engine)->stats().crossing_alerts_unconfirmed, 0u);
+  TwoProducers p;
+  ASSERT_NO_FATAL_FAILURE(p.Start(options));
+  ASSERT_TRUE(p.fast->Append(p.hot, 10'000, 95).ok());  // fires (the usual way: a first sample)
+  ASSERT_TRUE(p.fast->AdvanceWatermark(30'000).ok());
+  ASSERT_TRUE(p.slow->Append(p.other, 0, 50).ok());
+  ASSERT_TRUE(p.slow->AdvanceWatermark(30'000).ok());
+  WaitForEvaluation(*p.engine, 30'000);
+  ASSERT_TRUE(p.recorder->WaitForCount(1));
+  ASSERT_TRUE(p.fast->Append(p.hot, 20'000, 40).ok());  // late: at or before the cut at 30s
+  ASSERT_TRUE(p.fast->AdvanceWatermark(40'000).ok());
+  ASSERT_TRUE(p.slow->AdvanceWatermark(40'000).ok());
+  WaitForEvaluation(*p.engine, 40'000);  // no evaluation of Hot; the candidate is dropped
+  ASSERT_TRUE(p.fast->Append(p.hot, 45'000, 30).ok());  // settles the state once evaluated
+  ASSERT_TRUE(p.fast->Flush().ok());
+  ASSERT_TRUE(p.fast->Append(p.hot, 50'000, 97).ok());  // crosses while the cut waits at 40s
+  ASSERT_TRUE(p.fast->Flush().ok());
+  ASSERT_TRUE(p.slow->AdvanceWatermark(120'000).ok());
+  EXPECT_EQ(p.StopAndDescribeHot(), (std::vector<std::string>{
+                                        "Hot firing @10000 {alertname=Hot,id=7,severity=page,}",
+                                        "Hot resolved @45000 {alertname=Hot,id=7,severity=page,}",
+                                        "Hot firing @50000 {alertname=Hot,id=7,severity=page,}",
+                                    }));
+  EXPECT_EQ(p.engine->stats().samples_late_stored, 1u);
+  EXPECT_EQ(p.engine->stats().crossing_alerts_unconfirmed, 0u);
 }
 
 // Samples that arrive at or before the last cut (allowed lateness, mixed
