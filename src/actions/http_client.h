@@ -2,12 +2,15 @@
 // (Boost.Beast over Asio, OpenSSL for https). One request per connection:
 // handlers talk to Slack, Statuspage, Alertmanager and model servers a few
 // times per incident, so pooling would buy nothing and keep sockets open.
+// An IP literal is connected to directly; a host name is looked up by Asio's
+// resolver, which runs getaddrinfo on a thread of its own.
 //
 //   auto client = HttpClient::Shared();
 //   HttpRequest req;
 //   req.method = "POST";
 //   req.url = "http://127.0.0.1:8000/v2/repository/models/resnet/load";
-//   client->Send(std::move(req), [](HttpResult r) { ... });   // called once, on the client's thread
+//   client->Send(std::move(req), [](HttpResult r) { ... });   // called once, on the client's
+//   thread
 #ifndef NIMIFY_ACTIONS_HTTP_CLIENT_H_
 #define NIMIFY_ACTIONS_HTTP_CLIENT_H_
 

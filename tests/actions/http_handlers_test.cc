@@ -190,6 +190,27 @@ TEST(HttpClientTest, SendsAndReceives) {
   EXPECT_EQ(recorded[0].body, "payload");
 }
 
+// An IP literal skips the resolver; a host name still goes through it, and
+// each address it returns is tried in turn (localhost may be ::1 first,
+// where nothing listens).
+TEST(HttpClientTest, ResolvesHostNames) {
+  auto server = StartServer();
+  server->SetResponse("/named", {.status = 200, .body = "found"});
+  HttpClient client;
+  HttpRequest req;
+  req.url = "http://localhost:" + std::to_string(server->port()) + "/named";
+  std::promise<HttpResult> p;
+  client.Send(req, [&](HttpResult r) { p.set_value(std::move(r)); });
+  auto f = p.get_future();
+  ASSERT_EQ(f.wait_for(kWait), std::future_status::ready);
+  HttpResult r = f.get();
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(r.response.body, "found");
+  auto recorded = server->requests();
+  ASSERT_EQ(recorded.size(), 1u);
+  EXPECT_EQ(recorded[0].Header("Host"), "localhost:" + std::to_string(server->port()));
+}
+
 TEST(HttpClientTest, CapsTheResponseBody) {
   auto server = StartServer();
   server->SetResponse("/big", {.body = std::string(5000, 'a')});
