@@ -14,7 +14,9 @@
 #           the closed-loop maximum this run measured (and at 10k samples/s, for
 #           the floor), with MARKERS marker samples per second (default 20) that
 #           fire `nimify_bench_marker > 0` into a webhook the bench serves
-#           (`nimify bench --write-marker-config`): sample_to_handler_us
+#           (`nimify bench --write-marker-config`): sample_to_handler_us, with
+#           armed markers (series known before, fired from the crossing sample)
+#           and with fresh ones (first samples, fired by the evaluation)
 # Each receiver starts fresh; the first WARMUP seconds (series creation) are
 # not counted. One JSON line per run goes to $OUT (default build/bench-vs-prometheus.jsonl).
 #
@@ -110,12 +112,22 @@ if [ "${LATENCY:-0}" = 1 ]; then
   half=${HALF_RATE:-$(python3 -c "print(int(float('${max:-200000}') / 2))")}
   whport=$(free_port)
   "$bin/nimify" bench --write-marker-config "$work/marker" --webhook-listen "127.0.0.1:$whport"
-  receiver_flags=(--config.file="$work/marker/nimify-bench-marker.yml")
   latency_receivers=(nimifyd)
   [ -n "${NIMIFYD_BEFORE:-}" ] && latency_receivers=(nimifyd-before nimifyd)
+  # Armed markers (the marker series had a 0 sample in the warm-up, as a known
+  # target's `up` has) and fresh ones (a series whose first sample crosses).
   for rate in "$half" 10000; do
-    for receiver in "${latency_receivers[@]}"; do
-      run "$receiver" "$rate" "$series" --markers "${MARKERS:-20}" --webhook-listen "127.0.0.1:$whport"
+    for markers in armed fresh; do
+      fresh=()
+      receiver_flags=(--config.file="$work/marker/nimify-bench-marker.yml")
+      if [ "$markers" = fresh ]; then
+        fresh=(--fresh-markers)
+        receiver_flags=(--config.file="$work/marker/nimify-bench-marker-fresh.yml")
+      fi
+      for receiver in "${latency_receivers[@]}"; do
+        run "$receiver" "$rate" "$series" --markers "${MARKERS:-20}" \
+          --webhook-listen "127.0.0.1:$whport" "${fresh[@]}"
+      done
     done
   done
   receiver_flags=()

@@ -57,7 +57,8 @@ Status WriteMarkerConfig(const std::string& dir, const std::string& webhook_host
   const std::filesystem::path base(dir);
   std::ofstream rules(base / "nimify-bench-marker.rules.yml");
   rules << "# The alert of `nimify bench --remote-write --markers`: each marker is a\n"
-           "# series of its own whose one sample crosses the threshold.\n"
+           "# series of its own whose marker sample crosses the threshold (from an\n"
+           "# arming 0 sample, unless --fresh-markers).\n"
            "# interval 1s: a marker that reaches nimifyd after the clock passed its\n"
            "# timestamp is evaluated at the next instant of its group at the latest.\n"
            "groups:\n"
@@ -70,36 +71,57 @@ Status WriteMarkerConfig(const std::string& dir, const std::string& webhook_host
         << " > 0\n"
            "        annotations:\n"
            "          value: '{{ $value }}'\n";
-  std::ofstream config(base / "nimify-bench-marker.yml");
-  config << "# nimifyd config for `nimify bench --remote-write --markers` (written by\n"
-            "# `nimify bench --write-marker-config`). allowed_lateness 0s: evaluation\n"
-            "# follows the clock without delay (the default 15s would add 15s to every\n"
-            "# marker). Each marker alert is a group of its own, notified at once.\n"
-            "rule_files: [nimify-bench-marker.rules.yml]\n"
-            "engine:\n"
-            "  allowed_lateness: 0s\n"
-            "dry_run: false\n"
-            "route:\n"
-            "  receiver: bench\n"
-            "  group_by: ["
-         << kMarkerLabel
-         << "]\n"
-            "  group_wait: 0s\n"
-            "  group_interval: 1m\n"
-            "  repeat_interval: 4h\n"
-            "receivers:\n"
-            "  - name: bench\n"
-            "    notify: [bench-webhook]\n"
-            "handlers:\n"
-            "  bench-webhook:\n"
-            "    type: webhook\n"
-            "    timeout: 5s\n"
-            "    config:\n"
-            "      url: http://"
-         << webhook_host_port << "/marker\n";
+  // Armed markers fire from their crossing sample once their 0 sample is
+  // settled, which takes allowed_lateness: 2s here, so a warm-up of 3 s or
+  // more arms them (the daemon's default 15s would need 16 s). Fresh markers
+  // wait for the evaluation of their instant, which 0s lets follow the clock.
+  const auto write_config = [&](const std::string& name, std::string_view lateness,
+                                std::string_view why) {
+    std::ofstream config(base / name);
+    config << "# nimifyd config for `nimify bench --remote-write --markers` (written by\n"
+              "# `nimify bench --write-marker-config`). "
+           << why
+           << "\n# Each marker alert is a group of its own, notified at once.\n"
+              "rule_files: [nimify-bench-marker.rules.yml]\n"
+              "engine:\n"
+              "  allowed_lateness: "
+           << lateness
+           << "\n"
+              "dry_run: false\n"
+              "route:\n"
+              "  receiver: bench\n"
+              "  group_by: ["
+           << kMarkerLabel
+           << "]\n"
+              "  group_wait: 0s\n"
+              "  group_interval: 1m\n"
+              "  repeat_interval: 4h\n"
+              "receivers:\n"
+              "  - name: bench\n"
+              "    notify: [bench-webhook]\n"
+              "handlers:\n"
+              "  bench-webhook:\n"
+              "    type: webhook\n"
+              "    timeout: 5s\n"
+              "    config:\n"
+              "      url: http://"
+           << webhook_host_port << "/marker\n";
+    config.close();
+    return static_cast<bool>(config);
+  };
+  const bool armed =
+      write_config(std::string(kMarkerConfig), "2s",
+                   "Armed markers (the default):\n# a marker's 0 sample must be settled (older "
+                   "than allowed_lateness) before\n# its marker sample can fire at ingest, so run "
+                   "the bench with --warmup 3 or more.");
+  const bool fresh =
+      write_config(std::string(kFreshMarkerConfig), "0s",
+                   "For --fresh-markers:\n# allowed_lateness 0s lets the evaluation follow the "
+                   "clock without delay (the\n# default 15s would add 15s to every marker).");
   rules.close();
-  config.close();
-  if (!rules || !config) return Status::InvalidArgument(dir + ": cannot write the marker config");
+  if (!rules || !armed || !fresh) {
+    return Status::InvalidArgument(dir + ": cannot write the marker config");
+  }
   return Status::Ok();
 }
 

@@ -19,18 +19,25 @@
 
 namespace nimify::cli {
 
-// The marker series: kMarkerMetric{marker="<run>-<id>"} with the value <id>,
-// one sample per marker, so each marker is an alert of its own. <run> (the
+// The marker series: kMarkerMetric{marker="<run>-<id>"} with the value <id>
+// (after an arming sample of 0, unless fresh), a series per marker, so each
+// marker is an alert of its own. <run> (the
 // bench's start in Unix ms) keeps a second run against the same nimifyd from
 // meeting the alerts, and notification groups, of the first.
 inline constexpr std::string_view kMarkerMetric = "nimify_bench_marker";
 inline constexpr std::string_view kMarkerLabel = "marker";
 
+// The nimifyd configs WriteMarkerConfig writes: for armed markers and for
+// --fresh-markers.
+inline constexpr std::string_view kMarkerConfig = "nimify-bench-marker.yml";
+inline constexpr std::string_view kFreshMarkerConfig = "nimify-bench-marker-fresh.yml";
+
 // Writes <dir>/nimify-bench-marker.rules.yml (the rule `nimify_bench_marker
-// > 0`, for: 0) and <dir>/nimify-bench-marker.yml, a nimifyd config that
-// loads it with engine.allowed_lateness 0s (evaluation follows the clock
-// without delay) and routes every marker alert, group_by [marker] and
-// group_wait 0s, to a `webhook` handler posting to http://<webhook>/marker.
+// > 0`, for: 0) and two nimifyd configs that load it and route every marker
+// alert, group_by [marker] and group_wait 0s, to a `webhook` handler posting
+// to http://<webhook>/marker: kMarkerConfig with engine.allowed_lateness 2s
+// (armed markers need a warm-up longer than that) and kFreshMarkerConfig
+// with 0s (evaluation follows the clock without delay).
 Status WriteMarkerConfig(const std::string& dir, const std::string& webhook_host_port);
 
 // Send and delivery times of the markers.

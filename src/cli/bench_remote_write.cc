@@ -433,7 +433,61 @@ struct Shared {
   Clock::time_point start, measure_start, end;
   MarkerLedger* markers = nullptr;            // set with --markers
   std::atomic<std::uint64_t> markers_due{0};  // markers claimed by the connections
+  // Armed markers (RemoteWriteBenchOptions::fresh_markers): ids 1..planned
+  // are reserved up front; connection 0 sends `arming` (their 0 samples,
+  // snappy bodies) first and then publishes how many were accepted.
+  std::uint64_t planned_markers = 0;
+  std::vector<std::string> arming;
+  std::atomic<std::uint64_t> armed_markers{0};
+  std::atomic<std::uint64_t> armed_sent{0};  // markers sent that were armed
 };
+
+// At most this many markers are armed (a run of more sends fresh ones after),
+// in requests of at most kArmingPerRequest series.
+constexpr std::uint64_t kMaxArmedMarkers = 100'000;
+constexpr std::uint64_t kArmingPerRequest = 1'000;
+
+// Reserves the markers a run will send and encodes their 0 samples at `t`.
+void PlanArming(const RemoteWriteBenchOptions& o, std::int64_t t, Shared* sh) {
+  const auto planned = std::min<std::uint64_t>(
+      kMaxArmedMarkers,
+      static_cast<std::uint64_t>(std::ceil(o.markers_per_second * o.seconds)) + 1);
+  for (std::uint64_t i = 0; i < planned; ++i) (void)sh->markers->Reserve();
+  sh->planned_markers = planned;
+  const promql::Point zero{t, 0.0};
+  for (std::uint64_t first = 1; first <= planned; first += kArmingPerRequest) {
+    ingest::Batch batch;
+    for (std::uint64_t id = first; id < first + kArmingPerRequest && id <= planned; ++id) {
+      batch.AddSeries({{"__name__", std::string(kMarkerMetric)},
+                       {std::string(kMarkerLabel), sh->markers->LabelValue(id)}},
+                      std::span<const promql::Point>(&zero, 1));
+    }
+    const std::string proto = ingest::EncodeWriteRequest(batch);
+    std::string body;
+    snappy::Compress(proto.data(), proto.size(), &body);
+    sh->arming.push_back(std::move(body));
+  }
+}
+
+// Sends the arming requests in order; markers up to the last accepted one
+// are armed. The marker samples come only after the warm-up, by which time
+// the receiver has evaluated past the 0 samples.
+void ArmMarkers(Shared& sh, Connection& conn) {
+  std::uint64_t armed = 0;
+  for (const std::string& body : sh.arming) {
+    std::string error;
+    const int status = conn.Post(body, &error);
+    if (status < 200 || status >= 300) {
+      std::fprintf(stderr, "nimify bench: arming the markers failed (%s); the rest are fresh\n",
+                   status == 0 ? error.c_str() : ("HTTP " + std::to_string(status)).c_str());
+      break;
+    }
+    armed = std::min(armed + kArmingPerRequest, sh.planned_markers);
+  }
+  // relaxed: the markers are taken only after the warm-up; a late store
+  // leaves a few markers fresh, never a wrong one armed.
+  sh.armed_markers.store(armed, std::memory_order_relaxed);
+}
 
 // The marker due now, if any: marker k (from 0) is due k / markers_per_second
 // into the measured time; the first connection to send after that takes it.
@@ -449,7 +503,13 @@ std::string TakeMarker(Shared& sh, Clock::time_point now, std::int64_t* last_mar
   do {
     if (taken >= due) return {};
   } while (!sh.markers_due.compare_exchange_weak(taken, taken + 1, std::memory_order_relaxed));
-  *id = sh.markers->Reserve();
+  // Armed markers have their ids (and 0 samples) already; the rest are new.
+  if (taken < sh.armed_markers.load(std::memory_order_relaxed)) {
+    *id = taken + 1;
+    sh.armed_sent.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    *id = sh.markers->Reserve();
+  }
   // A series per marker, so each one is an alert (and a notification group)
   // of its own; stamped with the wall clock, as a fresh scrape would be.
   const std::int64_t t = std::max(WallMs(), *last_marker_t + 1);
@@ -475,6 +535,7 @@ void RunConnection(Shared& sh, std::uint32_t c, ConnectionStats* stats) {
   const std::uint64_t series_begin = o.series * c / o.connections;
   const std::uint64_t series_end = o.series * (c + 1) / o.connections;
   std::string proto, body;  // reused: no page faults per request
+  if (c == 0 && !sh.arming.empty()) ArmMarkers(sh, conn);
   for (std::uint64_t pass = 0;; ++pass) {
     // One pass over the connection's series (or its frames), all stamped at
     // or after the pass's start so that each series' samples increase.
@@ -596,6 +657,9 @@ int RunRemoteWriteBench(const RemoteWriteBenchOptions& o) {
       return 2;
     }
     sh.markers = &ledger;
+    // Without a warm-up the receiver could not have evaluated the 0 samples
+    // before the first marker: those would be fresh markers anyway.
+    if (!o.fresh_markers && o.warmup_seconds > 0) PlanArming(o, WallMs(), &sh);
   }
   sh.start = Clock::now();
   const auto seconds = [](double s) {
@@ -686,6 +750,7 @@ int RunRemoteWriteBench(const RemoteWriteBenchOptions& o) {
     j += ", \"markers_per_second\": " + Num(o.markers_per_second);
     j += ", \"webhook_port\": " + std::to_string(webhook.port());
     j += ", \"markers\": {\"sent\": " + std::to_string(markers.sent) +
+         ", \"armed\": " + std::to_string(sh.armed_sent.load(std::memory_order_relaxed)) +
          ", \"accepted\": " + std::to_string(markers.accepted) +
          ", \"delivered\": " + std::to_string(markers.delivered) +
          ", \"duplicates\": " + std::to_string(markers.duplicates) +

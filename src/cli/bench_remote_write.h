@@ -25,6 +25,11 @@ struct RemoteWriteBenchOptions {
   double markers_per_second = 0;
   std::string webhook_listen = "127.0.0.1:0";  // where the marker webhook is served
   double marker_wait_seconds = 5;  // after the load, how long undelivered markers may take
+  // Markers are armed by default: with a warm-up, every marker series gets a
+  // 0 sample at the start, so its marker sample crosses from a known value,
+  // as `up` does when a known target goes down. Fresh markers are series
+  // whose first sample crosses (a new target that is down from the start).
+  bool fresh_markers = false;
 };
 
 // Runs the load and prints the JSON object. Exit status: 0, 1 when nothing

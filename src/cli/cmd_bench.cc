@@ -52,7 +52,7 @@ constexpr const char* kUsage =
     "                    [--connections C] [--samples-per-request K] [--rate R]\n"
     "                    [--seconds T] [--warmup T] [--pid PID]\n"
     "                    [--markers PER_SECOND] [--webhook-listen HOST:PORT]\n"
-    "                    [--marker-wait T]\n"
+    "                    [--marker-wait T] [--fresh-markers]\n"
     "       nimify bench --write-marker-config DIR --webhook-listen HOST:PORT\n"
     "\n"
     "Streams a workload through the in-process engine and prints one JSON object:\n"
@@ -117,21 +117,29 @@ constexpr const char* kUsage =
     "per second of the measured time to the load's requests (a series each,\n"
     "nimify_bench_marker{marker=\"<run>-<id>\"} = <id>, stamped with the wall clock),\n"
     "and serves a webhook on --webhook-listen (default 127.0.0.1:0; give a port so that\n"
-    "nimifyd's config can name it). nimifyd must run the config that\n"
-    "--write-marker-config DIR writes (DIR/nimify-bench-marker.yml and its rule file\n"
-    "`nimify_bench_marker > 0`, interval 1s: engine.allowed_lateness 0s, each marker its own\n"
-    "group, group_wait 0s, a `webhook` handler to http://HOST:PORT/marker):\n"
+    "nimifyd's config can name it). With a --warmup the markers are armed: each marker\n"
+    "series gets a 0 sample at the start, so its marker crosses from a known value, as\n"
+    "`up` does when a known target goes down, and nimifyd can fire it from the crossing\n"
+    "sample. --fresh-markers: no 0 samples; each marker is the first sample of its\n"
+    "series (a new target, down from the start) and waits for the evaluation of its\n"
+    "instant. nimifyd must run a config that --write-marker-config DIR writes: the\n"
+    "rule `nimify_bench_marker > 0` (interval 1s), each marker its own group,\n"
+    "group_wait 0s, a `webhook` handler to http://HOST:PORT/marker, and\n"
+    "engine.allowed_lateness 2s in DIR/nimify-bench-marker.yml (armed markers: give\n"
+    "--warmup 3 or more, so that the 0 samples are settled) or 0s in\n"
+    "DIR/nimify-bench-marker-fresh.yml (for --fresh-markers):\n"
     "  nimify bench --write-marker-config /tmp/m --webhook-listen 127.0.0.1:9196\n"
     "  nimifyd --config.file=/tmp/m/nimify-bench-marker.yml ... &\n"
-    "  nimify bench --remote-write URL --markers 20 --webhook-listen 127.0.0.1:9196 ...\n"
+    "  nimify bench --remote-write URL --markers 20 --warmup 5 \\\n"
+    "      --webhook-listen 127.0.0.1:9196 ...\n"
     "Each firing alert the webhook receives is matched to its marker:\n"
     "sample_to_handler_us {p50, p99, max, count} runs from the write of the request\n"
     "that carried the marker to the webhook request received whole, so it holds the\n"
-    "remote-write request (with its load samples), the append, the evaluation (when\n"
-    "the clock passes the sample: up to the engine's clock tick, 50 ms), dispatch,\n"
-    "routing and the webhook's HTTP POST on a new connection. markers {sent,\n"
-    "accepted, delivered, duplicates, unexpected}: after the load, undelivered\n"
-    "markers get --marker-wait seconds (default 5) more.\n";
+    "remote-write request (with its load samples), the append, for fresh markers the\n"
+    "evaluation (when the clock passes the sample: up to the engine's clock tick,\n"
+    "50 ms), dispatch, routing and the webhook's HTTP POST on a new connection.\n"
+    "markers {sent, armed, accepted, delivered, duplicates, unexpected}: after the\n"
+    "load, undelivered markers get --marker-wait seconds (default 5) more.\n";
 
 int UsageError(const std::string& msg) {
   std::fprintf(stderr, "nimify bench: %s\n\n%s", msg.c_str(), kUsage);
@@ -981,6 +989,8 @@ int RunBench(const Args& args) {
       o.inline_handlers = true;
     } else if (name == "--no-fire-on-crossing") {
       o.fire_on_crossing = false;
+    } else if (name == "--fresh-markers") {
+      o.remote.fresh_markers = true;
     } else if (!next(&v)) {
       return UsageError("missing value for " + name);
     } else if (name == "--rules") {

@@ -615,6 +615,13 @@ HttpResponse Daemon::Impl::Metrics() {
   counter("nimify_alert_events_total", "Alert transitions queued for the handlers.",
           es.alert_events);
   counter("nimify_handler_failures_total", "Alert handler calls that threw.", es.handler_failures);
+  counter("nimify_alerts_fired_on_crossing_total",
+          "Alerts announced from the sample that crossed the threshold, before the evaluation "
+          "of its instant (engine.fire_on_crossing).",
+          es.alerts_fired_on_crossing);
+  counter("nimify_crossing_alerts_unconfirmed_total",
+          "Announced alerts that no evaluation confirmed (should stay 0; each is logged).",
+          es.crossing_alerts_unconfirmed);
 
   std::uint64_t pending = 0, firing = 0;
   for (const AlertEvent& a : engine->ActiveAlerts({.annotations = false})) {

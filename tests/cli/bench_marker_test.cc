@@ -3,6 +3,8 @@
 // path against an in-process nimifyd running the config the CLI writes (a few
 // seconds, bounded): every marker delivered exactly once. Nothing asserts on
 // speed.
+#include "cli/bench_marker.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -15,9 +17,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <thread>
 
-#include "cli/bench_marker.h"
 #include "daemon/daemon.h"
 
 namespace nimify::cli {
@@ -157,55 +159,99 @@ TEST(MarkerWebhookServerTest, RefusesABadAddress) {
 
 // The whole path: load + markers over remote write into nimifyd, which fires
 // NimifyBenchMarker per marker and posts it to the bench's webhook.
-TEST(BenchMarkerEndToEnd, EveryMarkerIsDeliveredOnce) {
-  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) /
-                                    ("nimify_bench_marker_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  const std::string webhook = "127.0.0.1:" + std::to_string(FreePort());
-  int rc = -1;
-  RunCli("--write-marker-config " + dir.string() + " --webhook-listen " + webhook, &rc);
-  ASSERT_EQ(rc, 0);
-  ASSERT_TRUE(std::filesystem::exists(dir / "nimify-bench-marker.yml"));
-  ASSERT_TRUE(std::filesystem::exists(dir / "nimify-bench-marker.rules.yml"));
-  // Without a port the config could not name the webhook.
-  RunCli("--write-marker-config " + dir.string() + " --webhook-listen 127.0.0.1:0", &rc);
-  EXPECT_EQ(rc, 2);
+class BenchMarkerEndToEnd : public ::testing::Test {
+ protected:
+  struct Run {
+    rapidjson::Document json;
+    std::string out;
+    std::uint64_t fired_on_crossing = 0;  // nimifyd's engine, after the run
+  };
 
-  daemon::DaemonOptions opts;
-  opts.flags.config_file = (dir / "nimify-bench-marker.yml").string();
-  opts.flags.listen_address = "127.0.0.1:0";
-  opts.log_sink = std::make_shared<spdlog::sinks::null_sink_mt>();
-  auto d = daemon::Daemon::Start(std::move(opts));
-  ASSERT_TRUE(d.ok()) << d.status().message();
-  const std::string url =
-      "http://127.0.0.1:" + std::to_string((*d)->port()) + "/api/v1/write";
+  // Starts nimifyd on the marker config `config` and runs the bench against
+  // it for 2 s at 10k samples/s with 10 markers/s (about 20 markers) and `extra`.
+  void RunBench(std::string_view config, const std::string& extra, Run* run) {
+    const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) /
+                                      ("nimify_bench_marker_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string webhook = "127.0.0.1:" + std::to_string(FreePort());
+    int rc = -1;
+    RunCli("--write-marker-config " + dir.string() + " --webhook-listen " + webhook, &rc);
+    ASSERT_EQ(rc, 0);
+    ASSERT_TRUE(std::filesystem::exists(dir / kMarkerConfig));
+    ASSERT_TRUE(std::filesystem::exists(dir / kFreshMarkerConfig));
+    ASSERT_TRUE(std::filesystem::exists(dir / "nimify-bench-marker.rules.yml"));
+    // Without a port the config could not name the webhook.
+    RunCli("--write-marker-config " + dir.string() + " --webhook-listen 127.0.0.1:0", &rc);
+    EXPECT_EQ(rc, 2);
 
-  // 2 s at 10k samples/s with 10 markers/s: about 20 markers.
-  const std::string out = RunCli("--remote-write " + url +
-                                     " --series 2000 --seconds 2 --rate 10000 --markers 10"
-                                     " --webhook-listen " + webhook + " --marker-wait 20",
-                                 &rc);
-  EXPECT_TRUE((*d)->Shutdown(std::chrono::seconds(10)).ok());
-  d->reset();
-  std::filesystem::remove_all(dir);
-  ASSERT_EQ(rc, 0) << out;
-  rapidjson::Document j;
-  ASSERT_FALSE(j.Parse(out.c_str()).HasParseError()) << out;
-  ASSERT_TRUE(j.HasMember("markers") && j["markers"].IsObject()) << out;
-  const auto& m = j["markers"];
-  const std::uint64_t sent = m["sent"].GetUint64();
-  EXPECT_GE(sent, 5u) << out;
-  EXPECT_EQ(m["accepted"].GetUint64(), sent) << out;
-  EXPECT_EQ(m["delivered"].GetUint64(), sent) << out;
-  EXPECT_EQ(m["duplicates"].GetUint64(), 0u) << out;
-  EXPECT_EQ(m["unexpected"].GetUint64(), 0u) << out;
-  EXPECT_EQ(m["webhook_bad_requests"].GetUint64(), 0u) << out;
-  const auto& l = j["sample_to_handler_us"];
-  EXPECT_EQ(l["count"].GetUint64(), sent) << out;
-  ASSERT_TRUE(l["p50"].IsNumber() && l["p99"].IsNumber() && l["max"].IsNumber()) << out;
-  EXPECT_GT(l["p50"].GetDouble(), 0);
-  EXPECT_LE(l["p50"].GetDouble(), l["p99"].GetDouble());
-  EXPECT_LE(l["p99"].GetDouble(), l["max"].GetDouble());
+    daemon::DaemonOptions opts;
+    opts.flags.config_file = (dir / config).string();
+    opts.flags.listen_address = "127.0.0.1:0";
+    opts.log_sink = std::make_shared<spdlog::sinks::null_sink_mt>();
+    auto d = daemon::Daemon::Start(std::move(opts));
+    ASSERT_TRUE(d.ok()) << d.status().message();
+    const std::string url = "http://127.0.0.1:" + std::to_string((*d)->port()) + "/api/v1/write";
+    run->out = RunCli("--remote-write " + url +
+                          " --series 2000 --seconds 2 --rate 10000 --markers 10"
+                          " --webhook-listen " +
+                          webhook + " --marker-wait 20 " + extra,
+                      &rc);
+    run->fired_on_crossing = (*d)->engine().stats().alerts_fired_on_crossing;
+    EXPECT_TRUE((*d)->Shutdown(std::chrono::seconds(10)).ok());
+    d->reset();
+    std::filesystem::remove_all(dir);
+    ASSERT_EQ(rc, 0) << run->out;
+    ASSERT_FALSE(run->json.Parse(run->out.c_str()).HasParseError()) << run->out;
+    ASSERT_TRUE(run->json.HasMember("markers") && run->json["markers"].IsObject()) << run->out;
+  }
+
+  // Every marker sent was accepted and delivered once, and timed.
+  static void ExpectEveryMarkerDeliveredOnce(const Run& run) {
+    const auto& m = run.json["markers"];
+    const std::uint64_t sent = m["sent"].GetUint64();
+    EXPECT_GE(sent, 5u) << run.out;
+    EXPECT_EQ(m["accepted"].GetUint64(), sent) << run.out;
+    EXPECT_EQ(m["delivered"].GetUint64(), sent) << run.out;
+    EXPECT_EQ(m["duplicates"].GetUint64(), 0u) << run.out;
+    EXPECT_EQ(m["unexpected"].GetUint64(), 0u) << run.out;
+    EXPECT_EQ(m["webhook_bad_requests"].GetUint64(), 0u) << run.out;
+    const auto& l = run.json["sample_to_handler_us"];
+    EXPECT_EQ(l["count"].GetUint64(), sent) << run.out;
+    ASSERT_TRUE(l["p50"].IsNumber() && l["p99"].IsNumber() && l["max"].IsNumber()) << run.out;
+    EXPECT_GT(l["p50"].GetDouble(), 0);
+    EXPECT_LE(l["p50"].GetDouble(), l["p99"].GetDouble());
+    EXPECT_LE(l["p99"].GetDouble(), l["max"].GetDouble());
+  }
+};
+
+// Without a warm-up nothing is armed: each marker is the first sample of its
+// series, which never fires before the evaluation of its instant.
+TEST_F(BenchMarkerEndToEnd, FreshMarkersAreDeliveredOnceByTheEvaluation) {
+  Run run;
+  ASSERT_NO_FATAL_FAILURE(RunBench(kFreshMarkerConfig, "", &run));
+  ExpectEveryMarkerDeliveredOnce(run);
+  EXPECT_EQ(run.json["markers"]["armed"].GetUint64(), 0u) << run.out;
+  EXPECT_EQ(run.fired_on_crossing, 0u) << run.out;
+}
+
+// Armed in the warm-up, the markers cross from a known 0, and nimifyd fires
+// them from the crossing sample. Not all of them need to: one whose 0 sample
+// was not settled yet (allowed_lateness 2s; a slow sanitizer run) waits for
+// the evaluation instead, and is still delivered once.
+TEST_F(BenchMarkerEndToEnd, ArmedMarkersFireFromTheCrossingSample) {
+  Run run;
+  ASSERT_NO_FATAL_FAILURE(RunBench(kMarkerConfig, "--warmup 3", &run));
+  ExpectEveryMarkerDeliveredOnce(run);
+  const std::uint64_t sent = run.json["markers"]["sent"].GetUint64();
+  EXPECT_EQ(run.json["markers"]["armed"].GetUint64(), sent) << run.out;
+  EXPECT_GE(run.fired_on_crossing, sent / 2) << run.out;
+  EXPECT_LE(run.fired_on_crossing, sent) << run.out;
+  // --fresh-markers turns arming off even with a warm-up.
+  Run fresh;
+  ASSERT_NO_FATAL_FAILURE(RunBench(kFreshMarkerConfig, "--warmup 1 --fresh-markers", &fresh));
+  ExpectEveryMarkerDeliveredOnce(fresh);
+  EXPECT_EQ(fresh.json["markers"]["armed"].GetUint64(), 0u) << fresh.out;
+  EXPECT_EQ(fresh.fired_on_crossing, 0u) << fresh.out;
 }
 
 }  // namespace
