@@ -18,6 +18,7 @@
 
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/test_daemon.h"
 #include "daemon/test_http.h"
 #include "remote_write_test.pb.h"
 
@@ -31,7 +32,9 @@ using ::testing::Not;
 using testing::Post;
 using testing::RawResponse;
 using testing::SendRaw;
+using testing::StartDryRun;
 using testing::WaitFor;
+using testing::WriteFile;
 
 const std::string kRemoteWriteHeaders =
     "Content-Encoding: snappy\r\nX-Prometheus-Remote-Write-Version: 0.1.0\r\n";
@@ -40,11 +43,6 @@ std::int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-void WriteFile(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << text;
 }
 
 using LabelList = std::vector<std::pair<std::string, std::string>>;
@@ -104,16 +102,8 @@ class BombsTest : public ::testing::Test {
     dir_ = std::filesystem::path(::testing::TempDir()) /
            ("nimifyd_bombs_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    WriteFile(dir_ / "rules.yml", kRules);
-    WriteFile(dir_ / "nimifyd.yml", kConfig);
-    DaemonOptions opts;
-    opts.flags.config_file = (dir_ / "nimifyd.yml").string();
-    opts.flags.listen_address = "127.0.0.1:0";
-    opts.flags.dry_run = true;
-    opts.log_sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log_stream_);
-    Result<std::unique_ptr<Daemon>> d = Daemon::Start(std::move(opts));
+    Result<std::unique_ptr<Daemon>> d = StartDryRun(
+        dir_, kRules, kConfig, std::make_shared<spdlog::sinks::ostream_sink_mt>(log_stream_));
     ASSERT_TRUE(d.ok()) << d.status().message();
     daemon_ = std::move(*d);
     port_ = daemon_->port();

@@ -18,19 +18,22 @@
 #include <thread>
 
 #include "daemon/daemon.h"
+#include "daemon/test_daemon.h"
 #include "daemon/test_http.h"
 #include "remote_write_test.pb.h"
 
 namespace nimify::daemon {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::FormEncode;
 using testing::Get;
+using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::Post;
 using testing::RawResponse;
 using testing::SendRaw;
+using testing::StartDryRun;
+using testing::WriteFile;
 
 std::int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -46,11 +49,6 @@ bool WaitFor(const std::function<bool()>& cond,
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return cond();
-}
-
-void WriteFile(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << text;
 }
 
 constexpr const char* kRules = R"(groups:
@@ -71,22 +69,6 @@ rule_files: [rules.yml]
 engine: {allowed_lateness: 2s, shards: 1}
 limits: {max_body_bytes: 1MiB, max_decompressed_bytes: 4MiB, read_timeout: 1s}
 )";
-
-// Writes kRules and `config` into a fresh `dir` and starts a dry-run daemon
-// on an ephemeral loopback port, logging to `sink`.
-Result<std::unique_ptr<Daemon>> StartDryRun(const std::filesystem::path& dir,
-                                            const std::string& config, spdlog::sink_ptr sink) {
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  WriteFile(dir / "rules.yml", kRules);
-  WriteFile(dir / "nimifyd.yml", config);
-  DaemonOptions opts;
-  opts.flags.config_file = (dir / "nimifyd.yml").string();
-  opts.flags.listen_address = "127.0.0.1:0";
-  opts.flags.dry_run = true;
-  opts.log_sink = std::move(sink);
-  return Daemon::Start(std::move(opts));
-}
 
 // A thread-safe copy of what the daemon logged.
 class LogCapture {
@@ -134,7 +116,7 @@ class DaemonServerTest : public ::testing::Test {
     dir_ = std::filesystem::path(::testing::TempDir()) /
            ("nimifyd_test_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    Result<std::unique_ptr<Daemon>> d = StartDryRun(dir_, kConfig, logs_.sink());
+    Result<std::unique_ptr<Daemon>> d = StartDryRun(dir_, kRules, kConfig, logs_.sink());
     ASSERT_TRUE(d.ok()) << d.status().message();
     daemon_ = std::move(*d);
     port_ = daemon_->port();
@@ -531,7 +513,8 @@ class ResponsesDaemon {
       : dir_(std::filesystem::path(::testing::TempDir()) /
              ("nimifyd_resp_" + std::to_string(::getpid()) + "_" +
               ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
-    Result<std::unique_ptr<Daemon>> d = StartDryRun(dir_, config + kInvestigate, logs_.sink());
+    Result<std::unique_ptr<Daemon>> d =
+        StartDryRun(dir_, kRules, config + kInvestigate, logs_.sink());
     EXPECT_TRUE(d.ok()) << d.status().message();
     if (d.ok()) daemon_ = std::move(*d);
   }
@@ -599,6 +582,9 @@ engine: {allowed_lateness: 1m, shards: 1}
   // engine's own view (Prometheus's API) has no alert yet.
   EXPECT_THAT(Get(d.port(), "/api/v2/alerts").body, HasSubstr("TargetDown"));
   EXPECT_THAT(Get(d.port(), "/api/v1/alerts").body, Not(HasSubstr("TargetDown")));
+  const std::string metrics = Get(d.port(), "/metrics").body;
+  EXPECT_THAT(metrics, HasSubstr("\nnimify_alerts_fired_on_crossing_total 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("\nnimify_crossing_alerts_unconfirmed_total 0\n"));
 }
 
 }  // namespace
