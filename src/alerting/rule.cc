@@ -35,6 +35,20 @@ LabelPairs MergeLabels(const LabelPairs& group_labels, const LabelPairs& rule_la
   return out;
 }
 
+// What an alert's label and annotation templates see of one result sample.
+// `query` stays unset: only the evaluation (ApplyResult) can run queries.
+tmpl::TemplateData SampleTemplateData(const promql::Labels& metric, double value,
+                                      std::int64_t ts_ms, const promql::Labels& external_labels,
+                                      const std::string& external_url) {
+  tmpl::TemplateData data;
+  data.labels = metric;
+  data.value = value;
+  data.external_labels = external_labels;
+  data.external_url = external_url;
+  data.ts_ms = ts_ms;
+  return data;
+}
+
 // Go's time.Time.Unix() of a millisecond timestamp: floor division.
 std::int64_t UnixSeconds(std::int64_t ms) {
   std::int64_t s = ms / 1000;
@@ -211,12 +225,9 @@ std::optional<AlertingRule::Preview> AlertingRule::PreviewAlert(
     const promql::Labels& metric, double value, std::int64_t ts_ms,
     const promql::Labels& external_labels, const std::string& external_url) const {
   if (!CanPreview()) return std::nullopt;
-  tmpl::TemplateData data;  // as ApplyResult's, without `query` (no template calls it)
-  data.labels = metric;
-  data.value = value;
-  data.external_labels = external_labels;
-  data.external_url = external_url;
-  data.ts_ms = ts_ms;
+  // CanPreview: no template calls `query`.
+  const tmpl::TemplateData data =
+      SampleTemplateData(metric, value, ts_ms, external_labels, external_url);
   Preview out;
   out.labels = AlertLabels(metric, data);
   const ExtensionConfig* extensions = options_.extensions;
@@ -312,15 +323,9 @@ class AlertingRule::TemplateExpander final : public AnnotationExpander {
   }
 
   LabelPairs Expand(const promql::Labels& metric, double value, std::int64_t ts_ms) const override {
-    tmpl::TemplateData data;
-    data.labels = metric;
-    data.value = value;
-    data.external_labels = external_labels_;
-    data.external_url = external_url_;
-    data.ts_ms = ts_ms;
-    // No template calls `query` (or nothing would be deferred); data.query
-    // stays null.
-    return ExpandAll(*templates_, data);
+    // No template calls `query` (or nothing would be deferred).
+    return ExpandAll(*templates_,
+                     SampleTemplateData(metric, value, ts_ms, external_labels_, external_url_));
   }
 
  private:
@@ -413,11 +418,8 @@ Result<promql::Vector> AlertingRule::ApplyResult(const EvalContext& ctx,
   for (const auto& sample : result) {
     tmpl::TemplateData data;
     if (needs_data) {
-      data.labels = sample.metric;
-      data.value = sample.v;
-      data.external_labels = ctx.external_labels;
-      data.external_url = ctx.external_url;
-      data.ts_ms = ts_ms;
+      data =
+          SampleTemplateData(sample.metric, sample.v, ts_ms, ctx.external_labels, ctx.external_url);
       // The template function `query` runs at ts itself, not at ts - query_offset.
       data.query = [&ctx, ts_ms](std::string_view text) -> Result<promql::Vector> {
         if (!ctx.query) return Status::FailedPrecondition("no query engine for templates");
