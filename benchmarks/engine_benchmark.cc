@@ -88,18 +88,31 @@ void BM_ResolveKnown(benchmark::State& state) {
 }
 BENCHMARK(BM_ResolveKnown);
 
+// Hears crossings and drops them.
+class NullCrossingListener final : public engine::CrossingListener {
+ public:
+  void OnCrossing(std::uint32_t, std::size_t, const promql::Labels&, std::int64_t, double,
+                  std::uint32_t) override {}
+};
+
 // The tracker's per-sample step for a series feeding 10 threshold rules, on
-// samples that do not cross (the common case) and on ones that do.
+// samples that do not cross (the common case) and on ones that do; over
+// `series` series, with or without a crossing listener (fire_on_crossing,
+// which reads and writes the slot's seen word on every sample).
 void BM_TrackerOnSample(benchmark::State& state) {
   const bool crossing = state.range(0) != 0;
+  const auto series = static_cast<int>(state.range(1));
+  const bool listening = state.range(2) != 0;
   storage::Shard shard(0, storage::ShardOptions{}, nullptr);
   std::vector<storage::SeriesRef> refs;
-  for (int i = 0; i < 1000; ++i) {
+  for (int i = 0; i < series; ++i) {
     refs.push_back(*shard.Resolve(promql::Labels{{"__name__", "m"}, {"id", std::to_string(i)}}));
   }
   std::vector<engine::ThresholdPredicate> preds;
   for (int k = 0; k < 10; ++k) preds.push_back({promql::BinaryOp::kGtr, 500.0 + k, false});
   engine::SampleTracker tracker(1, promql::EvalOptions{}, {preds});
+  NullCrossingListener listener;
+  if (listening) tracker.SetCrossingListener(&listener);
   const std::uint32_t inputs[] = {0};
   std::int64_t t = 0;
   std::size_t i = 0;
@@ -110,12 +123,19 @@ void BM_TrackerOnSample(benchmark::State& state) {
       t += kStep;
       state.PauseTiming();
       tracker.Prune(t);
+      tracker.CutDone(t - kStep);  // the previous step is evaluated, as in a run
       state.ResumeTiming();
     }
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_TrackerOnSample)->Arg(0)->Arg(1);
+BENCHMARK(BM_TrackerOnSample)
+    ->ArgNames({"crossing", "series", "listener"})
+    ->Args({0, 1000, 0})
+    ->Args({1, 1000, 0})
+    ->Args({0, 1000, 1})
+    ->Args({0, 1'000'000, 0})
+    ->Args({0, 1'000'000, 1});
 
 // Every rule once over `series` series with a 5-minute window: 100 threshold
 // rules through the PromQL evaluator (what `full_eval_ms` measures).

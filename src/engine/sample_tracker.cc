@@ -160,11 +160,11 @@ void SampleTracker::RemoveCandidateSlot(ShardState& s, std::uint32_t slot) noexc
 
 bool SampleTracker::KnownBefore(const ShardState& s, std::uint32_t slot, std::uint32_t epoch,
                                 std::int64_t last_cut) noexcept {
-  if (slot >= s.seen_epoch.size() || s.seen_epoch[slot] != EpochTag(epoch)) return false;
+  if (slot >= s.seen.size()) return false;
+  const std::uint64_t word = s.seen[slot];
   // Not evaluated yet: what it changes (a resolution) is still to be reported.
-  if (s.seen_t[slot] > last_cut) return false;
-  const std::size_t word = slot / 64;
-  return word >= s.unknown_bits.size() || ((s.unknown_bits[word] >> (slot % 64)) & 1) == 0;
+  return SeenWord::TagOf(word) == SeenWord::Tag(epoch) && (word & SeenWord::kUnknown) == 0 &&
+         SeenWord::Time(word) <= last_cut;
 }
 
 void SampleTracker::ReportCrossings(std::uint32_t input, const Candidate* candidate,
@@ -239,19 +239,20 @@ void SampleTracker::OnSample(const storage::Shard& shard, storage::SeriesRef ref
     }
   }
   if (crossings && !late) {
-    if (slot >= s.seen_epoch.size()) {
-      s.seen_epoch.resize(std::max<std::size_t>(std::size_t{slot} + 1, s.seen_epoch.size() * 2));
-      s.seen_t.resize(s.seen_epoch.size());
-      s.unknown_bits.resize(s.seen_epoch.size() / 64 + 1, 0);
+    if (slot >= s.seen.size()) {
+      s.seen.resize(std::max<std::size_t>(std::size_t{slot} + 1, s.seen.size() * 2), 0);
     }
-    // seen_t is the sample whose evaluation settles the rules' state: the
-    // first one known, or one of a candidate. Later samples of a series that
-    // satisfies nothing change nothing the rules report, so they leave it.
-    const bool known = s.seen_epoch[slot] == EpochTag(epoch) &&
-                       ((s.unknown_bits[slot / 64] >> (slot % 64)) & 1) == 0;
-    if (!known || was_candidate || IsCandidateSlot(s, slot)) s.seen_t[slot] = t;
-    s.seen_epoch[slot] = EpochTag(epoch);
-    s.unknown_bits[slot / 64] &= ~(std::uint64_t{1} << (slot % 64));
+    // The settling time is that of the sample whose evaluation settles the
+    // rules' state: the first one known, or one of a candidate. Later samples
+    // of a series that satisfies nothing change nothing the rules report, so
+    // they leave it.
+    const std::uint64_t word = s.seen[slot];
+    const bool known =
+        SeenWord::TagOf(word) == SeenWord::Tag(epoch) && (word & SeenWord::kUnknown) == 0;
+    const std::int64_t settled =
+        !known || was_candidate || IsCandidateSlot(s, slot) ? t : SeenWord::Time(word);
+    // A time the word cannot hold leaves the slot unseen: it never fires early.
+    s.seen[slot] = SeenWord::Fits(settled) ? SeenWord::Pack(settled, SeenWord::Tag(epoch)) : 0;
   }
 }
 
@@ -325,8 +326,8 @@ void SampleTracker::Prune(std::int64_t t) {
         // it left the lookback: what they hold for the series is not known.
         const std::uint32_t slot = storage::SlotOf(c.ref);
         const bool last_held = !promql::IsStaleNaN(h.back().v) && AnyPredicateHolds(id, h.back().v);
-        if (listener_ != nullptr && (c.uncertain || last_held) && slot < s.seen_epoch.size()) {
-          s.unknown_bits[slot / 64] |= std::uint64_t{1} << (slot % 64);
+        if (listener_ != nullptr && (c.uncertain || last_held) && slot < s.seen.size()) {
+          s.seen[slot] |= SeenWord::kUnknown;
         }
         RemoveCandidateSlot(s, slot);
         in.candidate_index.erase(c.ref);

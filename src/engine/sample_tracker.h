@@ -72,6 +72,27 @@ class CrossingListener {
 //   is held (the pipeline's hold protocol orders the workers' writes before
 //   them), or after the workers stopped. The predicates are fixed at
 //   construction; inputs registered later get timestamps only.
+// The tracker's word per series slot for crossings: the time of the sample
+// that settles the rules' state in the high 48 bits (signed: about 4,400
+// years of milliseconds either side of 1970), a tag of the rule-swap epoch in
+// the next 15 (0: never seen), and the "state not known" bit lowest.
+struct SeenWord {
+  static constexpr int kTimeShift = 16;
+  static constexpr std::uint64_t kUnknown = 1;
+  // 1..32767: an epoch's tag is never 0. Tags repeat every 32767 rule swaps.
+  static std::uint64_t Tag(std::uint32_t epoch) noexcept { return epoch % 32767u + 1u; }
+  static bool Fits(std::int64_t t) noexcept {
+    return t >= -(std::int64_t{1} << 47) && t < (std::int64_t{1} << 47);
+  }
+  static std::uint64_t Pack(std::int64_t t, std::uint64_t tag) noexcept {
+    return (static_cast<std::uint64_t>(t) << kTimeShift) | (tag << 1);
+  }
+  static std::int64_t Time(std::uint64_t word) noexcept {
+    return static_cast<std::int64_t>(word) >> kTimeShift;  // arithmetic: keeps the sign
+  }
+  static std::uint64_t TagOf(std::uint64_t word) noexcept { return (word >> 1) & 0x7fff; }
+};
+
 class SampleTracker final : public pipeline::SampleObserver {
  public:
   // predicates[input]: the threshold predicates evaluated incrementally on
@@ -148,18 +169,13 @@ class SampleTracker final : public pipeline::SampleObserver {
     // (the bits fit in L1; most samples only read their bit).
     std::vector<std::uint16_t> candidates_per_slot;
     std::vector<std::uint64_t> candidate_bits;
-    // With a crossing listener only. Per slot: the time of the sample (not
-    // late) whose evaluation settles what the rules hold for the series (see
-    // OnSample), and 1 + the epoch (mod 65535) of its last sample that was not
-    // late, 0 for none; and a bit for "what the rules hold for it is not known"
-    // (a candidate pruned while it held).
-    std::vector<std::int64_t> seen_t;
-    std::vector<std::uint16_t> seen_epoch;
-    std::vector<std::uint64_t> unknown_bits;
+    // With a crossing listener only. Per slot, one word (one memory access
+    // per sample): the time of the sample (not late) whose evaluation settles
+    // what the rules hold for the series (see OnSample); the tag of the epoch
+    // of its last sample that was not late, 0 for none; and a bit for "what
+    // the rules hold for it is not known" (a candidate pruned while it held).
+    std::vector<std::uint64_t> seen;
   };
-  static std::uint16_t EpochTag(std::uint32_t epoch) noexcept {
-    return static_cast<std::uint16_t>(epoch % 65535u + 1u);
-  }
   // Whether the rules' state for the slot is known and reported: a sample that
   // was not late was seen in `epoch`, the one that settled the state was
   // evaluated (at or before the last cut), and nothing made it unknown since.

@@ -19,12 +19,14 @@
 #include <vector>
 
 #include "engine/engine_test_util.h"
+#include "engine/sample_tracker.h"
 #include "nimify/engine.h"
 #include "promql/value.h"
 
 namespace nimify {
 namespace {
 
+using engine::SeenWord;
 using ::nimify::testing::Describe;
 using ::nimify::testing::Recorder;
 
@@ -255,6 +257,34 @@ struct TwoProducers {
 
 // The crossing sample's event reaches the handler while another producer holds
 // the cut back; the evaluation later confirms it without a second event.
+// The tracker's word per slot keeps the settling time (with its sign), the
+// epoch tag and the unknown bit apart; a time it cannot hold is refused.
+TEST(SeenWordTest, PacksTimeTagAndUnknownBit) {
+  const std::int64_t limit = std::int64_t{1} << 47;
+  for (const std::int64_t t :
+       {std::int64_t{0}, std::int64_t{1}, std::int64_t{-1}, std::int64_t{1'796'687'555'123},
+        std::int64_t{-86'400'000}, limit - 1, -limit}) {
+    ASSERT_TRUE(SeenWord::Fits(t)) << t;
+    for (const std::uint32_t epoch : {0u, 1u, 32766u, 32767u, 4'000'000'000u}) {
+      const std::uint64_t tag = SeenWord::Tag(epoch);
+      EXPECT_GE(tag, 1u);
+      EXPECT_LE(tag, 32767u);
+      const std::uint64_t word = SeenWord::Pack(t, tag);
+      EXPECT_EQ(SeenWord::Time(word), t);
+      EXPECT_EQ(SeenWord::TagOf(word), tag);
+      EXPECT_EQ(word & SeenWord::kUnknown, 0u);
+      const std::uint64_t unknown = word | SeenWord::kUnknown;
+      EXPECT_EQ(SeenWord::Time(unknown), t);
+      EXPECT_EQ(SeenWord::TagOf(unknown), tag);
+    }
+  }
+  EXPECT_FALSE(SeenWord::Fits(limit));
+  EXPECT_FALSE(SeenWord::Fits(-limit - 1));
+  EXPECT_NE(SeenWord::Tag(0), SeenWord::Tag(1));
+  EXPECT_EQ(SeenWord::Tag(0), SeenWord::Tag(32767));  // tags repeat every 32767 swaps
+  EXPECT_EQ(SeenWord::TagOf(0), 0u);                  // a slot never seen has no tag
+}
+
 TEST(CrossingTest, FiresBeforeTheCutOfItsInstant) {
   TwoProducers p;
   ASSERT_NO_FATAL_FAILURE(p.Start(Options(true)));
