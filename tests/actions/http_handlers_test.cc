@@ -163,6 +163,20 @@ TEST(HttpClientTest, RetryAfterSecondsAndDate) {
   EXPECT_EQ(ParseRetryAfter("soon", 0), milliseconds(0));
 }
 
+// Sends `req` and waits (bounded) for its result; kTimeout when none came.
+HttpResult SendAndWait(HttpClient& client, const HttpRequest& req) {
+  auto p = std::make_shared<std::promise<HttpResult>>();
+  std::future<HttpResult> f = p->get_future();
+  client.Send(req, [p](HttpResult r) { p->set_value(std::move(r)); });
+  if (f.wait_for(kWait) != std::future_status::ready) {
+    HttpResult timed_out;
+    timed_out.error = HttpError::kTimeout;
+    timed_out.message = "no result within the test's wait";
+    return timed_out;
+  }
+  return f.get();
+}
+
 TEST(HttpClientTest, SendsAndReceives) {
   auto server = StartServer();
   server->SetResponse("/x", {.status = 201, .body = "created", .headers = {{"X-Answer", "42"}}});
@@ -172,11 +186,7 @@ TEST(HttpClientTest, SendsAndReceives) {
   req.url = server->url() + "/x?y=1";
   req.headers = {{"X-Test", "yes"}};
   req.body = "payload";
-  std::promise<HttpResult> p;
-  client.Send(req, [&](HttpResult r) { p.set_value(std::move(r)); });
-  auto f = p.get_future();
-  ASSERT_EQ(f.wait_for(kWait), std::future_status::ready);
-  HttpResult r = f.get();
+  HttpResult r = SendAndWait(client, req);
   ASSERT_TRUE(r.ok()) << r.message;
   EXPECT_EQ(r.response.status, 201);
   EXPECT_EQ(r.response.body, "created");
@@ -199,11 +209,7 @@ TEST(HttpClientTest, ResolvesHostNames) {
   HttpClient client;
   HttpRequest req;
   req.url = "http://localhost:" + std::to_string(server->port()) + "/named";
-  std::promise<HttpResult> p;
-  client.Send(req, [&](HttpResult r) { p.set_value(std::move(r)); });
-  auto f = p.get_future();
-  ASSERT_EQ(f.wait_for(kWait), std::future_status::ready);
-  HttpResult r = f.get();
+  HttpResult r = SendAndWait(client, req);
   ASSERT_TRUE(r.ok()) << r.message;
   EXPECT_EQ(r.response.body, "found");
   auto recorded = server->requests();
