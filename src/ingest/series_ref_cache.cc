@@ -1,7 +1,5 @@
 #include "ingest/series_ref_cache.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -51,16 +49,6 @@ constexpr Lanes kEncodedSeeds{0x13198a2e03707344ull, 0xa4093822299f31d0ull};
 
 std::uint32_t TagOf(const KeyHash& h) noexcept { return static_cast<std::uint32_t>(h.where >> 32); }
 
-// Large tables are read at random: transparent huge pages (where the
-// system grants them on request) save a page walk per lookup.
-void AdviseHugePages(const void* data, std::size_t bytes) noexcept {
-  constexpr std::uintptr_t kHugePage = 2u << 20;
-  if (bytes < 2 * kHugePage) return;
-  const auto begin = (reinterpret_cast<std::uintptr_t>(data) + kHugePage - 1) & ~(kHugePage - 1);
-  const auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes) & ~(kHugePage - 1);
-  if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-}
-
 }  // namespace
 
 SeriesRefCache::SeriesRefCache() : SeriesRefCache(Options()) {}
@@ -109,10 +97,8 @@ SeriesRefCache::Slot* SeriesRefCache::Generation::Lookup(const KeyHash& hash) no
 }
 
 void SeriesRefCache::Generation::Grow() {
-  std::vector<Slot> old = std::move(slots);
+  SlotArray old = std::move(slots);
   const std::size_t n = old.empty() ? kInitialSlots : old.size() * 2;
-  slots.reserve(n);  // advised before the first touch, so its pages start huge
-  AdviseHugePages(slots.data(), n * sizeof(Slot));
   slots.assign(n, Slot{0, 0, 0, 0});
   const std::size_t mask = slots.size() - 1;
   for (const Slot& s : old) {

@@ -48,6 +48,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/huge_page_allocator.h"
 #include "ingest/batch.h"
 
 namespace nimify::ingest {
@@ -115,10 +116,12 @@ class SeriesRefCache {
     std::uint64_t ref;  // 0: empty slot
   };
   static_assert(sizeof(Slot) == 24);
+  // Read at random, one slot per sample: in huge pages when large.
+  using SlotArray = std::vector<Slot, common::HugePageAllocator<Slot>>;
 
   // One open-addressing table (linear probing, at most half full).
   struct Generation {
-    std::vector<Slot> slots;  // a power of two in size, or empty
+    SlotArray slots;  // a power of two in size, or empty
     std::size_t size = 0;
 
     Slot* Lookup(const KeyHash& hash) noexcept;
