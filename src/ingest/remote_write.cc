@@ -157,12 +157,8 @@ struct KeyedSeries {
   const std::uint8_t* begin;  // payload of the TimeSeries field
   std::string_view key;       // empty: no single run of label fields
   KeyHash hash;
+  std::uint64_t cached_ref;  // the cache's ref for `key`; 0: unknown
 };
-
-// How many series ahead a lookup's slot is prefetched: spread over the
-// decoding of the series between, so that a few misses are in flight at a
-// time rather than a burst that stalls on the miss buffers.
-constexpr std::size_t kSlotPrefetchDistance = 8;
 
 class Decoder {
  public:
@@ -172,7 +168,10 @@ class Decoder {
 
   Status Run() {
     keyed_.clear();
-    if (lookup_.cache != nullptr) PrePass();
+    if (lookup_.cache != nullptr) {
+      PrePass();
+      LookUpKeys();
+    }
     Reader r(data_, data_, data_ + size_);
     std::size_t series_index = 0;
     const auto where = [] { return std::string("WriteRequest"); };
@@ -199,9 +198,6 @@ class Decoder {
           const std::size_t i = series_index++;
           const KeyedSeries* keyed =
               i < keyed_.size() && keyed_[i].begin == b ? &keyed_[i] : nullptr;
-          if (i + kSlotPrefetchDistance < keyed_.size()) {
-            lookup_.cache->Prefetch(keyed_[i + kSlotPrefetchDistance].hash);
-          }
           if (!TimeSeries(r.Sub(b, e), i, keyed)) return error_;
         } else {
           ++b_.stats().metadata_skipped;
@@ -260,8 +256,8 @@ class Decoder {
     return true;
   }
 
-  // Finds every TimeSeries and its label run and hashes the run, so that the
-  // main pass can prefetch lookups ahead. Best effort: it stops at anything
+  // Finds every TimeSeries and its label run, hashes the run and prefetches
+  // the cache slot its lookup reads first. Best effort: it stops at anything
   // malformed, which the main pass reports.
   void PrePass() {
     Reader r(data_, data_, data_ + size_);
@@ -274,16 +270,25 @@ class Decoder {
         const std::uint8_t* b;
         const std::uint8_t* e;
         if (!r.Bytes(&b, &e)) return;
-        KeyedSeries k{b, {}, {}};
+        KeyedSeries k{b, {}, {}, 0};
         if (LabelRun(r.Sub(b, e), &k.key)) {
           k.hash = SeriesRefCache::HashKey(k.key);
-          if (keyed_.size() < kSlotPrefetchDistance) lookup_.cache->Prefetch(k.hash);
+          lookup_.cache->Prefetch(k.hash);
         }
         keyed_.push_back(k);
         continue;
       }
       const char* why = "";
       if (!r.Skip(wire_type, field, 0, &why)) return;
+    }
+  }
+
+  // Looks every key up, in a pass of its own: at a few requests a second the
+  // cache's table is cold, and the pre-pass has had all its slots in flight
+  // at once, where lookups spread over the decoding waited for a miss each.
+  void LookUpKeys() {
+    for (KeyedSeries& k : keyed_) {
+      if (!k.key.empty()) k.cached_ref = lookup_.cache->Find(k.hash, lookup_.now_ms);
     }
   }
 
@@ -323,10 +328,7 @@ class Decoder {
     static constexpr const char* kFieldNames[] = {"", "labels", "samples", "exemplars",
                                                   "histograms"};
     const std::size_t start = r.offset();
-    std::uint64_t cached_ref = 0;
-    if (keyed != nullptr && !keyed->key.empty()) {
-      cached_ref = lookup_.cache->Find(keyed->hash, lookup_.now_ms);
-    }
+    const std::uint64_t cached_ref = keyed != nullptr ? keyed->cached_ref : 0;
     // Bytes the cache resolved before passed every label check then.
     const bool check_labels = cached_ref == 0;
     const auto where = [series_index] { return SeriesWhere(series_index); };
