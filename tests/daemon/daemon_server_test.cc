@@ -390,6 +390,52 @@ TEST_F(DaemonServerTest, KeepAliveServesSeveralRequests) {
   EXPECT_THAT(all, HasSubstr("nimifyd is Ready."));
 }
 
+// Remote-write bodies larger and smaller than the server's read size, one
+// after the other on a keep-alive connection: each is read whole and every
+// sample of each is stored (the read buffer's capacity carries over between
+// requests).
+TEST_F(DaemonServerTest, KeepAliveReadsLargeAndSmallBodiesWhole) {
+  const auto body_of = [](int n, const std::string& job) {
+    std::vector<std::pair<std::vector<std::pair<std::string, std::string>>,
+                          std::pair<std::int64_t, double>>>
+        series;
+    for (int i = 0; i < n; ++i) {
+      // Values that snappy cannot fold away, so the body stays large.
+      const std::string id = std::to_string(i) + "-" + std::to_string((i * 2654435761u) % 99991);
+      series.push_back({{{"__name__", "bulk_metric"}, {"job", job}, {"id", id}}, {NowMs(), 1}});
+    }
+    return RemoteWriteBody(series);
+  };
+  const auto request = [](const std::string& body, bool close) {
+    return "POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n" +
+           kRemoteWriteHeaders + "Content-Length: " + std::to_string(body.size()) + "\r\n" +
+           (close ? "Connection: close\r\n" : "") + "\r\n" + body;
+  };
+  const std::string large = body_of(6000, "large");  // over 64 KiB compressed
+  const std::string medium = body_of(1200, "medium");
+  const std::string small = body_of(3, "small");
+  ASSERT_GT(large.size(), 64u << 10);
+  ASSERT_GT(medium.size(), 8u << 10);
+  ASSERT_LT(medium.size(), 64u << 10);
+  const std::string all =
+      testing::SendAndReadAll(port_, request(large, false) + request(medium, false) +
+                                         request(small, false) + request(large, true));
+  std::size_t accepted = 0;
+  for (std::size_t pos = all.find("HTTP/1.1 204"); pos != std::string::npos;
+       pos = all.find("HTTP/1.1 204", pos + 1)) {
+    ++accepted;
+  }
+  EXPECT_EQ(accepted, 4u) << all.substr(0, 2000);
+  for (const auto& [job, n] :
+       {std::pair<std::string, int>{"large", 6000}, {"medium", 1200}, {"small", 3}}) {
+    const std::string want = "\"" + std::to_string(n) + "\"";
+    EXPECT_TRUE(WaitFor([&] {
+      return Query("count(bulk_metric{job=\"" + job + "\"})").find(want) != std::string::npos;
+    })) << job
+        << ": " << Query("count(bulk_metric{job=\"" + job + "\"})");
+  }
+}
+
 TEST(DaemonConnections, OverMaxConnectionsIsClosedAtOnce) {
   const auto dir = std::filesystem::path(::testing::TempDir()) /
                    ("nimifyd_conn_" + std::to_string(::getpid()));
