@@ -69,12 +69,19 @@ Inhibitor::Inhibitor(std::vector<InhibitRule> rules)
     : rules_(std::move(rules)), sources_(rules_.size()) {}
 
 void Inhibitor::SetFiring(const std::vector<OwnedLabels>& firing) {
+  std::vector<const OwnedLabels*> pointers;
+  pointers.reserve(firing.size());
+  for (const OwnedLabels& labels : firing) pointers.push_back(&labels);
+  SetFiringFrom(pointers);
+}
+
+void Inhibitor::SetFiringFrom(std::span<const OwnedLabels* const> firing) {
   for (std::size_t r = 0; r < rules_.size(); ++r) {
     sources_[r].clear();
-    for (const OwnedLabels& labels : firing) {
-      if (!MatchesAll(rules_[r].source_matchers, labels)) continue;
+    for (const OwnedLabels* labels : firing) {
+      if (!MatchesAll(rules_[r].source_matchers, *labels)) continue;
       sources_[r].push_back(
-          {labels, Fingerprint(labels), MatchesAll(rules_[r].target_matchers, labels)});
+          {*labels, Fingerprint(*labels), MatchesAll(rules_[r].target_matchers, *labels)});
     }
   }
 }

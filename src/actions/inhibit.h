@@ -14,6 +14,7 @@
 #define NIMIFY_ACTIONS_INHIBIT_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,8 @@ class Inhibitor {
 
   // Replaces the set of firing (unresolved) alerts; each label set sorted by name.
   void SetFiring(const std::vector<OwnedLabels>& firing);
+  // The same without a copy of the label sets: only the sources of a rule are copied.
+  void SetFiringFrom(std::span<const OwnedLabels* const> firing);
 
   // Fingerprints of the firing alerts that inhibit `labels`, sorted and
   // unique, over all rules; empty when the alert is not inhibited.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "actions/fingerprint.h"
 
@@ -38,6 +39,23 @@ TEST(InhibitorTest, SourceInhibitsTargetsWithEqualLabels) {
   EXPECT_FALSE(inhibitor.Mutes(down));
   // Once the source resolves, nothing is inhibited.
   inhibitor.SetFiring({});
+  EXPECT_FALSE(inhibitor.Mutes(latency));
+}
+
+// The responder passes its incidents' labels by pointer; the inhibitor keeps
+// copies of the sources, so the labels may change or go after SetFiring.
+TEST(InhibitorTest, SourcesPassedByPointerAreKeptAsCopies) {
+  Inhibitor inhibitor(Rules(kRunbookRule));
+  auto down = std::make_unique<OwnedLabels>(
+      OwnedLabels{{"alertname", "ServiceDown"}, {"instance", "i1"}, {"job", "api"}});
+  const OwnedLabels other = {{"alertname", "DiskFull"}, {"instance", "i1"}, {"job", "api"}};
+  const std::uint64_t down_fp = Fingerprint(*down);
+  const std::vector<const OwnedLabels*> firing = {down.get(), &other};
+  inhibitor.SetFiringFrom(firing);
+  down.reset();
+  const OwnedLabels latency = {{"alertname", "HighLatency"}, {"instance", "i1"}, {"job", "api"}};
+  EXPECT_EQ(inhibitor.InhibitedBy(latency), std::vector<std::uint64_t>{down_fp});
+  inhibitor.SetFiringFrom(std::vector<const OwnedLabels*>{&other});
   EXPECT_FALSE(inhibitor.Mutes(latency));
 }
 
