@@ -266,10 +266,13 @@ MemoryBound ComputeMemoryBound(const DaemonConfig& config, std::size_t io_thread
                                std::uint32_t shards, std::uint64_t series_bytes) {
   const RequestLimits& l = config.limits;
   MemoryBound b;
-  // Small bodies pass the in-flight check, one per connection at most.
-  b.request_buffers = static_cast<std::uint64_t>(l.max_connections) *
-                          (l.max_header_bytes + RequestLimits::kSmallBodyBytes) +
-                      l.max_inflight_body_bytes;
+  // Per connection: its read buffer (a header, or up to kReadBufferBytes of a
+  // body) and a small body, which passes the in-flight check.
+  b.request_buffers =
+      static_cast<std::uint64_t>(l.max_connections) *
+          (std::max<std::uint64_t>(l.max_header_bytes, RequestLimits::kReadBufferBytes) +
+           RequestLimits::kSmallBodyBytes) +
+      l.max_inflight_body_bytes;
   // The inflated protobuf, and the decoded batch: its label bytes are at most
   // the protobuf's, plus 16 bytes (time, value) per sample.
   b.decoding = static_cast<std::uint64_t>(io_threads) *

@@ -40,6 +40,9 @@ struct RequestLimits {
   // queries stay answered under a remote-write flood. At least max_body_bytes.
   std::size_t max_inflight_body_bytes = 256u << 20;
   static constexpr std::size_t kSmallBodyBytes = 64u << 10;
+  // A connection's read buffer grows to this once a large body is announced:
+  // Beast reads at most the buffer's free capacity per call.
+  static constexpr std::size_t kReadBufferBytes = 64u << 10;
 };
 
 struct EngineSettings {

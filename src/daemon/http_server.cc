@@ -218,9 +218,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     // 512 bytes). After a header, that is a few KiB: a 40 KB remote-write
     // body took 20 reads, each with its own epoll wake-up and timer reset.
     // The capacity stays with the connection for its next requests.
-    if (want > kLargeReadBytes / 8) {
+    if (want > RequestLimits::kReadBufferBytes / 8) {
       buffer_.reserve(static_cast<std::size_t>(
-          std::min<std::uint64_t>(buffer_.size() + want, kLargeReadBytes)));
+          std::min<std::uint64_t>(buffer_.size() + want, RequestLimits::kReadBufferBytes)));
     }
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code e, std::size_t) {
@@ -402,7 +402,6 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   HttpServer::Impl* server_;
   std::size_t worker_;
   static constexpr std::size_t kDrainBufferBytes = 4096;
-  static constexpr std::size_t kLargeReadBytes = 64u << 10;  // Beast reads no more per call
   std::unique_ptr<char[]> drain_buffer_;  // set while draining a refused body
   std::uint64_t reserved_body_bytes_ = 0;  // counted in inflight_body_bytes
   bool drain_after_reply_ = false;

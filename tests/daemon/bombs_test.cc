@@ -401,7 +401,8 @@ TEST(LimitsConfig, MemoryBoundFollowsTheDocumentedFormula) {
       "n.yml");
   ASSERT_TRUE(c.ok()) << c.status().message();
   const MemoryBound b = ComputeMemoryBound(*c, /*io_threads=*/2, /*shards=*/3, 2048);
-  EXPECT_EQ(b.request_buffers, 10u * (1024 + 65536) + (2u << 20));
+  // Per connection: the read buffer (64 KiB, over the 1 KiB header) and a small body.
+  EXPECT_EQ(b.request_buffers, 10u * (65536 + 65536) + (2u << 20));
   EXPECT_EQ(b.decoding, 2u * (2 * (4u << 20) + 16 * 100));
   EXPECT_EQ(b.rings, 3u * 3 * 1024 * 24);
   EXPECT_EQ(b.series, 1000u * 2048);

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -87,7 +88,8 @@ constexpr const char* kRules = R"(groups:
 // docs/daemon.md, "Memory bound", computed here independently of nimifyd.
 std::uint64_t ExpectedBoundBytes(std::uint64_t series_bytes) {
   const std::uint64_t request_buffers =
-      kMaxConnections * (kMaxHeaderBytes + (64u << 10)) + kMaxInflightBytes;
+      kMaxConnections * (std::max<std::uint64_t>(kMaxHeaderBytes, 64u << 10) + (64u << 10)) +
+      kMaxInflightBytes;
   const std::uint64_t decoding = kIoThreads * (2 * kMaxDecompressedBytes + 16 * kMaxSamplesPerRequest);
   const std::uint64_t rings = (kIoThreads + 1) * kShards * kRingCapacity * 24;
   return request_buffers + decoding + rings + kMaxSeries * series_bytes;
