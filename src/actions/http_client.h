@@ -9,8 +9,8 @@
 //   HttpRequest req;
 //   req.method = "POST";
 //   req.url = "http://127.0.0.1:8000/v2/repository/models/resnet/load";
-//   client->Send(std::move(req), [](HttpResult r) { ... });   // called once, on the client's
-//   thread
+//   // `done` is called once, on the client's thread:
+//   client->Send(std::move(req), [](HttpResult r) { ... });
 #ifndef NIMIFY_ACTIONS_HTTP_CLIENT_H_
 #define NIMIFY_ACTIONS_HTTP_CLIENT_H_
 

@@ -75,7 +75,7 @@ Status WriteMarkerConfig(const std::string& dir, const std::string& webhook_host
   // settled, which takes allowed_lateness: 2s here, so a warm-up of 3 s or
   // more arms them (the daemon's default 15s would need 16 s). Fresh markers
   // wait for the evaluation of their instant, which 0s lets follow the clock.
-  const auto write_config = [&](const std::string& name, std::string_view lateness,
+  const auto write_config = [&](std::string_view name, std::string_view lateness,
                                 std::string_view why) {
     std::ofstream config(base / name);
     config << "# nimifyd config for `nimify bench --remote-write --markers` (written by\n"
@@ -110,12 +110,12 @@ Status WriteMarkerConfig(const std::string& dir, const std::string& webhook_host
     return static_cast<bool>(config);
   };
   const bool armed =
-      write_config(std::string(kMarkerConfig), "2s",
+      write_config(kMarkerConfig, "2s",
                    "Armed markers (the default):\n# a marker's 0 sample must be settled (older "
                    "than allowed_lateness) before\n# its marker sample can fire at ingest, so run "
                    "the bench with --warmup 3 or more.");
   const bool fresh =
-      write_config(std::string(kFreshMarkerConfig), "0s",
+      write_config(kFreshMarkerConfig, "0s",
                    "For --fresh-markers:\n# allowed_lateness 0s lets the evaluation follow the "
                    "clock without delay (the\n# default 15s would add 15s to every marker).");
   rules.close();

@@ -21,9 +21,9 @@ namespace nimify::cli {
 
 // The marker series: kMarkerMetric{marker="<run>-<id>"} with the value <id>
 // (after an arming sample of 0, unless fresh), a series per marker, so each
-// marker is an alert of its own. <run> (the
-// bench's start in Unix ms) keeps a second run against the same nimifyd from
-// meeting the alerts, and notification groups, of the first.
+// marker is an alert of its own. <run> (the bench's start in Unix ms) keeps a
+// second run against the same nimifyd from meeting the alerts, and
+// notification groups, of the first.
 inline constexpr std::string_view kMarkerMetric = "nimify_bench_marker";
 inline constexpr std::string_view kMarkerLabel = "marker";
 

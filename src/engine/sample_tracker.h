@@ -66,12 +66,6 @@ class CrossingListener {
                           std::int64_t t, double v, std::uint32_t epoch) = 0;
 };
 
-// Thread safety
-//   OnSample runs on whichever thread owns the sample's shard and touches only
-//   that shard's state. Times, Result and Prune run at a cut, when every shard
-//   is held (the pipeline's hold protocol orders the workers' writes before
-//   them), or after the workers stopped. The predicates are fixed at
-//   construction; inputs registered later get timestamps only.
 // The tracker's word per series slot for crossings: the time of the sample
 // that settles the rules' state in the high 48 bits (signed: about 4,400
 // years of milliseconds either side of 1970), a tag of the rule-swap epoch in
@@ -93,6 +87,12 @@ struct SeenWord {
   static std::uint64_t TagOf(std::uint64_t word) noexcept { return (word >> 1) & 0x7fff; }
 };
 
+// Thread safety
+//   OnSample runs on whichever thread owns the sample's shard and touches only
+//   that shard's state. Times, Result and Prune run at a cut, when every shard
+//   is held (the pipeline's hold protocol orders the workers' writes before
+//   them), or after the workers stopped. The predicates are fixed at
+//   construction; inputs registered later get timestamps only.
 class SampleTracker final : public pipeline::SampleObserver {
  public:
   // predicates[input]: the threshold predicates evaluated incrementally on
