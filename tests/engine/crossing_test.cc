@@ -255,8 +255,6 @@ struct TwoProducers {
   }
 };
 
-// The crossing sample's event reaches the handler while another producer holds
-// the cut back; the evaluation later confirms it without a second event.
 // The tracker's word per slot keeps the settling time (with its sign), the
 // epoch tag and the unknown bit apart; a time it cannot hold is refused.
 TEST(SeenWordTest, PacksTimeTagAndUnknownBit) {
@@ -285,6 +283,8 @@ TEST(SeenWordTest, PacksTimeTagAndUnknownBit) {
   EXPECT_EQ(SeenWord::TagOf(0), 0u);                  // a slot never seen has no tag
 }
 
+// The crossing sample's event reaches the handler while another producer holds
+// the cut back; the evaluation later confirms it without a second event.
 TEST(CrossingTest, FiresBeforeTheCutOfItsInstant) {
   TwoProducers p;
   ASSERT_NO_FATAL_FAILURE(p.Start(Options(true)));
