@@ -107,13 +107,9 @@ std::vector<std::string> MakeBodies(int total) {
   return bodies;
 }
 
-// The loop the decode-and-resolve benchmarks share: each iteration decodes the
-// next body with `decode(body, &batch)`, and `resolve(series)` turns each series
-// into its ref, so that every sample becomes a (ref, t, v). Sets the per-sample
-// counters.
-// Reads a buffer larger than the last-level cache share, untimed, so that the
-// next iteration starts with cold caches and TLB, as a receiver at a few
-// requests a second does.
+// Reads 64 MiB of other memory, untimed, so that the next iteration starts
+// with cold core caches and TLB, as a receiver at a few requests a second
+// does (a large shared last-level cache may still hold some of its data).
 void EvictCaches(benchmark::State& state) {
   static std::vector<std::uint64_t> junk(std::size_t{64} << 20 >> 3, 1);
   state.PauseTiming();
@@ -123,6 +119,10 @@ void EvictCaches(benchmark::State& state) {
   state.ResumeTiming();
 }
 
+// The loop the decode-and-resolve benchmarks share: each iteration decodes the
+// next body with `decode(body, &batch)`, and `resolve(series)` turns each series
+// into its ref, so that every sample becomes a (ref, t, v). Sets the per-sample
+// counters. `cold`: each iteration starts after EvictCaches.
 template <typename Decode, typename Resolve>
 void RunDecodeResolve(benchmark::State& state, const std::vector<std::string>& bodies,
                       Decode decode, Resolve resolve, bool cold = false) {
